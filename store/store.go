@@ -1,0 +1,157 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Errors callers can test for with errors.Is.
+var (
+	ErrLocked   = errors.New("store: database is in use by another ticketd process")
+	ErrNotFound = errors.New("store: not found")
+)
+
+const schemaVersion = 1
+
+var (
+	bMeta       = []byte("meta")
+	bTickets    = []byte("tickets")
+	bMessages   = []byte("messages")
+	bPeople     = []byte("people")
+	bQuarantine = []byte("quarantine")
+	bAudit      = []byte("audit")
+	bSync       = []byte("sync")
+	bIdxEmail   = []byte("idx_email")
+	bIdxMsgID   = []byte("idx_msgid")
+	bIdxDedup   = []byte("idx_dedup")
+	bIdxQDedup  = []byte("idx_qdedup")
+	bIdxTicket  = []byte("idx_ticket")
+	bBlobs      = []byte("blobs")
+
+	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
+		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs}
+)
+
+// Options tunes Open.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// LockTimeout bounds the wait for the file lock; default 1s.
+	LockTimeout time.Duration
+	// ReadOnly opens the file for reading only (a shared lock).
+	ReadOnly bool
+}
+
+// DB is the open store of one data directory.
+type DB struct {
+	bolt  *bolt.DB
+	now   func() time.Time
+	Blobs *Blobs
+	dir   string
+}
+
+// Open opens (creating if needed) the store in dir. A second process that
+// opens the same directory gets ErrLocked after Options.LockTimeout.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(dir, "ticketd.db")
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      opts.LockTimeout,
+		FreelistType: bolt.FreelistMapType,
+		ReadOnly:     opts.ReadOnly,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, now: opts.Now, dir: dir}
+	if !opts.ReadOnly {
+		if err := db.init(); err != nil {
+			bdb.Close()
+			return nil, err
+		}
+	}
+	db.Blobs, err = openBlobs(filepath.Join(dir, "blobs"), !opts.ReadOnly)
+	if err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) init() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if v := meta.Get([]byte("schema")); v != nil {
+			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
+				return fmt.Errorf("store: schema version %d, this ticketd knows %d", got, schemaVersion)
+			}
+			return nil
+		}
+		return meta.Put([]byte("schema"), be64(schemaVersion))
+	})
+}
+
+// Close closes the database file.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Dir is the data directory.
+func (db *DB) Dir() string { return db.dir }
+
+// Now is the store's clock.
+func (db *DB) Now() time.Time { return db.now() }
+
+// Update runs fn in one read-write transaction; fn's writes commit together or not at all.
+func (db *DB) Update(fn func(tx *Tx) error) error {
+	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, now: db.now()}) })
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(fn func(tx *Tx) error) error {
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, now: db.now()}) })
+}
+
+func be64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
