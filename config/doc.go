@@ -1,0 +1,41 @@
+// Package config owns ticketd's configuration file: its TOML schema (types.go),
+// decoding, defaults, validation, path resolution and the reading of secret
+// files. Every other package receives a *Config that has passed all checks.
+//
+// # Layout
+//
+// One TOML file with a [server] table, an [smtp] table, one or more [[queue]]
+// tables and one or more [[mailbox]] tables. config.example.toml at the module
+// root documents every key and its default; a test loads it.
+//
+// # Rules
+//
+//   - Strict: unknown keys and values of the wrong type are errors, never
+//     ignored. A key that is absent takes its default; a key that is present must
+//     be valid, so `port = 0` or `folder = ""` is an error, not a default.
+//   - Every problem is reported at once, each as "FILE:LINE:COL: message" and
+//     sorted by position (mox's "config test"; `ticketd check` prints them).
+//     A TOML syntax error stops the checks, since nothing after it can be located.
+//   - Keys are named in messages by their path, with tables of an array counted
+//     from 1 in file order: mailbox[2].tls is the tls key of the second
+//     [[mailbox]]. A missing key is reported at its table's header.
+//   - Secrets never sit in the TOML file: passwords come from *_file keys. A
+//     missing, unreadable or empty secret file is an error, never an empty
+//     password. One trailing newline (\n or \r\n) is removed.
+//   - Relative paths (data_dir, admin_socket, ca_file, password_file) are
+//     resolved against the directory of the configuration file, so the daemon
+//     does not depend on its working directory.
+//   - A password is never sent over an unencrypted connection (tls = "none")
+//     except to a loopback host.
+//   - Parse does not touch the filesystem; Load adds path resolution and reads
+//     the secret and CA files, so a reload that would fail is rejected before
+//     the running configuration is swapped (STYLE.md 5).
+//
+// # Positions
+//
+// go-toml/v2 decodes the document into a map[string]any, which keeps the full
+// TOML semantics (duplicate keys, table redefinition). The same bytes are then
+// walked with go-toml's unstable parser to record the line and column of every
+// key, and a small reflection walker over the `toml` struct tags fills Config,
+// collecting every unknown key and type error instead of stopping at the first.
+package config

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const exampleFile = "../config.example.toml"
+
+// TestExample loads config.example.toml as shipped, next to the secret files
+// it names, and checks that it is valid and that the defaults it leaves out
+// are applied.
+func TestExample(t *testing.T) {
+	example, err := os.ReadFile(exampleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("config.example.toml", example)
+	if err != nil {
+		t.Fatalf("Parse:\n%v", err)
+	}
+	files := map[string]string{"config.toml": string(example)}
+	for _, f := range []string{c.SMTP.PasswordFile, c.Mailboxes[0].PasswordFile} {
+		files[f] = "secret\n"
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, files)
+	c, err = Load(filepath.Join(dir, "config.toml"))
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	m := c.Mailbox("support")
+	switch {
+	case m == nil || c.Queue("support") == nil:
+		t.Fatalf("no mailbox or queue named support: %+v", c)
+	case m.Password != "secret" || c.SMTP.Password != "secret":
+		t.Errorf("passwords %q, %q; want both \"secret\"", m.Password, c.SMTP.Password)
+	case c.Server.DataDir != "/var/lib/ticketd" || c.Server.Language != "en" || c.SMTP.Port != 587:
+		t.Errorf("server or smtp defaults not applied: %+v %+v", c.Server, c.SMTP)
+	case m.Port != 993 || m.Folder != "INBOX" || m.AfterImport != "seen" || m.BatchSize != 200 ||
+		m.MaxMessageSize != 64<<20 || m.PollInterval.Duration != time.Minute || !m.UseIDLE():
+		t.Errorf("mailbox defaults not applied: %+v", m)
+	}
+}
+
+// commentedKey matches a key the example shows commented out: "# port = 993".
+var commentedKey = regexp.MustCompile(`(?m)^# ([a-z_]+ = )`)
+
+// TestExampleDocumentsEveryKey uncomments every commented-out key of
+// config.example.toml and checks that the result is valid and names every
+// key of the schema in the order of types.go, each preceded by a comment.
+// Unknown keys would fail the parse.
+func TestExampleDocumentsEveryKey(t *testing.T) {
+	example, err := os.ReadFile(exampleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := commentedKey.ReplaceAll(example, []byte("$1"))
+	c, d := parse("full.toml", full)
+	if c == nil || len(d.errs) > 0 {
+		t.Fatalf("uncommented example is invalid:\n%v", d.errs)
+	}
+	lines := strings.Split(string(full), "\n")
+	for _, table := range []struct {
+		path string
+		v    any
+	}{{"server", Server{}}, {"smtp", SMTP{}}, {"queue[1]", Queue{}}, {"mailbox[1]", Mailbox{}}} {
+		typ := reflect.TypeOf(table.v)
+		prev := 0
+		for i := range typ.NumField() {
+			key := typ.Field(i).Tag.Get("toml")
+			if key == "-" {
+				continue
+			}
+			path := join(table.path, key)
+			at, ok := d.pos[path]
+			switch {
+			case !ok:
+				t.Errorf("config.example.toml does not show %s", path)
+			case at.line < prev:
+				t.Errorf("config.example.toml:%d: %s is not in the order of types.go", at.line, path)
+			case at.line < 2 || !strings.HasPrefix(lines[at.line-2], "#"):
+				t.Errorf("config.example.toml:%d: %s has no comment above it", at.line, path)
+			}
+			prev = max(prev, at.line)
+		}
+	}
+}
