@@ -1,0 +1,37 @@
+// Package mail reads support mailboxes over IMAP and parses MIME mail.
+//
+// # IMAP ingestion (Supervisor)
+//
+// One Supervisor per configured mailbox connects (implicit TLS, STARTTLS or
+// plain), logs in and selects the folder, then:
+//
+//  1. loads the checkpoint (UIDVALIDITY, last committed UID) from the store;
+//     a changed UIDVALIDITY starts over from UID 1, and dedup in the store
+//     keeps the rescan from importing anything twice. \Seen and dates are
+//     never used to decide what is new: mail another client already read is
+//     still imported.
+//  2. re-applies after_import actions that were committed but not confirmed
+//     (a crash between the commit and the flag or move);
+//  3. catches up with UID SEARCH UID last+1:* (filtered to > last, RFC 3501
+//     "*" semantics) and fetches UID RFC822.SIZE INTERNALDATE BODY.PEEK[] in
+//     batches, streaming each mail to memory or, when large, to a spool file;
+//  4. hands each batch to the Deliverer, which stores it and the new
+//     checkpoint in one transaction, and only then flags or moves the mail;
+//  5. waits with IDLE (re-issued every IdleRestart, with a NOOP as liveness
+//     probe), or polls with NOOP every poll_interval.
+//
+// Every command has a bounded wait (the library has none while waiting for a
+// reply): on timeout the socket is closed and the session starts over with
+// exponential backoff and jitter. A fetch is bounded by a watchdog on progress,
+// so a 50 MB mail takes as long as it needs. A batch whose fetch fails is
+// retried one mail at a time; a single mail whose fetch fails three times is
+// quarantined, so no mail blocks the mailbox.
+//
+// # Parsing (Parse)
+//
+// Parse decodes one mail with go-message and every charset it knows: RFC 2047
+// and RFC 2231 headers and file names, the text and HTML alternatives (text
+// derived from HTML when there is no text part), and attachments streamed to a
+// BlobSink. A mail that cannot become a ticket is a *ParseError, which the
+// caller quarantines with its reason.
+package mail

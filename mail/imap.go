@@ -1,0 +1,667 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"ticketd/config"
+	"ticketd/store"
+)
+
+// Supervisor keeps one mailbox imported: it connects, catches up from the
+// stored checkpoint, waits for new mail with IDLE (or polls), and reconnects
+// with exponential backoff whenever anything goes wrong.
+type Supervisor struct {
+	Box     *config.Mailbox
+	DB      *store.DB
+	Deliver Deliverer
+	Log     *slog.Logger
+	// SpoolDir holds large mails while a batch is processed.
+	SpoolDir string
+
+	// MinBackoff and MaxBackoff bound the wait between reconnects (default 1s and 5m).
+	MinBackoff, MaxBackoff time.Duration
+	// IdleRestart is how long one IDLE runs before it is re-issued with a NOOP
+	// in between, as a liveness probe (default 10m; servers drop long IDLEs).
+	IdleRestart time.Duration
+	// BeforeAfterImport, when set, runs after a batch is committed and before
+	// its after_import actions; an error stops the session there (tests inject crashes with it).
+	BeforeAfterImport func() error
+
+	failures map[uint32]int // fetch failures of a single UID, to give up on a poison mail
+	suspect  uint32         // UIDs up to this one were in a failed batch: fetch them one at a time
+	progress bool           // a batch was committed in this session
+}
+
+// maxFetchFailures is how often fetching one mail may fail before it is
+// quarantined so that it no longer blocks the mailbox.
+const maxFetchFailures = 3
+
+// ErrStopped is returned by Run when its context was cancelled.
+var ErrStopped = errors.New("mail: stopped")
+
+// Run imports until ctx is cancelled. A batch in progress when ctx is cancelled
+// is finished first. It returns ErrStopped then.
+func (s *Supervisor) Run(ctx context.Context) error {
+	if s.MinBackoff == 0 {
+		s.MinBackoff = time.Second
+	}
+	if s.MaxBackoff == 0 {
+		s.MaxBackoff = 5 * time.Minute
+	}
+	if s.IdleRestart == 0 {
+		s.IdleRestart = 10 * time.Minute
+	}
+	if s.failures == nil {
+		s.failures = make(map[uint32]int)
+	}
+	log := s.Log.With("mailbox", s.Box.Name)
+	backoff := s.MinBackoff
+	for {
+		s.progress = false
+		err := s.session(ctx, log)
+		if ctx.Err() != nil {
+			return ErrStopped
+		}
+		if s.progress {
+			backoff = s.MinBackoff
+		}
+		wait := jitter(backoff)
+		log.Warn("imap session ended, reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return ErrStopped
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, s.MaxBackoff)
+	}
+}
+
+// jitter spreads d by ±20% so that many mailboxes don't reconnect in step.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// conn is one IMAP connection with bounded waits.
+type conn struct {
+	c       *imapclient.Client
+	raw     net.Conn
+	timeout time.Duration
+	newMail chan struct{}
+	caps    imap.CapSet
+}
+
+// kill closes the socket: every pending and later command fails at once.
+func (c *conn) kill() { c.raw.Close() }
+
+// wait runs fn and gives up after the command timeout, killing the connection
+// (the library has no deadline while waiting for a reply to start).
+func (c *conn) wait(what string, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	t := time.NewTimer(c.timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("imap %s: %w", what, err)
+		}
+		return nil
+	case <-t.C:
+		c.kill()
+		<-done
+		return fmt.Errorf("imap %s: no response within %v", what, c.timeout)
+	}
+}
+
+func (s *Supervisor) dial() (*conn, error) {
+	box := s.Box
+	addr := net.JoinHostPort(box.Host, strconv.Itoa(box.Port))
+	d := &net.Dialer{Timeout: box.CommandTimeout.Duration, KeepAlive: 30 * time.Second}
+	raw, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("imap connect %s: %w", addr, err)
+	}
+	cn := &conn{raw: raw, timeout: box.CommandTimeout.Duration, newMail: make(chan struct{}, 1)}
+	opts := &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			// Runs on the client's reader goroutine: never call the client here.
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case cn.newMail <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	tlsConfig, err := TLSConfig(box.Host, box.CAFile)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	err = cn.wait("greeting", func() error {
+		switch box.TLS {
+		case "implicit":
+			tc := tls.Client(raw, tlsConfig)
+			if err := tc.Handshake(); err != nil {
+				return err
+			}
+			cn.c = imapclient.New(tc, opts)
+		case "starttls":
+			opts.TLSConfig = tlsConfig
+			c, err := imapclient.NewStartTLS(raw, opts)
+			if err != nil {
+				return err
+			}
+			cn.c = c
+		default:
+			cn.c = imapclient.New(raw, opts)
+		}
+		return cn.c.WaitGreeting()
+	})
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if err := cn.wait("login", func() error { return cn.c.Login(box.Username, box.Password).Wait() }); err != nil {
+		cn.kill()
+		return nil, err
+	}
+	if err := cn.wait("capability", func() error {
+		caps, err := cn.c.Capability().Wait()
+		cn.caps = caps
+		return err
+	}); err != nil {
+		cn.kill()
+		return nil, err
+	}
+	return cn, nil
+}
+
+// TLSConfig is the TLS configuration for host, trusting the PEM bundle in
+// caFile instead of the system roots when caFile is set.
+func TLSConfig(host, caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read ca_file: %w", err)
+	}
+	cfg.RootCAs = x509.NewCertPool()
+	if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ca_file %s: no PEM certificate", caFile)
+	}
+	return cfg, nil
+}
+
+// session runs one connection until an error or ctx ends it.
+func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {
+	cn, err := s.dial()
+	if err != nil {
+		return err
+	}
+	defer cn.kill()
+	box := s.Box
+	var sel *imap.SelectData
+	if err := cn.wait("select", func() (err error) {
+		sel, err = cn.c.Select(box.Folder, nil).Wait()
+		return err
+	}); err != nil {
+		return err
+	}
+	cp, err := s.startCheckpoint(sel, log)
+	if err != nil {
+		return err
+	}
+	if err := s.applyPending(cn, &cp, log); err != nil {
+		return err
+	}
+	idle := box.UseIDLE() && cn.caps.Has(imap.CapIdle)
+	log.Info("imap session ready", "uidvalidity", cp.UIDValidity, "last_uid", cp.LastUID, "idle", idle)
+	for {
+		if err := s.catchUp(ctx, cn, &cp, log); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			cn.wait("logout", func() error { return cn.c.Logout().Wait() })
+			return ctx.Err()
+		}
+		if idle {
+			err = s.idle(ctx, cn)
+		} else {
+			err = s.poll(ctx, cn)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// startCheckpoint loads the mailbox's checkpoint, starting over when the
+// folder's UIDVALIDITY changed (every stored UID is then meaningless; dedup
+// keeps the rescan from importing anything twice).
+func (s *Supervisor) startCheckpoint(sel *imap.SelectData, log *slog.Logger) (store.Checkpoint, error) {
+	var cp store.Checkpoint
+	err := s.DB.Update(func(tx *store.Tx) error {
+		var found bool
+		var err error
+		cp, found, err = tx.Checkpoint(s.Box.Name)
+		if err != nil {
+			return err
+		}
+		if found && cp.UIDValidity == sel.UIDValidity {
+			return nil
+		}
+		if found {
+			log.Warn("uidvalidity changed, rescanning the folder", "old", cp.UIDValidity, "new", sel.UIDValidity)
+		}
+		cp = store.Checkpoint{Mailbox: s.Box.Name, UIDValidity: sel.UIDValidity, FirstUIDNext: uint32(sel.UIDNext)}
+		return tx.SetCheckpoint(cp, "system")
+	})
+	return cp, err
+}
+
+// catchUp imports every mail above the checkpoint, in batches.
+func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint, log *slog.Logger) error {
+	for {
+		var set imap.UIDSet
+		set.AddRange(imap.UID(cp.LastUID+1), 0)
+		var uids []uint32
+		if err := cn.wait("uid search", func() error {
+			data, err := cn.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+			if err != nil {
+				return err
+			}
+			for _, u := range data.AllUIDs() {
+				if uint32(u) > cp.LastUID { // "n:*" includes the highest UID even when it is below n
+					uids = append(uids, uint32(u))
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(uids) == 0 {
+			return nil
+		}
+		slices.Sort(uids)
+		for len(uids) > 0 {
+			n := min(len(uids), s.Box.BatchSize)
+			if uids[0] <= s.suspect {
+				n = 1 // a batch with these mails broke a fetch: find the culprit one at a time
+			}
+			if err := s.importBatch(ctx, cn, cp, uids[:n], log); err != nil {
+				return err
+			}
+			uids = uids[n:]
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// importBatch fetches uids, delivers them with the new checkpoint in one
+// transaction, and then applies the after_import actions.
+func (s *Supervisor) importBatch(ctx context.Context, cn *conn, cp *store.Checkpoint, uids []uint32, log *slog.Logger) error {
+	mails, err := s.fetch(cn, uids)
+	defer func() {
+		for _, m := range mails {
+			m.Release()
+		}
+	}()
+	if err != nil {
+		s.suspect = max(s.suspect, uids[len(uids)-1])
+		if len(uids) == 1 {
+			s.failures[uids[0]]++
+		}
+		if len(uids) == 1 && s.failures[uids[0]] >= maxFetchFailures {
+			log.Error("mail cannot be fetched, quarantining it", "uid", uids[0], "err", err)
+			mails = []*Fetched{{UID: uids[0], Failed: "fetching it failed repeatedly: " + err.Error()}}
+		} else {
+			return err
+		}
+	}
+	delete(s.failures, uids[0])
+	if len(mails) == 0 {
+		// Every UID vanished between SEARCH and FETCH (expunged by another client).
+		return s.saveCheckpoint(cp, uids[len(uids)-1], nil)
+	}
+	next := *cp
+	next.LastUID = max(cp.LastUID, uids[len(uids)-1])
+	b := &Batch{Mailbox: s.Box.Name, UIDValidity: cp.UIDValidity, FirstUIDNext: cp.FirstUIDNext, Mails: mails}
+	// The batch is finished even when ctx is cancelled meanwhile (clean stop).
+	err = s.Deliver.Deliver(context.WithoutCancel(ctx), b, func(tx *store.Tx) error {
+		next.Pending = append(next.Pending, s.pendingFor(mails)...)
+		return tx.SetCheckpoint(next, "system")
+	})
+	if err != nil {
+		return fmt.Errorf("deliver batch: %w", err)
+	}
+	*cp = next
+	s.progress = true
+	log.Debug("batch imported", "mails", len(mails), "last_uid", cp.LastUID)
+	if s.BeforeAfterImport != nil {
+		if err := s.BeforeAfterImport(); err != nil {
+			return err
+		}
+	}
+	return s.applyPending(cn, cp, log)
+}
+
+// saveCheckpoint moves the checkpoint to lastUID with the given pending actions.
+func (s *Supervisor) saveCheckpoint(cp *store.Checkpoint, lastUID uint32, pending []store.PendingAction) error {
+	next := *cp
+	next.LastUID = max(cp.LastUID, lastUID)
+	next.Pending = pending
+	if err := s.DB.Update(func(tx *store.Tx) error { return tx.SetCheckpoint(next, "system") }); err != nil {
+		return err
+	}
+	*cp = next
+	return nil
+}
+
+// pendingFor lists the after_import actions a delivered batch needs.
+func (s *Supervisor) pendingFor(mails []*Fetched) []store.PendingAction {
+	var out []store.PendingAction
+	for _, m := range mails {
+		action := s.Box.AfterImport
+		if m.Quarantined && s.Box.QuarantineFolder != "" {
+			action = "quarantine"
+		}
+		if action != "keep" {
+			out = append(out, store.PendingAction{UID: m.UID, Action: action})
+		}
+	}
+	return out
+}
+
+// applyPending flags or moves committed mail. A server refusal (NO) drops the
+// action with a log line, so a mail deleted meanwhile cannot wedge the
+// mailbox; a connection error keeps it for the next session.
+func (s *Supervisor) applyPending(cn *conn, cp *store.Checkpoint, log *slog.Logger) error {
+	if len(cp.Pending) == 0 {
+		return nil
+	}
+	byAction := map[string][]imap.UID{}
+	for _, p := range cp.Pending {
+		byAction[p.Action] = append(byAction[p.Action], imap.UID(p.UID))
+	}
+	for _, action := range []string{"seen", "move", "quarantine"} {
+		uids := byAction[action]
+		if len(uids) == 0 {
+			continue
+		}
+		set := imap.UIDSetNum(uids...)
+		var err error
+		switch action {
+		case "seen":
+			err = cn.wait("store \\Seen", func() error {
+				return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+			})
+		case "move":
+			err = s.move(cn, set, s.Box.MoveTo)
+		case "quarantine":
+			err = s.move(cn, set, s.Box.QuarantineFolder)
+		}
+		var imapErr *imap.Error
+		if errors.As(err, &imapErr) {
+			log.Error("after_import refused by the server, leaving the mail where it is", "action", action, "uids", set.String(), "err", err)
+		} else if err != nil {
+			return err
+		}
+	}
+	return s.saveCheckpoint(cp, cp.LastUID, nil)
+}
+
+// move moves mail to folder, creating the folder when the server says it is missing.
+func (s *Supervisor) move(cn *conn, set imap.UIDSet, folder string) error {
+	mv := func() error {
+		return cn.wait("move", func() error { _, err := cn.c.Move(set, folder).Wait(); return err })
+	}
+	err := mv()
+	var imapErr *imap.Error
+	if errors.As(err, &imapErr) && (imapErr.Code == imap.ResponseCodeTryCreate || imapErr.Code == imap.ResponseCodeNonExistent) {
+		if err := cn.wait("create", func() error { return cn.c.Create(folder, nil).Wait() }); err != nil {
+			return err
+		}
+		err = mv()
+	}
+	return err
+}
+
+// fetch reads the mails of uids: UID, RFC822.SIZE, INTERNALDATE and BODY.PEEK[]
+// (which leaves \Seen alone), streamed to memory or a spool file. A watchdog
+// kills the connection when no data arrives for the command timeout, so a
+// large mail may take as long as it needs while a dead server is noticed.
+func (s *Supervisor) fetch(cn *conn, uids []uint32) ([]*Fetched, error) {
+	want := make([]imap.UID, len(uids))
+	for i, u := range uids {
+		want[i] = imap.UID(u)
+	}
+	wd := newWatchdog(cn.timeout, cn.kill)
+	defer wd.stop()
+	fc := cn.c.Fetch(imap.UIDSetNum(want...), &imap.FetchOptions{
+		UID: true, RFC822Size: true, InternalDate: true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	var out []*Fetched
+	held := int64(0) // bytes of this batch held in memory
+	fail := func(err error) ([]*Fetched, error) {
+		fc.Close()
+		for _, m := range out {
+			m.Release()
+		}
+		if wd.fired() {
+			return nil, fmt.Errorf("imap fetch: no data within %v", cn.timeout)
+		}
+		return nil, fmt.Errorf("imap fetch: %w", err)
+	}
+	for msg := fc.Next(); msg != nil; msg = fc.Next() {
+		wd.kick()
+		f := &Fetched{}
+		body := false
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				f.UID = uint32(it.UID)
+			case imapclient.FetchItemDataRFC822Size:
+				f.Size = it.Size
+			case imapclient.FetchItemDataInternalDate:
+				f.InternalDate = it.Time
+			case imapclient.FetchItemDataBodySection:
+				body = true
+				if it.Literal == nil {
+					f.Failed = "the server returned no content"
+					continue
+				}
+				if size := it.Literal.Size(); size > int64(s.Box.MaxMessageSize) {
+					f.Size = size
+					f.Failed = fmt.Sprintf("larger than the limit of %d bytes", int64(s.Box.MaxMessageSize))
+					continue // the library discards the unread literal
+				}
+				memMax := int64(inMemoryMax)
+				if held+it.Literal.Size() > batchMemory {
+					memMax = 0
+				}
+				err := f.read(&kickReader{it.Literal, wd}, s.SpoolDir, int64(s.Box.MaxMessageSize), memMax)
+				held += int64(len(f.raw))
+				if err == nil && f.Size != it.Literal.Size() {
+					// A dropped connection ends the literal with a plain EOF.
+					f.Release()
+					err = fmt.Errorf("mail uid %d: got %d of %d bytes: %w", f.UID, f.Size, it.Literal.Size(), io.ErrUnexpectedEOF)
+				}
+				if err != nil {
+					// go-imap re-reads a failed literal when the fetch is
+					// drained, after its reader goroutine has moved on: let
+					// that goroutine end first, so nothing reads concurrently.
+					cn.kill()
+					select {
+					case <-cn.c.Closed():
+					case <-time.After(cn.timeout):
+					}
+					return fail(err)
+				}
+			}
+		}
+		if f.UID == 0 || !slices.Contains(uids, f.UID) {
+			f.Release()
+			continue // not ours (an unsolicited FETCH); never happens with UID before BODY[]
+		}
+		if !body {
+			f.Failed = "the server returned no content"
+		}
+		out = append(out, f)
+	}
+	if err := fc.Close(); err != nil {
+		return fail(err)
+	}
+	if wd.fired() {
+		return fail(io.ErrUnexpectedEOF)
+	}
+	// A UID asked for but not returned was expunged meanwhile, or the server
+	// answered out of order; UIDs are never reused, so checking that it is gone
+	// is enough to skip it safely.
+	if missing := len(uids) - len(out); missing > 0 {
+		gone, err := s.stillThere(cn, uids, out)
+		if err != nil {
+			return fail(err)
+		}
+		if len(gone) > 0 {
+			return fail(fmt.Errorf("server did not return uids %v", gone))
+		}
+	}
+	slices.SortFunc(out, func(a, b *Fetched) int { return int(a.UID) - int(b.UID) })
+	return out, nil
+}
+
+// stillThere returns the UIDs of uids that were not fetched but still exist.
+func (s *Supervisor) stillThere(cn *conn, uids []uint32, got []*Fetched) ([]uint32, error) {
+	var missing []imap.UID
+	for _, u := range uids {
+		if !slices.ContainsFunc(got, func(f *Fetched) bool { return f.UID == u }) {
+			missing = append(missing, imap.UID(u))
+		}
+	}
+	var exist []uint32
+	err := cn.wait("uid search", func() error {
+		data, err := cn.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{imap.UIDSetNum(missing...)}}, nil).Wait()
+		if err != nil {
+			return err
+		}
+		for _, u := range data.AllUIDs() {
+			if slices.Contains(missing, u) {
+				exist = append(exist, uint32(u))
+			}
+		}
+		return nil
+	})
+	return exist, err
+}
+
+// idle waits in IDLE for new mail, for ctx, or for IdleRestart to pass (then a
+// NOOP proves the connection is alive).
+func (s *Supervisor) idle(ctx context.Context, cn *conn) error {
+	var cmd *imapclient.IdleCommand
+	if err := cn.wait("idle", func() (err error) { cmd, err = cn.c.Idle(); return err }); err != nil {
+		return err
+	}
+	timer := time.NewTimer(s.IdleRestart)
+	defer timer.Stop()
+	restart := false
+	select {
+	case <-cn.newMail:
+	case <-ctx.Done():
+	case <-timer.C:
+		restart = true
+	case <-cn.c.Closed():
+		return errors.New("imap: connection closed during idle")
+	}
+	if err := cn.wait("idle done", func() error {
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		return cmd.Wait()
+	}); err != nil {
+		return err
+	}
+	if restart {
+		return cn.wait("noop", func() error { return cn.c.Noop().Wait() })
+	}
+	return nil
+}
+
+// poll waits poll_interval (or for ctx), then sends a NOOP, which also proves
+// the connection is alive.
+func (s *Supervisor) poll(ctx context.Context, cn *conn) error {
+	timer := time.NewTimer(s.Box.PollInterval.Duration)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-timer.C:
+	case <-cn.c.Closed():
+		return errors.New("imap: connection closed")
+	}
+	return cn.wait("noop", func() error { return cn.c.Noop().Wait() })
+}
+
+// watchdog calls kill when kick was not called for d.
+type watchdog struct {
+	mu     sync.Mutex
+	t      *time.Timer
+	d      time.Duration
+	killed bool
+}
+
+func newWatchdog(d time.Duration, kill func()) *watchdog {
+	w := &watchdog{d: d}
+	w.t = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		w.killed = true
+		w.mu.Unlock()
+		kill()
+	})
+	return w
+}
+
+func (w *watchdog) kick() { w.t.Reset(w.d) }
+func (w *watchdog) stop() { w.t.Stop() }
+func (w *watchdog) fired() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.killed
+}
+
+// kickReader kicks a watchdog on every read that makes progress.
+type kickReader struct {
+	r  io.Reader
+	wd *watchdog
+}
+
+func (k *kickReader) Read(p []byte) (int, error) {
+	n, err := k.r.Read(p)
+	if n > 0 {
+		k.wd.kick()
+	}
+	return n, err
+}

@@ -1,0 +1,162 @@
+package mailtest
+
+import (
+	"bytes"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// Account is a login on an IMAP server, real or in-process.
+type Account struct {
+	Addr     string
+	Username string
+	Password string
+}
+
+// MemServer is an in-process IMAP server with one account.
+type MemServer struct {
+	Account
+	User *imapmemserver.User
+	srv  *imapserver.Server
+}
+
+// MemIMAP starts an imapmemserver on 127.0.0.1:0 with user "support" and the
+// folders INBOX and Processed. caps nil means IMAP4rev1 + IMAP4rev2 (IDLE,
+// MOVE, UIDPLUS); {IMAP4rev1} alone exercises the fallbacks.
+func MemIMAP(t testing.TB, caps imap.CapSet) *MemServer {
+	t.Helper()
+	if caps == nil {
+		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}
+	}
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("support", "secret")
+	for _, name := range []string{"INBOX", "Processed"} {
+		if err := u.Create(name, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         caps,
+		InsecureAuth: true,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &MemServer{Account: Account{Addr: ln.Addr().String(), Username: "support", Password: "secret"}, User: u, srv: srv}
+}
+
+// Client logs in; the connection is closed at cleanup.
+func (a *Account) Client(t testing.TB) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(a.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(a.Username, a.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Append stores raw in folder (with flags) and returns its UID.
+func (a *Account) Append(t testing.TB, folder string, raw []byte, flags ...imap.Flag) uint32 {
+	t.Helper()
+	c := a.Client(t)
+	defer c.Close()
+	cmd := c.Append(folder, int64(len(raw)), &imap.AppendOptions{Flags: flags})
+	if _, err := cmd.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := cmd.Wait()
+	if err != nil {
+		t.Fatalf("append to %s: %v", folder, err)
+	}
+	return uint32(data.UID)
+}
+
+// Create creates folder.
+func (a *Account) Create(t testing.TB, folder string) {
+	t.Helper()
+	if err := a.Client(t).Create(folder, nil).Wait(); err != nil {
+		t.Fatalf("create %s: %v", folder, err)
+	}
+}
+
+// Delete deletes folder.
+func (a *Account) Delete(t testing.TB, folder string) {
+	t.Helper()
+	if err := a.Client(t).Delete(folder).Wait(); err != nil {
+		t.Fatalf("delete %s: %v", folder, err)
+	}
+}
+
+// Mail is one message as a test sees it in a folder.
+type Mail struct {
+	UID   uint32
+	Flags []imap.Flag
+	Raw   []byte
+}
+
+// Seen reports whether the mail has \Seen.
+func (m Mail) Seen() bool { return slices.Contains(m.Flags, imap.FlagSeen) }
+
+// Folder lists the mails in folder (read-only, flags untouched).
+func (a *Account) Folder(t testing.TB, folder string) []Mail {
+	t.Helper()
+	c := a.Client(t)
+	defer c.Close()
+	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatalf("examine %s: %v", folder, err)
+	}
+	var all imap.UIDSet
+	all.AddRange(1, 0)
+	msgs, err := c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatalf("fetch %s: %v", folder, err)
+	}
+	var out []Mail
+	for _, m := range msgs {
+		var raw []byte
+		for _, b := range m.BodySection {
+			raw = b.Bytes
+		}
+		out = append(out, Mail{UID: uint32(m.UID), Flags: m.Flags, Raw: raw})
+	}
+	return out
+}
+
+// WaitFor polls cond every 10ms until it holds or timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Contains reports whether any mail's raw content contains s.
+func Contains(mails []Mail, s string) bool {
+	return slices.ContainsFunc(mails, func(m Mail) bool { return bytes.Contains(m.Raw, []byte(s)) })
+}

@@ -1,0 +1,157 @@
+package mailtest
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Proxy forwards TCP connections to a server and injects faults.
+type Proxy struct {
+	Addr string
+
+	upstream string
+	ln       net.Listener
+
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	accepted int
+	stalled  bool   // server-to-client data is held back (a server that stops answering)
+	dropOn   []byte // close a connection when the server sends this
+	drops    int    // how many more times dropOn applies (-1: always)
+	refuse   bool   // close new connections at once
+	wake     *sync.Cond
+}
+
+// NewProxy listens on 127.0.0.1:0 and forwards to upstream.
+func NewProxy(t testing.TB, upstream string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{Addr: ln.Addr().String(), upstream: upstream, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.wake = sync.NewCond(&p.mu)
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.DropAll()
+		p.Stall(false)
+	})
+	return p
+}
+
+func (p *Proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.accepted++
+		refuse := p.refuse
+		p.mu.Unlock()
+		if refuse {
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.upstream)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.track(c, up)
+		go p.pipe(up, c, false)
+		go p.pipe(c, up, true)
+	}
+}
+
+func (p *Proxy) track(cs ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		p.conns[c] = struct{}{}
+	}
+}
+
+// pipe copies src to dst; fromServer marks the direction faults apply to.
+func (p *Proxy) pipe(dst, src net.Conn, fromServer bool) {
+	defer func() {
+		dst.Close()
+		src.Close()
+		p.mu.Lock()
+		delete(p.conns, dst)
+		delete(p.conns, src)
+		p.mu.Unlock()
+	}()
+	buf := make([]byte, 32<<10)
+	var tail []byte // the end of the previous chunk, so a marker split across reads is seen
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && fromServer {
+			p.mu.Lock()
+			for p.stalled {
+				p.wake.Wait()
+			}
+			drop := p.drops != 0 && bytes.Contains(append(tail, buf[:n]...), p.dropOn)
+			if drop && p.drops > 0 {
+				p.drops--
+			}
+			p.mu.Unlock()
+			if drop {
+				// Forward part of the chunk, then cut: the client sees a fetch end mid-literal.
+				dst.Write(buf[:n/2])
+				return
+			}
+			tail = append(tail[:0], buf[max(0, n-256):n]...)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// DropAll closes every open connection.
+func (p *Proxy) DropAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Stall holds back (true) or releases (false) everything the server sends.
+func (p *Proxy) Stall(on bool) {
+	p.mu.Lock()
+	p.stalled = on
+	p.mu.Unlock()
+	p.wake.Broadcast()
+}
+
+// DropOn closes the connection when the server sends marker, the next times
+// times (-1: every time; 0: never again).
+func (p *Proxy) DropOn(marker string, times int) {
+	p.mu.Lock()
+	p.dropOn, p.drops = []byte(marker), times
+	p.mu.Unlock()
+}
+
+// Refuse makes new connections close at once (true) or pass again (false).
+func (p *Proxy) Refuse(on bool) {
+	p.mu.Lock()
+	p.refuse = on
+	p.mu.Unlock()
+}
+
+// Accepted is the number of connections accepted so far.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}

@@ -1,0 +1,1952 @@
+package mail
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	netmail "net/mail"
+	"net/textproto"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // sets message.CharsetReader: the last resort of our charset lookup
+	msgmail "github.com/emersion/go-message/mail"
+	mtextproto "github.com/emersion/go-message/textproto"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+)
+
+const (
+	// DefaultMaxTextBytes is the cap on Message.Text and Message.HTML when
+	// ParseOptions.MaxTextBytes is zero.
+	DefaultMaxTextBytes = 4 << 20
+
+	maxHeaderBytes = 1 << 20  // top-level header block, as go-message's default
+	maxDepth       = 32       // multipart nesting; deeper multiparts are kept as attachments
+	maxParts       = 1000     // leaf parts per mail; the rest is skipped
+	maxWarnings    = 50       // distinct warnings kept per mail
+	sniffBytes     = 64 << 10 // how much of a text part is looked at to guess its charset
+)
+
+// Parse reads one RFC 5322 message from r. Attachment contents are streamed to blobs.
+// A mail that cannot become a ticket returns *ParseError (it is quarantined with its Reason);
+// an error from blobs is returned as is (a temporary failure, not the mail's fault).
+// So is an error from r itself (other than io.EOF), wrapped: the mail was not read whole.
+//
+// Parse is tolerant: damage that leaves a usable ticket (unknown charset or
+// transfer encoding, a truncated multipart, malformed header lines, a broken
+// From) is recorded in Message.Warnings instead of failing the mail. It reads
+// r once, front to back, and keeps no more than the two capped bodies in
+// memory, whatever the size of the attachments.
+//
+// How the parts are used:
+//   - The body is the first text/plain and the first text/html part that is
+//     not an attachment (no Content-Disposition attachment, no file name); a
+//     part inside a multipart/alternative beats one outside it. Text is the
+//     text/plain body with \n line endings, or, without one, the HTML rendered
+//     as text (TextFromHTML). Both are UTF-8 and capped at MaxTextBytes; a
+//     longer body is also stored whole as "body.txt" or "body.html".
+//   - Every other part, message/rfc822 included, goes to blobs as an
+//     Attachment. Files are stored byte for byte as decoded from their
+//     transfer encoding; inline text parts that lost the body election are
+//     stored as UTF-8 text.
+func Parse(r io.Reader, blobs BlobSink, opts ParseOptions) (msg *Message, err error) {
+	if blobs == nil {
+		return nil, errors.New("parse mail: nil BlobSink")
+	}
+	if opts.MaxTextBytes <= 0 {
+		opts.MaxTextBytes = DefaultMaxTextBytes
+	}
+	opts.MaxTextBytes = min(opts.MaxTextBytes, 1<<40) // keeps limit+1 and int conversions safe
+	src := &sourceReader{r: r}
+	p := &parser{blobs: blobs, opts: opts, src: src, msg: &Message{}, seen: map[string]bool{}}
+	defer func() {
+		if v := recover(); v != nil {
+			msg = nil
+			err = &ParseError{Reason: "parser failure", Err: fmt.Errorf("panic: %v", v)}
+		}
+	}()
+	err = p.parse()
+	if src.err != nil {
+		return nil, fmt.Errorf("read mail: %w", src.err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.msg, nil
+}
+
+// sourceReader remembers a read error of the caller's reader, so that it can
+// be told apart from damage in the mail itself.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+var errHeaderTooBig = errors.New("header exceeds 1 MiB")
+
+// limitReader is io.LimitedReader with its own error and a limit that can be lifted.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitReader) Read(b []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errHeaderTooBig
+	}
+	if int64(len(b)) > l.n {
+		b = b[:l.n]
+	}
+	n, err := l.r.Read(b)
+	l.n -= int64(n)
+	return n, err
+}
+
+// bodyReader ends a part's content at the first error instead of failing the
+// consumer, and remembers the error. A base64 error or a multipart cut short
+// thus keeps what could be read; the error becomes a warning.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+		err = io.EOF
+	}
+	return n, err
+}
+
+// bodyCandidate is the text/plain or text/html part chosen as body so far.
+type bodyCandidate struct {
+	set     bool
+	inAlt   bool   // inside a multipart/alternative
+	content string // UTF-8, at most MaxTextBytes
+	whole   *Attachment
+	meta    partMeta
+}
+
+// partMeta is what an attachment needs from a part's header.
+type partMeta struct {
+	no        int
+	media     string
+	filename  string
+	contentID string
+	inline    bool
+}
+
+type parser struct {
+	blobs BlobSink
+	opts  ParseOptions
+	src   *sourceReader
+	msg   *Message
+
+	top          mtextproto.Header
+	topMedia     string
+	topParams    map[string]string
+	firstCharset string // first charset declared by a text part, for raw 8-bit header bytes
+	parts        int
+	text, html   bodyCandidate
+	seen         map[string]bool // warnings already given
+}
+
+func (p *parser) warn(format string, args ...any) {
+	w := fmt.Sprintf(format, args...)
+	if p.seen[w] {
+		return
+	}
+	p.seen[w] = true
+	switch {
+	case len(p.msg.Warnings) < maxWarnings:
+		p.msg.Warnings = append(p.msg.Warnings, w)
+	case len(p.msg.Warnings) == maxWarnings:
+		p.msg.Warnings = append(p.msg.Warnings, "further warnings omitted")
+	}
+}
+
+func (p *parser) parse() error {
+	lr := &limitReader{r: p.src, n: maxHeaderBytes}
+	br := bufio.NewReader(lr)
+	skipMboxFromLine(br)
+	h, err := p.readHeader(br)
+	lr.n = math.MaxInt64
+	if p.src.err != nil {
+		return p.src.err
+	}
+	if errors.Is(err, errHeaderTooBig) {
+		return &ParseError{Reason: "header too large", Err: err}
+	}
+	if h.Len() == 0 {
+		return &ParseError{Reason: "unreadable header", Err: err}
+	}
+	p.top = h
+	p.topMedia, p.topParams = parseMediaType(h.Get("Content-Type"))
+	if err := p.walk(h, br); err != nil {
+		return err
+	}
+	if err := p.finishBodies(); err != nil {
+		return err
+	}
+	p.fillHeaderFields()
+	return nil
+}
+
+// skipMboxFromLine drops a leading mbox "From sender date" line. A header
+// field spelled "From :" is left alone.
+func skipMboxFromLine(br *bufio.Reader) {
+	b, _ := br.Peek(64)
+	if !bytes.HasPrefix(b, []byte("From ")) {
+		return
+	}
+	if rest := bytes.TrimLeft(b[5:], " \t"); len(rest) > 0 && rest[0] == ':' {
+		return
+	}
+	for {
+		if _, err := br.ReadSlice('\n'); err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}
+
+// readHeader reads the top-level header. go-message's reader stops at the
+// first malformed line (no colon, a space in the field name, a continuation
+// line at the start); such lines are skipped and reading goes on up to the
+// blank line, so that a mail starting with a stray line or carrying a broken
+// Received field keeps its From and Subject.
+func (p *parser) readHeader(br *bufio.Reader) (mtextproto.Header, error) {
+	type field struct{ k, v string }
+	var (
+		fields    []field
+		malformed int
+		err       error
+	)
+	for {
+		var h mtextproto.Header
+		h, err = mtextproto.ReadHeader(br)
+		for f := h.Fields(); f.Next(); {
+			fields = append(fields, field{f.Key(), f.Value()})
+		}
+		if err == nil || p.src.err != nil || errors.Is(err, errHeaderTooBig) {
+			break
+		}
+		if !strings.HasPrefix(err.Error(), "message: malformed MIME header") {
+			p.warn("header: %v", err)
+			break
+		}
+		malformed++
+	}
+	if malformed > 0 {
+		p.warn("header: skipped %d malformed line(s)", malformed)
+	}
+	var h mtextproto.Header
+	for i := len(fields) - 1; i >= 0; i-- { // Add puts a field on top
+		h.Add(fields[i].k, fields[i].v)
+	}
+	return h, err
+}
+
+type frame struct {
+	mr      *mtextproto.MultipartReader
+	h       mtextproto.Header
+	capture *captureReader // the raw body until the first part is found
+	found   bool
+	inAlt   bool
+	depth   int
+}
+
+// captureReader keeps the first bytes read through it, up to limit, while on.
+// A multipart whose boundary never shows up has then lost nothing.
+type captureReader struct {
+	r     io.Reader
+	buf   []byte
+	limit int
+	on    bool
+	over  bool
+}
+
+func (c *captureReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if c.on && n > 0 {
+		room := c.limit - len(c.buf)
+		if n > room {
+			c.over = true
+		}
+		c.buf = append(c.buf, b[:min(n, max(room, 0))]...)
+	}
+	return n, err
+}
+
+// walk visits the MIME tree depth first. Each multipart level is one
+// MultipartReader on a stack; a level that fails (no closing boundary,
+// garbage between parts, a part header that cannot be read) is abandoned with
+// a warning and its parent goes on, so the loop always ends.
+func (p *parser) walk(h mtextproto.Header, body io.Reader) error {
+	var stack []frame
+	if err := p.visit(h, body, false, 0, &stack); err != nil {
+		return err
+	}
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		part, err := f.mr.NextPart()
+		if err != nil {
+			if p.src.err != nil {
+				return p.src.err
+			}
+			done := *f
+			stack = stack[:len(stack)-1]
+			if !done.found {
+				if err := p.noParts(done, err); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != io.EOF {
+				p.warn("multipart at depth %d has no closing boundary (%s); kept the parts read so far", done.depth, strings.TrimPrefix(err.Error(), "multipart: "))
+			}
+			continue
+		}
+		if !f.found {
+			f.found = true
+			f.capture.on, f.capture.buf = false, nil
+		}
+		if p.parts >= maxParts {
+			p.warn("more than %d parts; the rest is ignored", maxParts)
+			return nil
+		}
+		if err := p.visit(part.Header, part, f.inAlt, f.depth+1, &stack); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noParts handles a multipart in which not a single boundary was found: its
+// body is read as a text/plain part (with the multipart's transfer encoding
+// and charset), so that a mail with a wrong or missing boundary keeps its
+// content instead of coming out empty.
+func (p *parser) noParts(f frame, err error) error {
+	c := f.capture
+	if len(bytes.TrimSpace(c.buf)) == 0 {
+		p.warn("multipart at depth %d is empty", f.depth)
+		return nil
+	}
+	p.warn("multipart at depth %d has no parts (%s); its body was read as text", f.depth, strings.TrimPrefix(err.Error(), "multipart: "))
+	if c.over {
+		p.warn("multipart at depth %d: only the first %d bytes of its body were kept", f.depth, c.limit)
+	}
+	_, params := parseMediaType(f.h.Get("Content-Type"))
+	return p.leaf(f.h, "text/plain", params, bytes.NewReader(c.buf), f.inAlt, f.depth == 0)
+}
+
+func (p *parser) visit(h mtextproto.Header, body io.Reader, inAlt bool, depth int, stack *[]frame) error {
+	media, params := parseMediaType(h.Get("Content-Type"))
+	if strings.HasPrefix(media, "multipart/") {
+		boundary := params["boundary"]
+		switch {
+		case boundary == "":
+			p.warn("part %d: %s without boundary, read as text", p.parts+1, media)
+			media = "text/plain"
+		case depth >= maxDepth:
+			p.warn("part %d: multipart nested deeper than %d, kept as attachment", p.parts+1, maxDepth)
+		default:
+			// The Content-Transfer-Encoding of a multipart is ignored (RFC 2045
+			// section 6.4 allows only identity encodings there), as go-message does.
+			c := &captureReader{r: body, limit: int(p.opts.MaxTextBytes), on: true}
+			*stack = append(*stack, frame{
+				mr:      mtextproto.NewMultipartReader(c, boundary),
+				h:       h,
+				capture: c,
+				inAlt:   inAlt || media == "multipart/alternative",
+				depth:   depth,
+			})
+			return nil
+		}
+	}
+	return p.leaf(h, media, params, body, inAlt, depth == 0)
+}
+
+// leaf handles one non-multipart part (or the whole body of a single-part mail).
+func (p *parser) leaf(h mtextproto.Header, media string, params map[string]string, body io.Reader, inAlt, top bool) error {
+	p.parts++
+	no := p.parts
+	disp, dparams := parseParams(h.Get("Content-Disposition"))
+	charset := params["charset"]
+	if strings.HasPrefix(media, "text/") && charset != "" && p.firstCharset == "" {
+		p.firstCharset = charset
+	}
+	meta := partMeta{
+		no:        no,
+		media:     media,
+		filename:  p.filename(dparams, params),
+		contentID: strings.Trim(strings.TrimSpace(h.Get("Content-Id")), "<>"),
+		inline:    disp == "inline",
+	}
+	isBody := (media == "text/plain" || media == "text/html") && disp != "attachment" && meta.filename == ""
+
+	cte := normalizeCTE(h.Get("Content-Transfer-Encoding"))
+	dec, known := decodeCTE(cte, body)
+	if !known {
+		if top && isBody {
+			p.warn("unknown Content-Transfer-Encoding %q: body kept undecoded", cte)
+			dec = body
+		} else {
+			p.warn("part %d: unknown Content-Transfer-Encoding %q: kept undecoded as attachment", no, cte)
+			return p.attachment(meta, body)
+		}
+	}
+	if isBody {
+		return p.bodyPart(meta, charset, dec, inAlt)
+	}
+	return p.attachment(meta, dec)
+}
+
+// attachment streams one part to the blob sink.
+func (p *parser) attachment(meta partMeta, r io.Reader) error {
+	br := &bodyReader{r: r}
+	sha, size, err := p.blobs.Put(br)
+	if err != nil {
+		if p.src.err != nil {
+			return p.src.err
+		}
+		return err
+	}
+	if br.err != nil {
+		p.damaged(meta.no, br.err)
+	}
+	p.addAttachment(meta, sha, size)
+	return nil
+}
+
+func (p *parser) damaged(no int, err error) {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		p.warn("part %d: ends without a boundary; kept what was there", no)
+		return
+	}
+	p.warn("part %d: content damaged (%v); kept what could be read", no, err)
+}
+
+func (p *parser) addAttachment(meta partMeta, sha string, size int64) {
+	p.msg.Attachments = append(p.msg.Attachments, Attachment{
+		Filename:    meta.filename,
+		ContentType: meta.media,
+		ContentID:   meta.contentID,
+		Inline:      meta.inline,
+		Size:        size,
+		SHA256:      sha,
+	})
+}
+
+// bodyPart handles an inline text/plain or text/html part: it becomes the
+// body, replaces a body chosen earlier outside a multipart/alternative, or is
+// kept as a UTF-8 text attachment.
+func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt bool) error {
+	cand := &p.text
+	if meta.media == "text/html" {
+		cand = &p.html
+	}
+	br := &bodyReader{r: r}
+	text := &bodyReader{r: &validUTF8Reader{r: p.textReader(meta, charset, br)}}
+	defer func() {
+		for _, err := range []error{br.err, text.err} {
+			if err != nil {
+				p.damaged(meta.no, err)
+			}
+		}
+	}()
+	if cand.set && (!inAlt || cand.inAlt) {
+		return p.attachment(meta, text)
+	}
+	limit := p.opts.MaxTextBytes
+	head, _ := io.ReadAll(io.LimitReader(text, limit+1)) // a bodyReader does not fail
+	next := bodyCandidate{set: true, inAlt: inAlt, meta: meta}
+	if int64(len(head)) > limit {
+		sha, size, err := p.blobs.Put(io.MultiReader(bytes.NewReader(head), text))
+		if err != nil {
+			if p.src.err != nil {
+				return p.src.err
+			}
+			return err
+		}
+		next.whole = &Attachment{ContentType: meta.media, Size: size, SHA256: sha}
+		head = head[:utf8Cut(head, int(limit))]
+	}
+	next.content = string(head)
+	if cand.set {
+		if err := p.demote(cand); err != nil {
+			return err
+		}
+	}
+	*cand = next
+	return nil
+}
+
+// demote turns a body chosen earlier into an attachment.
+func (p *parser) demote(c *bodyCandidate) error {
+	if c.whole != nil {
+		p.addAttachment(c.meta, c.whole.SHA256, c.whole.Size)
+		return nil
+	}
+	sha, size, err := p.blobs.Put(strings.NewReader(c.content))
+	if err != nil {
+		return err
+	}
+	p.addAttachment(c.meta, sha, size)
+	return nil
+}
+
+// finishBodies fills Text and HTML from the chosen parts.
+func (p *parser) finishBodies() error {
+	limit := p.opts.MaxTextBytes
+	if p.text.set {
+		p.msg.Text = normalizeNewlines(strings.TrimPrefix(p.text.content, "\ufeff"))
+		if w := p.text.whole; w != nil {
+			w.Filename = "body.txt"
+			p.msg.Attachments = append(p.msg.Attachments, *w)
+			p.warn("text body longer than %d bytes: truncated; kept whole as body.txt", limit)
+		}
+	}
+	if p.html.set {
+		p.msg.HTML = p.html.content
+		if w := p.html.whole; w != nil {
+			w.Filename = "body.html"
+			p.msg.Attachments = append(p.msg.Attachments, *w)
+			p.warn("HTML body longer than %d bytes: truncated; kept whole as body.html", limit)
+		}
+		if !p.text.set {
+			t := htmlToText(p.html.content)
+			p.msg.Text = t[:utf8Cut(t, int(min(int64(len(t)), limit)))]
+			p.msg.TextFromHTML = true
+		}
+	}
+	return nil
+}
+
+// utf8Cut returns the largest n <= limit at which b can be cut without
+// splitting a UTF-8 sequence.
+func utf8Cut[T string | []byte](b T, limit int) int {
+	if limit >= len(b) {
+		return len(b)
+	}
+	n := limit
+	for n > 0 && n > limit-utf8.UTFMax && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return n
+}
+
+func normalizeNewlines(s string) string {
+	if !strings.ContainsRune(s, '\r') {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(s, "\r", "\n")
+}
+
+// textReader converts a text part to UTF-8. The charset parameter decides,
+// with these repairs: no charset (or us-ascii) with 8-bit content is UTF-8
+// when it validates and windows-1252 otherwise; an HTML part without charset
+// parameter uses its <meta> charset; see lookupCharset for the rest. An
+// unknown charset keeps the raw bytes (made valid UTF-8 later) with a warning.
+func (p *parser) textReader(meta partMeta, label string, r io.Reader) io.Reader {
+	br := bufio.NewReaderSize(r, sniffBytes)
+	sample, _ := br.Peek(sniffBytes)
+	label = normalizeLabel(label)
+	if label == "" && meta.media == "text/html" {
+		label = metaCharset(sample)
+	}
+	enc, known := lookupCharset(label, sample)
+	switch {
+	case !known:
+		if cr, ok := goMessageCharset(label, br); ok {
+			return cr
+		}
+		p.warn("part %d: unknown charset %q: text kept as raw bytes", meta.no, label)
+		return br
+	case enc == nil:
+		return br
+	}
+	if (label == "" || isASCIILabel(label)) && enc == charmap.Windows1252 {
+		p.warn("part %d: undeclared 8-bit text read as windows-1252", meta.no)
+	}
+	return transform.NewReader(br, enc.NewDecoder())
+}
+
+// validUTF8Reader passes UTF-8 through and replaces each invalid byte with
+// U+FFFD, so that everything measured against MaxTextBytes is already the
+// text that will be stored. A sequence split across two reads is carried over.
+type validUTF8Reader struct {
+	r     io.Reader
+	in    [4096]byte
+	carry []byte
+	out   []byte
+	store []byte
+	err   error
+}
+
+func (v *validUTF8Reader) Read(p []byte) (int, error) {
+	for len(v.out) == 0 {
+		if v.err != nil {
+			return 0, v.err
+		}
+		n, err := v.r.Read(v.in[len(v.carry):])
+		copy(v.in[:], v.carry)
+		data := v.in[:len(v.carry)+n]
+		v.carry = v.carry[:0]
+		if err == nil {
+			// Keep an incomplete sequence at the end for the next read.
+			for i := len(data) - 1; i >= 0 && i >= len(data)-utf8.UTFMax+1; i-- {
+				if utf8.RuneStart(data[i]) {
+					if !utf8.FullRune(data[i:]) {
+						v.carry = append(v.carry, data[i:]...)
+						data = data[:i]
+					}
+					break
+				}
+			}
+		} else {
+			v.err = err
+		}
+		out := v.store[:0]
+		for len(data) > 0 {
+			r, size := utf8.DecodeRune(data)
+			if r == utf8.RuneError && size == 1 {
+				out = append(out, "\uFFFD"...)
+			} else {
+				out = append(out, data[:size]...)
+			}
+			data = data[size:]
+		}
+		v.store, v.out = out, out
+	}
+	n := copy(p, v.out)
+	v.out = v.out[n:]
+	return n, nil
+}
+
+var metaCharsetRE = regexp.MustCompile(`(?i)<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_.:-]+)`)
+
+// metaCharset finds the charset an HTML document declares in a <meta> element.
+func metaCharset(sample []byte) string {
+	if len(sample) > 4096 {
+		sample = sample[:4096]
+	}
+	if m := metaCharsetRE.FindSubmatch(sample); m != nil {
+		return normalizeLabel(string(m[1]))
+	}
+	return ""
+}
+
+func normalizeLabel(s string) string {
+	s = strings.Trim(strings.TrimSpace(s), `"'`)
+	if i := strings.IndexByte(s, '*'); i >= 0 { // RFC 2231 language suffix: "utf-8*de"
+		s = s[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+func isASCIILabel(l string) bool {
+	switch l {
+	case "us-ascii", "ascii", "ansi_x3.4-1968", "us", "iso646-us", "csascii", "iso-ir-6", "cp367", "ibm367":
+		return true
+	}
+	return false
+}
+
+// lookupCharset maps a charset label to a decoder. A nil Encoding with
+// known set means UTF-8 (invalid bytes are replaced later). sample is the
+// start of the content; it settles labels that are often wrong:
+//   - no label or an ASCII label: ISO-2022-JP if the sample has its escape
+//     sequences, else UTF-8 if the sample is valid UTF-8, else windows-1252;
+//   - ISO-8859-1 is read as windows-1252 (its superset, as browsers do);
+//   - GB2312 and GBK are read as GB18030 (their superset);
+//   - ISO-2022-JP content with 8-bit bytes is Shift_JIS (ISO-2022-JP is 7-bit;
+//     Japanese mailers that mislabel Shift_JIS are common).
+func lookupCharset(label string, sample []byte) (encoding.Encoding, bool) {
+	switch {
+	case label == "" || isASCIILabel(label):
+		if looksISO2022JP(sample) {
+			return japanese.ISO2022JP, true
+		}
+		if utf8.Valid(trimPartialRune(sample)) {
+			return nil, true
+		}
+		return charmap.Windows1252, true
+	}
+	switch label {
+	case "utf-8", "utf8", "unicode-1-1-utf-8", "x-utf-8", "x-utf_8j", "utf-8-sig":
+		return nil, true
+	case "iso-8859-1", "iso8859-1", "iso_8859-1", "iso_8859-1:1987", "latin1", "l1", "iso-ir-100",
+		"cp819", "ibm819", "csisolatin1", "8859-1", "windows-1252", "cp1252", "x-cp1252":
+		return charmap.Windows1252, true
+	case "gb2312", "gbk", "cp936", "x-gbk", "euc-cn", "x-euc-cn", "csgb2312", "gb_2312-80", "chinese", "ms936", "windows-936":
+		return simplifiedchinese.GB18030, true
+	case "iso-2022-jp", "csiso2022jp", "iso-2022-jp-1", "iso-2022-jp-2", "iso-2022-jp-3":
+		if hasHighBit(sample) {
+			return japanese.ShiftJIS, true
+		}
+		return japanese.ISO2022JP, true
+	case "shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "csshiftjis", "windows-31j", "cp932", "ms932":
+		return japanese.ShiftJIS, true
+	}
+	if e, err := ianaindex.MIME.Encoding(label); err == nil && e != nil {
+		return e, true
+	}
+	if e, err := ianaindex.MIME.Encoding("cs" + label); err == nil && e != nil {
+		return e, true
+	}
+	if e, err := htmlindex.Get(label); err == nil && e != nil {
+		return e, true
+	}
+	return nil, false
+}
+
+// looksISO2022JP reports whether 7-bit text switches to JIS X 0208 with
+// ESC $ B or ESC $ @, the mark of ISO-2022-JP.
+func looksISO2022JP(b []byte) bool {
+	return !hasHighBit(b) && (bytes.Contains(b, []byte("\x1b$B")) || bytes.Contains(b, []byte("\x1b$@")))
+}
+
+// goMessageCharset asks go-message's charset table for a label that
+// lookupCharset does not know: message.CharsetReader, set by importing
+// github.com/emersion/go-message/charset, which also serves encodings added
+// with charset.RegisterEncoding.
+func goMessageCharset(label string, r io.Reader) (io.Reader, bool) {
+	if message.CharsetReader == nil || label == "" {
+		return nil, false
+	}
+	cr, err := message.CharsetReader(label, r)
+	if err != nil || cr == nil {
+		return nil, false
+	}
+	return cr, true
+}
+
+func hasHighBit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence at the end of a sample.
+func trimPartialRune(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			break
+		}
+	}
+	return b
+}
+
+// decodeBytes converts b from charset label to valid UTF-8. known is false
+// when the label is unknown; b is then kept as is, invalid bytes replaced.
+func decodeBytes(label string, b []byte) (s string, known bool) {
+	label = normalizeLabel(label)
+	enc, known := lookupCharset(label, b)
+	if !known {
+		if cr, ok := goMessageCharset(label, bytes.NewReader(b)); ok {
+			if out, err := io.ReadAll(cr); err == nil {
+				return strings.ToValidUTF8(string(out), "\uFFFD"), true
+			}
+		}
+	}
+	if known && enc != nil {
+		if out, err := enc.NewDecoder().Bytes(b); err == nil {
+			b = out
+		}
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD"), known
+}
+
+// normalizeCTE reduces a Content-Transfer-Encoding value to its token and
+// maps common misspellings to the real encodings.
+func normalizeCTE(v string) string {
+	v = strings.ToLower(strings.Trim(strings.TrimSpace(v), `"'`))
+	if i := strings.IndexAny(v, " \t;("); i >= 0 {
+		v = v[:i]
+	}
+	switch v {
+	case "7-bit", "8-bit", "7bits", "8bits":
+		return "8bit"
+	case "quotedprintable", "quoted_printable", "qp":
+		return "quoted-printable"
+	case "base-64":
+		return "base64"
+	}
+	if _, known := lookupCharset(v, nil); known && v != "" && v != "binary" {
+		return "8bit" // a charset given as transfer encoding, a common mix-up
+	}
+	return v
+}
+
+// decodeCTE undoes a Content-Transfer-Encoding. Both decoders are lenient
+// (see qpReader and base64Reader); known is false for encodings such as
+// x-uuencode, whose content is then returned undecoded.
+func decodeCTE(cte string, r io.Reader) (io.Reader, bool) {
+	switch cte {
+	case "", "7bit", "8bit", "binary":
+		return r, true
+	case "quoted-printable":
+		return &qpReader{br: bufio.NewReader(r)}, true
+	case "base64":
+		return &base64Reader{r: r}, true
+	}
+	return r, false
+}
+
+// qpReader decodes quoted-printable (RFC 2045 section 6.7) without ever
+// failing: "=" not followed by two hex digits or a line break is a literal
+// "=", control characters pass through, lines may be of any length, and
+// white space at the end of a line is dropped as the RFC asks. (The standard
+// library's reader fails on control characters and on lines longer than its
+// 4 KiB buffer.)
+type qpReader struct {
+	br *bufio.Reader
+}
+
+func (q *qpReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c, err := q.br.ReadByte()
+		if err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		switch c {
+		case '=':
+			next, _ := q.br.Peek(2)
+			switch {
+			case len(next) == 2 && isHex(next[0]) && isHex(next[1]):
+				p[n] = unhex(next[0])<<4 | unhex(next[1])
+				n++
+				q.br.Discard(2)
+			case len(next) == 0:
+				// "=" at the very end: a soft line break without the line.
+			case q.softBreak():
+			default:
+				p[n] = '='
+				n++
+			}
+		case ' ', '\t':
+			if q.trailingSpace() {
+				continue
+			}
+			p[n] = c
+			n++
+		default:
+			p[n] = c
+			n++
+		}
+	}
+	return n, nil
+}
+
+// softBreak consumes "[ \t]*\r?\n" after "=" and reports whether it was there.
+func (q *qpReader) softBreak() bool {
+	buf, _ := q.br.Peek(q.br.Size())
+	i := 0
+	for i < len(buf) && (buf[i] == ' ' || buf[i] == '\t') {
+		i++
+	}
+	switch {
+	case i < len(buf) && buf[i] == '\n':
+		q.br.Discard(i + 1)
+		return true
+	case i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n':
+		q.br.Discard(i + 2)
+		return true
+	case i == len(buf) && i < q.br.Size():
+		q.br.Discard(i) // white space up to the end of the input
+		return true
+	}
+	return false
+}
+
+// trailingSpace reports whether the blank just read is followed by more
+// blanks and then a line break or the end of input; if so it drops the blanks.
+func (q *qpReader) trailingSpace() bool {
+	buf, _ := q.br.Peek(q.br.Size())
+	i := 0
+	for i < len(buf) && (buf[i] == ' ' || buf[i] == '\t') {
+		i++
+	}
+	if (i < len(buf) && (buf[i] == '\n' || buf[i] == '\r')) || (i == len(buf) && i < q.br.Size()) {
+		q.br.Discard(i)
+		return true
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// base64Reader decodes base64 leniently: characters outside the alphabet
+// (line breaks, spaces, junk) are skipped, and padding ends a quantum, so
+// concatenated encoded blocks decode too.
+type base64Reader struct {
+	r    io.Reader
+	in   [16 << 10]byte
+	buf  [12<<10 + 8]byte // room for the decoded in plus a flushed quantum
+	out  []byte           // decoded, not yet read
+	quad [4]byte
+	nq   int
+	err  error
+}
+
+func (b *base64Reader) Read(p []byte) (int, error) {
+	for len(b.out) == 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		n, err := b.r.Read(b.in[:])
+		b.out = b.decode(b.in[:n], b.buf[:0])
+		if err != nil {
+			b.out = b.flush(b.out)
+			b.err = err
+		}
+	}
+	n := copy(p, b.out)
+	b.out = b.out[n:]
+	return n, nil
+}
+
+func (b *base64Reader) decode(in, out []byte) []byte {
+	for _, c := range in {
+		v := base64Value[c]
+		switch {
+		case v < 64:
+			b.quad[b.nq] = v
+			b.nq++
+			if b.nq == 4 {
+				out = append(out, b.quad[0]<<2|b.quad[1]>>4, b.quad[1]<<4|b.quad[2]>>2, b.quad[2]<<6|b.quad[3])
+				b.nq = 0
+			}
+		case c == '=':
+			out = b.flush(out)
+		}
+	}
+	return out
+}
+
+// flush emits the bytes of an incomplete quantum (2 or 3 characters).
+func (b *base64Reader) flush(out []byte) []byte {
+	switch b.nq {
+	case 2:
+		out = append(out, b.quad[0]<<2|b.quad[1]>>4)
+	case 3:
+		out = append(out, b.quad[0]<<2|b.quad[1]>>4, b.quad[1]<<4|b.quad[2]>>2)
+	}
+	b.nq = 0
+	return out
+}
+
+var base64Value = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := 0; i < len(alphabet); i++ {
+		t[alphabet[i]] = byte(i)
+	}
+	t['-'], t['_'] = 62, 63 // base64url, sometimes seen in encoded words
+	return t
+}()
+
+// decodeBase64 decodes a short base64 string with the same leniency.
+func decodeBase64(s string) []byte {
+	var b base64Reader
+	out := b.decode([]byte(s), make([]byte, 0, len(s)))
+	return b.flush(out)
+}
+
+// parseMediaType parses a Content-Type value: the media type in lower case,
+// "text/plain" when missing or unusable (RFC 2045 section 5.2), and its
+// parameters (see parseParams).
+func parseMediaType(v string) (string, map[string]string) {
+	media, params := parseParams(v)
+	if !strings.Contains(media, "/") {
+		media = "text/plain"
+	}
+	return media, params
+}
+
+// parseParams parses a header value of the form "token; key=value; ...".
+// The token is lower case; parameter keys are lower case and RFC 2231
+// extended values are decoded (in any charset, not only the UTF-8 and ASCII
+// the standard library accepts). When the standard parser gives up
+// (duplicate parameters, 8-bit bytes, stray semicolons), each parameter is
+// parsed on its own and the ones that make sense are kept, so a boundary or
+// a file name survives a broken neighbour.
+func parseParams(v string) (string, map[string]string) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", map[string]string{}
+	}
+	token, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		token, params = parseParamsLoose(v)
+	}
+	if params == nil {
+		params = map[string]string{}
+	}
+	for _, k := range []string{"filename", "name"} {
+		// The standard library drops RFC 2231 values in charsets other
+		// than UTF-8 and ASCII, even a single piece of a continuation.
+		if strings.Contains(strings.ToLower(v), k+"*") {
+			if val, ok := rfc2231(v, k); ok {
+				params[k] = val
+			}
+		}
+	}
+	return strings.ToLower(strings.TrimSpace(token)), params
+}
+
+func parseParamsLoose(v string) (string, map[string]string) {
+	segs := splitParams(v)
+	token := strings.ToLower(strings.TrimSpace(segs[0]))
+	if i := strings.IndexAny(token, " \t"); i >= 0 {
+		token = token[:i]
+	}
+	params := map[string]string{}
+	for _, seg := range segs[1:] {
+		seg = strings.TrimSpace(seg)
+		if seg == "" {
+			continue
+		}
+		if _, ps, err := mime.ParseMediaType("x/x; " + seg); err == nil {
+			for k, val := range ps {
+				if _, dup := params[k]; !dup {
+					params[k] = val
+				}
+			}
+			continue
+		}
+		k, val, ok := strings.Cut(seg, "=")
+		if !ok {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = strings.ReplaceAll(val[1:len(val)-1], `\"`, `"`)
+		}
+		if _, dup := params[k]; !dup && k != "" && !strings.Contains(k, "*") {
+			params[k] = val
+		}
+	}
+	return token, params
+}
+
+// rfc2231 decodes the RFC 2231 parameter key from a raw header value:
+// key*=charset'lang'%XX..., or continuations key*0*=..., key*1=...
+func rfc2231(v, key string) (string, bool) {
+	type piece struct {
+		enc bool
+		val string
+	}
+	pieces := map[int]piece{}
+	for _, seg := range splitParams(v)[1:] {
+		k, val, ok := strings.Cut(strings.TrimSpace(seg), "=")
+		if !ok {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		rest, ok := strings.CutPrefix(k, key+"*")
+		if !ok {
+			continue
+		}
+		enc := strings.HasSuffix(rest, "*") || rest == ""
+		rest = strings.TrimSuffix(rest, "*")
+		n := 0
+		if rest != "" {
+			if _, err := fmt.Sscanf(rest, "%d", &n); err != nil || n < 0 || n > 100 {
+				continue
+			}
+		}
+		if _, dup := pieces[n]; !dup {
+			pieces[n] = piece{enc, val}
+		}
+	}
+	first, ok := pieces[0]
+	if !ok {
+		return "", false
+	}
+	charset := ""
+	if first.enc {
+		parts := strings.SplitN(first.val, "'", 3)
+		if len(parts) == 3 {
+			charset = parts[0]
+			first.val = parts[2]
+		}
+	}
+	var raw []byte
+	for i := 0; i <= 100; i++ {
+		pc, ok := pieces[i]
+		if !ok {
+			break
+		}
+		if i == 0 {
+			pc = first
+		}
+		if !pc.enc {
+			raw = append(raw, pc.val...)
+			continue
+		}
+		for j := 0; j < len(pc.val); j++ {
+			if pc.val[j] == '%' && j+2 < len(pc.val) && isHex(pc.val[j+1]) && isHex(pc.val[j+2]) {
+				raw = append(raw, unhex(pc.val[j+1])<<4|unhex(pc.val[j+2]))
+				j += 2
+				continue
+			}
+			raw = append(raw, pc.val[j])
+		}
+	}
+	if charset == "" {
+		charset = "utf-8"
+	}
+	s, _ := decodeBytes(charset, raw)
+	return s, true
+}
+
+// splitParams splits a header value at semicolons outside quoted strings.
+func splitParams(v string) []string {
+	var segs []string
+	start, quoted := 0, false
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			if quoted {
+				i++
+			}
+		case '"':
+			quoted = !quoted
+		case ';':
+			if !quoted {
+				segs = append(segs, v[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(segs, v[start:])
+}
+
+// filename is the decoded file name of a part: Content-Disposition filename,
+// else Content-Type name. RFC 2231 was decoded by parseMediaType; RFC 2047
+// encoded words inside the quoted value (what many mailers send) and raw
+// 8-bit bytes are decoded here. Control characters are removed.
+func (p *parser) filename(dparams, ctparams map[string]string) string {
+	name := dparams["filename"]
+	if strings.TrimSpace(name) == "" {
+		name = ctparams["name"]
+	}
+	name = p.headerText(name)
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	return strings.TrimSpace(name)
+}
+
+// ---- header fields ----
+
+// fillHeaderFields fills the Message fields that come from the top-level
+// header. It runs after the body so that raw 8-bit header bytes can be read
+// in the charset the mail declares for its text.
+func (p *parser) fillHeaderFields() {
+	m, h := p.msg, p.top
+	hh := msgmail.Header{Header: message.Header{Header: h}}
+
+	m.Subject = cleanHeaderText(p.headerText(h.Get("Subject")))
+	m.From = p.firstAddress(h.Values("From"))
+	if senders := p.addressList("Sender", h.Values("Sender")); len(senders) > 0 {
+		m.Sender = senders[0]
+	}
+	m.ReplyTo = p.addressList("Reply-To", h.Values("Reply-To"))
+	m.To = p.addressList("To", h.Values("To"))
+	m.Cc = p.addressList("Cc", h.Values("Cc"))
+
+	m.MessageID = p.messageID(hh)
+	m.InReplyTo = p.msgIDList(hh, "In-Reply-To")
+	m.References = p.msgIDList(hh, "References")
+	m.Date = p.date(hh)
+
+	m.ContentLanguage = p.raw(h.Get("Content-Language"))
+	m.AutoSubmitted = p.raw(h.Get("Auto-Submitted"))
+	m.Precedence = p.raw(h.Get("Precedence"))
+	m.ListID = p.raw(h.Get("List-Id"))
+	m.ListUnsubscribe = p.raw(h.Get("List-Unsubscribe"))
+	m.ReturnPath = p.raw(h.Get("Return-Path"))
+	m.ContentType = p.topMedia
+	if p.topMedia == "multipart/report" {
+		m.ReportType = strings.ToLower(p.topParams["report-type"])
+	}
+	for _, v := range h.Values("X-Loop") {
+		m.XLoop = append(m.XLoop, p.raw(v))
+	}
+	for _, k := range p.opts.KeepHeaders {
+		k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
+		vs := h.Values(k)
+		if len(vs) == 0 {
+			continue
+		}
+		if m.Headers == nil {
+			m.Headers = map[string][]string{}
+		}
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = p.raw(v)
+		}
+		m.Headers[k] = out
+	}
+}
+
+// raw returns a header value as valid UTF-8 (see rawToUTF8), otherwise as given.
+func (p *parser) raw(v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	return p.rawToUTF8([]byte(v))
+}
+
+// rawToUTF8 reads header bytes that are neither ASCII nor UTF-8 (RFC 6532).
+// Such bytes are undeclared; in order:
+//  1. the charset of the mail (top-level Content-Type, else the first text
+//     part) when it is a multi-byte East Asian charset and decodes cleanly;
+//  2. GB18030 when the bytes look like an EUC-style double-byte text (all
+//     8-bit bytes in pairs of 0xA1-0xFE) and decode to CJK characters only;
+//  3. the charset of the mail when it is known;
+//  4. windows-1252.
+func (p *parser) rawToUTF8(b []byte) string {
+	declared := normalizeLabel(p.topParams["charset"])
+	if declared == "" {
+		declared = normalizeLabel(p.firstCharset)
+	}
+	enc, known := lookupCharset(declared, b)
+	if known && isMultiByte(enc) {
+		if s, err := enc.NewDecoder().Bytes(b); err == nil && !bytes.ContainsRune(s, utf8.RuneError) {
+			p.warn("raw 8-bit header bytes read as %s", encodingName(enc))
+			return string(s)
+		}
+	}
+	if looksEUC(b) {
+		if s, err := simplifiedchinese.GB18030.NewDecoder().Bytes(b); err == nil && onlyCJK(s) {
+			p.warn("raw 8-bit header bytes read as GB18030")
+			return string(s)
+		}
+	}
+	if !known || enc == nil {
+		enc = charmap.Windows1252
+	}
+	s, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	p.warn("raw 8-bit header bytes read as %s", encodingName(enc))
+	return strings.ToValidUTF8(string(s), "\uFFFD")
+}
+
+func encodingName(e encoding.Encoding) string {
+	if n, err := ianaindex.MIME.Name(e); err == nil && n != "" {
+		return n
+	}
+	return "the declared charset"
+}
+
+func isMultiByte(e encoding.Encoding) bool {
+	switch e {
+	case simplifiedchinese.GB18030, simplifiedchinese.GBK, simplifiedchinese.HZGB2312,
+		japanese.ShiftJIS, japanese.EUCJP, japanese.ISO2022JP:
+		return true
+	}
+	if e == nil {
+		return false
+	}
+	n, _ := htmlindex.Name(e)
+	switch n {
+	case "big5", "euc-kr", "gbk", "gb18030", "shift_jis", "euc-jp", "iso-2022-jp":
+		return true
+	}
+	return false
+}
+
+// looksEUC reports whether every run of 8-bit bytes in b is an even number
+// of bytes in 0xA1-0xFE, with at least two such pairs: the shape of GB2312,
+// EUC-KR or EUC-JP text, and practically never of Latin text.
+func looksEUC(b []byte) bool {
+	pairs, run := 0, 0
+	for _, c := range b {
+		switch {
+		case c < 0x80:
+			if run%2 != 0 {
+				return false
+			}
+			run = 0
+		case c >= 0xa1 && c <= 0xfe:
+			run++
+			if run%2 == 0 {
+				pairs++
+			}
+		default:
+			return false
+		}
+	}
+	return run%2 == 0 && pairs >= 2
+}
+
+// onlyCJK reports whether the non-ASCII runes of s are CJK ideographs, kana,
+// hangul or CJK/full-width punctuation.
+func onlyCJK(s []byte) bool {
+	for _, r := range string(s) {
+		switch {
+		case r < 0x80:
+		case r >= 0x3000 && r <= 0x30ff, r >= 0x3400 && r <= 0x4dbf, r >= 0x4e00 && r <= 0x9fff,
+			r >= 0xac00 && r <= 0xd7af, r >= 0xff00 && r <= 0xffef, r >= 0x2000 && r <= 0x206f:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// headerText decodes a header value that is free text: raw 8-bit bytes,
+// then RFC 2047 encoded words (leniently, see decodeWords).
+func (p *parser) headerText(v string) string {
+	return p.decodeWords(p.raw(v))
+}
+
+// cleanHeaderText unfolds a decoded header text: a line break and the white
+// space after it become one space, other control characters go, and the
+// result is trimmed of ASCII white space. (An encoded word may smuggle a CRLF
+// into a Subject; it must not reach a reply's header.)
+func cleanHeaderText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\r' || c == '\n':
+			for i+1 < len(s) && (s[i+1] == '\r' || s[i+1] == '\n' || s[i+1] == ' ' || s[i+1] == '\t') {
+				i++
+			}
+			b.WriteByte(' ')
+		case c == '\t':
+			b.WriteByte(' ')
+		case c < 0x20 || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return strings.Trim(b.String(), " ")
+}
+
+// encodedWord is one RFC 2047 encoded word found by parseWord.
+type encodedWord struct {
+	charset string
+	data    []byte
+	n       int // bytes of the input it spans
+}
+
+// parseWord parses an encoded word at the start of s ("=?charset?Q?text?=").
+// It accepts lower-case encodings, an RFC 2231 language suffix, base64 with
+// missing or excess padding, and white space inside the text (which some
+// mailers leave unencoded) when the charset is known.
+func parseWord(s string) (encodedWord, bool) {
+	if !strings.HasPrefix(s, "=?") {
+		return encodedWord{}, false
+	}
+	cs, rest, ok := strings.Cut(s[2:], "?")
+	if !ok || cs == "" || len(cs) > 64 || strings.ContainsAny(cs, " \t\r\n=") || len(rest) < 2 || rest[1] != '?' {
+		return encodedWord{}, false
+	}
+	enc := rest[0] | 0x20
+	if enc != 'q' && enc != 'b' {
+		return encodedWord{}, false
+	}
+	text, _, ok := strings.Cut(rest[2:], "?=")
+	if !ok || strings.ContainsRune(text, '?') {
+		return encodedWord{}, false
+	}
+	if strings.ContainsAny(text, " \t\r\n") {
+		if _, known := lookupCharset(normalizeLabel(cs), nil); !known {
+			return encodedWord{}, false
+		}
+	}
+	w := encodedWord{charset: cs, n: 2 + len(cs) + 3 + len(text) + 2}
+	if enc == 'b' {
+		w.data = decodeBase64(text)
+		return w, true
+	}
+	w.data = make([]byte, 0, len(text))
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c == '_':
+			w.data = append(w.data, ' ')
+		case c == '=' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
+			w.data = append(w.data, unhex(text[i+1])<<4|unhex(text[i+2]))
+			i += 2
+		case c == '\r' || c == '\n':
+		default:
+			w.data = append(w.data, c)
+		}
+	}
+	return w, true
+}
+
+// decodeWords decodes the RFC 2047 encoded words in s. White space between
+// two encoded words is dropped, and adjacent words in the same charset are
+// decoded together, so a character split across two words comes out whole.
+// An unknown charset keeps the bytes (valid UTF-8 only) with a warning.
+func (p *parser) decodeWords(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	var (
+		out     strings.Builder
+		pending []byte
+		pendCS  string
+	)
+	flush := func() {
+		if pending == nil {
+			return
+		}
+		d, known := decodeBytes(pendCS, pending)
+		if !known {
+			p.warn("unknown charset %q in a header", normalizeLabel(pendCS))
+		}
+		out.WriteString(d)
+		pending = nil
+	}
+	i, afterWord := 0, false
+	for i < len(s) {
+		j := strings.Index(s[i:], "=?")
+		if j < 0 {
+			break
+		}
+		j += i
+		w, ok := parseWord(s[j:])
+		if !ok {
+			flush()
+			out.WriteString(s[i : j+2])
+			i, afterWord = j+2, false
+			continue
+		}
+		between := s[i:j]
+		adjacent := afterWord && strings.Trim(between, " \t\r\n") == ""
+		if !adjacent || !strings.EqualFold(normalizeLabel(w.charset), normalizeLabel(pendCS)) {
+			flush()
+		}
+		if !adjacent {
+			out.WriteString(between)
+		}
+		pending = append(pending, w.data...)
+		pendCS = w.charset
+		i, afterWord = j+w.n, true
+	}
+	flush()
+	out.WriteString(s[i:])
+	return out.String()
+}
+
+// ---- addresses ----
+
+// firstAddress is the first address of the first From field that has one.
+// A From without any address gives the first display name found.
+func (p *parser) firstAddress(values []string) Address {
+	var named Address
+	for _, v := range values {
+		for _, a := range p.addressList("From", []string{v}) {
+			if a.Email != "" {
+				return a
+			}
+			if named.Name == "" {
+				named = a
+			}
+		}
+	}
+	return named
+}
+
+// addressList parses address fields. net/mail does the parsing; encoded
+// words outside quotes are decoded first (parseable even when they hold
+// commas or spaces, as some mailers send them). A field net/mail rejects is
+// split at top-level commas and each piece is parsed alone, falling back to
+// a tolerant extraction (an address in <...>, else the first word with an
+// "@"), with a warning.
+func (p *parser) addressList(field string, values []string) []Address {
+	var out []Address
+	for _, v := range values {
+		v = p.raw(v)
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		pre := p.quoteEncodedPhrases(v)
+		ap := netmail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: wordCharsetReader}}
+		if list, err := ap.ParseList(pre); err == nil {
+			for _, a := range list {
+				out = append(out, p.address(a.Name, a.Address))
+			}
+			continue
+		}
+		p.warn("malformed %s field: address read leniently", field)
+		for _, piece := range splitAddressList(pre) {
+			if strings.TrimSpace(piece) == "" {
+				continue
+			}
+			if a, err := ap.Parse(piece); err == nil {
+				out = append(out, p.address(a.Name, a.Address))
+				continue
+			}
+			// A piece without any address is kept only for From, whose
+			// display name alone still says who wrote.
+			if a, ok := p.looseAddress(piece); ok && (a.Email != "" || field == "From") {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// wordCharsetReader lets net/mail decode encoded words with our charset table.
+func wordCharsetReader(label string, input io.Reader) (io.Reader, error) {
+	b, err := io.ReadAll(input)
+	if err != nil {
+		return nil, err
+	}
+	s, _ := decodeBytes(label, b)
+	return strings.NewReader(s), nil
+}
+
+// address normalizes one parsed address: the display name is decoded (also
+// encoded words inside a quoted string), stripped of surrounding quotes and
+// white space, with inner white space collapsed; the domain is lower-cased.
+func (p *parser) address(name, email string) Address {
+	name = collapseASCIISpace(p.decodeWords(name))
+	name = strings.Trim(name, `"' `)
+	email = strings.TrimSpace(email)
+	if at := strings.LastIndexByte(email, '@'); at >= 0 {
+		email = quoteLocal(email[:at]) + "@" + strings.ToLower(email[at+1:])
+	}
+	return Address{Name: name, Email: email}
+}
+
+// quoteLocal writes a local part as RFC 5322 section 3.4.1 wants it: as is
+// when it is a dot-atom, else as a quoted string. net/mail hands out quoted
+// local parts unquoted ("a b"@example.com becomes a b@example.com), which is
+// no address one could reply to.
+func quoteLocal(local string) string {
+	if isDotAtom(local) || local == "" {
+		return local
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local) + `"`
+}
+
+func isDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for _, r := range s {
+		if r >= utf8.RuneSelf || r == '.' {
+			continue
+		}
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(`()<>[]:;@\,"`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// collapseASCIISpace turns each run of ASCII white space and control
+// characters into one space and trims the ends. Other white space, such as
+// the ideographic space of CJK names, is content and stays.
+func collapseASCIISpace(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// looseAddress extracts an address from a piece net/mail could not parse.
+func (p *parser) looseAddress(s string) (Address, bool) {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '<'); i >= 0 {
+		if j := strings.IndexByte(s[i:], '>'); j > 0 {
+			inner := unquoteLocal(strings.TrimPrefix(strings.TrimSpace(s[i+1:i+j]), "mailto:"))
+			if plausibleAddress(inner) {
+				return p.address(stripComments(s[:i]), inner), true
+			}
+		}
+	}
+	words := splitWords(s)
+	for i, w := range words {
+		if !strings.Contains(w, "@") {
+			continue
+		}
+		email := strings.Trim(w, "<>()[],;:")
+		email = unquoteLocal(strings.TrimPrefix(email, "mailto:"))
+		if !plausibleAddress(email) {
+			continue
+		}
+		rest := append(append([]string{}, words[:i]...), words[i+1:]...)
+		return p.address(stripComments(strings.Join(rest, " ")), email), true
+	}
+	if name := strings.TrimSpace(stripComments(s)); name != "" {
+		return p.address(name, ""), true
+	}
+	return Address{}, false
+}
+
+// plausibleAddress accepts what the tolerant extraction may call an
+// address: something before and after the last "@", and a domain without
+// white space or a second "@".
+func plausibleAddress(email string) bool {
+	at := strings.LastIndexByte(email, '@')
+	if at <= 0 || at == len(email)-1 {
+		return false
+	}
+	local, domain := email[:at], email[at+1:]
+	return strings.Trim(local, `"`) != "" && !strings.ContainsAny(domain, " \t@<>\"")
+}
+
+// unquoteLocal writes a quoted local part ("a b"@example.com) the way
+// net/mail does: without the quotes.
+func unquoteLocal(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 2 || email[0] != '"' || email[at-1] != '"' {
+		return email
+	}
+	return strings.ReplaceAll(email[1:at-1], `\"`, `"`) + email[at:]
+}
+
+// stripComments turns "(comment)" into its text when nothing else is left,
+// and drops it otherwise (RFC 5322 comments in From often hold the name).
+func stripComments(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")") && strings.Count(s, "(") == 1 {
+		return s[1 : len(s)-1]
+	}
+	var b strings.Builder
+	depth := 0
+	for _, r := range s {
+		switch {
+		case r == '(':
+			depth++
+		case r == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// splitWords splits at white space outside quoted strings.
+func splitWords(s string) []string {
+	var words []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && quoted && i+1 < len(s):
+			cur.WriteByte(c)
+			i++
+			cur.WriteByte(s[i])
+			continue
+		case c == '"':
+			quoted = !quoted
+		case (c == ' ' || c == '\t' || c == '\r' || c == '\n') && !quoted:
+			if cur.Len() > 0 {
+				words = append(words, cur.String())
+				cur.Reset()
+			}
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	if cur.Len() > 0 {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// splitAddressList splits an address field at commas outside quoted
+// strings, comments and angle brackets.
+func splitAddressList(s string) []string {
+	var out []string
+	start, quoted, depth, angle := 0, false, 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && (quoted || depth > 0):
+			i++
+		case c == '"' && depth == 0:
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth > 0:
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case c == ',' && !angle:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// quoteEncodedPhrases replaces each run of encoded words that stands as a
+// phrase (outside quoted strings, comments and angle brackets, and not glued
+// to an addr-spec) by a quoted string of its decoded text. net/mail then
+// sees a well-formed phrase even when the encoded text held commas or white
+// space, and words in one charset are decoded together. An encoded word in an
+// addr-spec is left alone: RFC 2047 section 5 forbids decoding it.
+func (p *parser) quoteEncodedPhrases(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	var out strings.Builder
+	quoted, depth, angle := false, 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && (quoted || depth > 0) && i+1 < len(s):
+			out.WriteByte(c)
+			i++
+			out.WriteByte(s[i])
+			continue
+		case c == '"' && depth == 0:
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth > 0:
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case !angle && c == '=' && strings.HasPrefix(s[i:], "=?") && phraseStart(s, i):
+			end := i
+			for {
+				w, ok := parseWord(s[end:])
+				if !ok {
+					break
+				}
+				end += w.n
+				k := end
+				for k < len(s) && (s[k] == ' ' || s[k] == '\t') {
+					k++
+				}
+				if _, ok := parseWord(s[k:]); !ok {
+					break
+				}
+				end = k
+			}
+			if end > i && phraseEnd(s, end) {
+				text := p.decodeWords(s[i:end])
+				text = strings.Map(func(r rune) rune {
+					if r < 0x20 || r == 0x7f {
+						return ' '
+					}
+					return r
+				}, text)
+				text = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(text)
+				out.WriteString(` "` + text + `" `)
+				i = end - 1
+				continue
+			}
+		}
+		out.WriteByte(c)
+	}
+	return out.String()
+}
+
+func phraseStart(s string, i int) bool {
+	if i == 0 {
+		return true
+	}
+	switch s[i-1] {
+	case ' ', '\t', '\r', '\n', ',', ':', ';', '"', ')', '>':
+		return true
+	}
+	return false
+}
+
+func phraseEnd(s string, i int) bool {
+	if i >= len(s) {
+		return true
+	}
+	switch s[i] {
+	case ' ', '\t', '\r', '\n', ',', ';', '<', '"', '(':
+		return true
+	}
+	return false
+}
+
+// ---- message ids and date ----
+
+// messageID is the Message-ID without <>. A value go-message rejects gives
+// the first <...> in it, else the bare value when it is one word.
+func (p *parser) messageID(h msgmail.Header) string {
+	v := strings.TrimSpace(p.raw(h.Get("Message-Id")))
+	if v == "" {
+		return ""
+	}
+	if id, err := h.MessageID(); err == nil {
+		return id
+	}
+	if ids := extractIDs(v); len(ids) > 0 {
+		return ids[0]
+	}
+	return ""
+}
+
+// msgIDList reads In-Reply-To or References. Junk that go-message's strict
+// parser rejects is searched for <...> tokens instead, else for bare words
+// with an "@".
+func (p *parser) msgIDList(h msgmail.Header, key string) []string {
+	if strings.TrimSpace(h.Get(key)) == "" {
+		return nil
+	}
+	if ids, err := h.MsgIDList(key); err == nil {
+		return ids
+	}
+	return extractIDs(p.raw(h.Get(key)))
+}
+
+func extractIDs(v string) []string {
+	var ids []string
+	rest := v
+	for {
+		i := strings.IndexByte(rest, '<')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '>')
+		if j < 0 {
+			break
+		}
+		if id := strings.Join(strings.Fields(rest[i+1:i+j]), ""); id != "" {
+			ids = append(ids, id)
+		}
+		rest = rest[i+j+1:]
+	}
+	if len(ids) > 0 || strings.Contains(v, "<") {
+		return ids
+	}
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' }) {
+		if strings.Contains(w, "@") {
+			ids = append(ids, w)
+		}
+	}
+	return ids
+}
+
+var dateLayouts = []string{
+	"Mon, 2 Jan 2006 15:04:05 -0700",
+	"2 Jan 2006 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04:05 MST",
+	"2 Jan 2006 15:04:05 MST",
+	"Mon, 2 Jan 2006 15:04 -0700",
+	"2 Jan 2006 15:04 -0700",
+	"Mon, 2 Jan 06 15:04:05 -0700",
+	"2 Jan 06 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04:05 -0700 MST",
+	"Mon, 2 Jan 2006 15:04:05",
+	"2 Jan 2006 15:04:05",
+	"Mon Jan 2 15:04:05 2006",
+	"Mon Jan 2 15:04:05 MST 2006",
+	"Mon Jan 2 15:04:05 -0700 2006",
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04:05",
+	time.RFC3339,
+}
+
+// date parses Date with net/mail, then with a list of layouts seen in the
+// wild after dropping comments and doubled spaces. Zero when it fails.
+func (p *parser) date(h msgmail.Header) time.Time {
+	v := h.Get("Date")
+	if strings.TrimSpace(v) == "" {
+		return time.Time{}
+	}
+	if t, err := h.Date(); err == nil {
+		return t
+	}
+	s := strings.Join(strings.Fields(stripComments(v)), " ")
+	s = strings.TrimSuffix(strings.TrimSpace(s), ",")
+	s = strings.Replace(s, ",", ", ", 1)
+	s = strings.Join(strings.Fields(s), " ")
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t
+		}
+	}
+	p.warn("unparseable Date header")
+	return time.Time{}
+}
