@@ -1,0 +1,268 @@
+package desk
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"ticketd/config"
+	"ticketd/mail"
+	"ticketd/mail/mailtest"
+	"ticketd/store"
+)
+
+// benchMail is a realistic support mail of about 6 KB: three Received
+// headers, a DKIM signature, text and HTML alternatives in quoted-printable,
+// every fifth with a small PDF attached, every third a reply.
+func benchMail(i int, rnd *mrand.Rand) []byte {
+	var b strings.Builder
+	for h := range 3 {
+		fmt.Fprintf(&b, "Received: from mx%d.example.net (mx%d.example.net [192.0.2.%d])\r\n\tby imap.example.com with ESMTPS id %x\r\n\tfor <support@example.com>; Mon, 23 Nov 2026 10:%02d:00 +0100\r\n", h, h, h+1, rnd.Uint64(), i%60)
+	}
+	fmt.Fprintf(&b, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=mail;\r\n\th=from:to:subject:date:message-id; bh=%s;\r\n\tb=%s\r\n",
+		base64.StdEncoding.EncodeToString(randBytes(rnd, 32)), base64.StdEncoding.EncodeToString(randBytes(rnd, 180)))
+	fmt.Fprintf(&b, "From: Kunde %d <kunde%d@example.org>\r\nTo: Support <support@example.com>\r\n", i%500, i%500)
+	if i%3 == 1 {
+		fmt.Fprintf(&b, "Subject: Re: [Ticket #%d] Anfrage %d\r\nIn-Reply-To: <bench-%d@example.org>\r\nReferences: <bench-%d@example.org>\r\n", i, i-1, i-1, i-1)
+	} else {
+		fmt.Fprintf(&b, "Subject: Anfrage %d: Rechnung und Lieferung\r\n", i)
+	}
+	fmt.Fprintf(&b, "Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <bench-%d@example.org>\r\nMIME-Version: 1.0\r\n", i)
+	para := "Sehr geehrte Damen und Herren, ich habe eine Frage zu meiner Bestellung =C3=BCber Ihren Shop. Die Lieferung ist bis heute nicht eingetroffen, und die Rechnung wurde bereits abgebucht.\r\n"
+	alt := func() {
+		b.WriteString("Content-Type: multipart/alternative; boundary=alt\r\n\r\n--alt\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+		b.WriteString(strings.Repeat(para, 10))
+		b.WriteString("\r\n--alt\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<html><body>")
+		b.WriteString(strings.Repeat("<p>"+strings.TrimSuffix(para, "\r\n")+"</p>=\r\n", 10))
+		b.WriteString("</body></html>\r\n--alt--\r\n")
+	}
+	if i%5 == 0 {
+		b.WriteString("Content-Type: multipart/mixed; boundary=mix\r\n\r\n--mix\r\n")
+		alt()
+		b.WriteString("--mix\r\nContent-Type: application/pdf; name=\"rechnung.pdf\"\r\nContent-Disposition: attachment; filename=\"rechnung.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+		pdf := base64.StdEncoding.EncodeToString(randBytes(rnd, 1200+rnd.IntN(800)))
+		for len(pdf) > 76 {
+			b.WriteString(pdf[:76] + "\r\n")
+			pdf = pdf[76:]
+		}
+		b.WriteString(pdf + "\r\n--mix--\r\n")
+	} else {
+		alt()
+	}
+	return []byte(b.String())
+}
+
+func randBytes(rnd *mrand.Rand, n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(rnd.Uint32())
+	}
+	return p
+}
+
+// BenchmarkIngest10k ingests 10,000 mails from a private Dovecot on loopback
+// and prints mails per second end to end (fetch, parse, dedup, thread, store
+// in bbolt with fsync, flag \Seen), next to the raw IMAP fetch rate of the
+// same server for comparison.
+func BenchmarkIngest10k(b *testing.B) {
+	if !mailtest.Interop() {
+		b.Skip("needs Dovecot: make bench (TICKETD_INTEROP=1)")
+	}
+	const n = 10000
+	d := mailtest.StartDovecot(b)
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	msgs := make([][]byte, n)
+	var total int
+	for i := range msgs {
+		msgs[i] = benchMail(i, rnd)
+		total += len(msgs[i])
+	}
+	d.WriteMaildir(b, "INBOX", msgs)
+	acct := &mailtest.Account{Addr: d.Addr, Username: d.Username, Password: d.Password}
+	b.Logf("%d mails, %.1f MB, average %.1f KB", n, float64(total)/1e6, float64(total)/n/1e3)
+
+	for b.Loop() {
+		raw := rawFetchRate(b, acct, n)
+		for _, after := range []string{"keep", "seen"} {
+			h := newHarness(b, acct, func(m *config.Mailbox) { m.AfterImport = after; m.BatchSize = 500 })
+			start := time.Now()
+			h.start()
+			h.waitSettled(n)
+			elapsed := time.Since(start)
+			if got := h.totalMessages(); got != n {
+				b.Fatalf("stored %d messages, want %d", got, n)
+			}
+			h.stop()
+			rate := float64(n) / elapsed.Seconds()
+			fmt.Printf("ingest %d mails from Dovecot, after_import=%s: %.0f mails/s end to end (%v); raw IMAP fetch %.0f mails/s\n",
+				n, after, rate, elapsed.Round(time.Millisecond), raw)
+			b.ReportMetric(rate, "mails/s-"+after)
+		}
+		b.ReportMetric(raw, "fetch-mails/s")
+	}
+}
+
+// rawFetchRate times a plain UID FETCH BODY.PEEK[] of all n mails in batches
+// of 500, each literal streamed to io.Discard: the ceiling for ingestion.
+func rawFetchRate(tb testing.TB, acct *mailtest.Account, n int) float64 {
+	c := acct.Client(tb)
+	defer c.Close()
+	start := time.Now()
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		tb.Fatal(err)
+	}
+	got := 0
+	for lo := 1; lo <= n; lo += 500 {
+		var set imap.UIDSet
+		set.AddRange(imap.UID(lo), imap.UID(min(lo+499, n)))
+		fc := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		for msg := fc.Next(); msg != nil; msg = fc.Next() {
+			for item := msg.Next(); item != nil; item = msg.Next() {
+				if body, ok := item.(imapclient.FetchItemDataBodySection); ok && body.Literal != nil {
+					io.Copy(io.Discard, body.Literal)
+					got++
+				}
+			}
+		}
+		if err := fc.Close(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if got != n {
+		tb.Fatalf("raw fetch got %d mails, want %d", got, n)
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkIngestLargeMail ingests one mail of 50 MB (a 36 MiB attachment, base64) and prints
+// the peak heap while it is fetched, parsed and stored (it is streamed to a
+// spool file and the attachment to a blob file, never held in memory).
+func BenchmarkIngestLargeMail(b *testing.B) {
+	if !mailtest.Interop() {
+		b.Skip("needs Dovecot: make bench (TICKETD_INTEROP=1)")
+	}
+	d := mailtest.StartDovecot(b)
+	const attSize = 36 << 20 // 50 MB once base64-encoded
+	att := make([]byte, attSize)
+	rand.Read(att)
+	var sb strings.Builder
+	sb.WriteString("From: Erika <erika@example.org>\r\nTo: support@example.com\r\nSubject: Logdateien\r\nMessage-ID: <large@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nAnbei die Logs.\r\n--b\r\nContent-Type: application/octet-stream; name=logs.bin\r\nContent-Disposition: attachment; filename=logs.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64.StdEncoding.EncodeToString(att)
+	for len(enc) > 76 {
+		sb.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	sb.WriteString(enc + "\r\n--b--\r\n")
+	raw := []byte(sb.String())
+	att, enc = nil, ""
+	d.WriteMaildir(b, "INBOX", [][]byte{raw})
+	size := len(raw)
+	raw = nil
+	acct := &mailtest.Account{Addr: d.Addr, Username: d.Username, Password: d.Password}
+
+	for b.Loop() {
+		runtime.GC()
+		var base runtime.MemStats
+		runtime.ReadMemStats(&base)
+		var peak atomic.Uint64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			var ms runtime.MemStats
+			for {
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
+			}
+		}()
+		h := newHarness(b, acct, func(m *config.Mailbox) { m.AfterImport = "keep" })
+		start := time.Now()
+		h.start()
+		h.waitSettled(1)
+		elapsed := time.Since(start)
+		close(stop)
+		<-sampled
+		msgs := h.messages(1)
+		if len(msgs) != 1 || len(msgs[0].Attachments) != 1 || msgs[0].Attachments[0].Size != attSize {
+			b.Fatalf("stored %+v", msgs)
+		}
+		h.stop()
+		growth := float64(peak.Load()-min(peak.Load(), base.HeapInuse)) / (1 << 20)
+		fmt.Printf("ingest one %.1f MB mail (36 MiB attachment) from Dovecot: %v, peak heap in use %.1f MiB (%.1f MiB above the idle baseline)\n",
+			float64(size)/1e6, elapsed.Round(time.Millisecond), float64(peak.Load())/(1<<20), growth)
+		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+	}
+}
+
+// BenchmarkParse parses the benchmark's 6 KB support mails.
+func BenchmarkParse(b *testing.B) {
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	msgs := make([][]byte, 100)
+	for i := range msgs {
+		msgs[i] = benchMail(i, rnd)
+	}
+	db, err := store.Open(b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := mail.Parse(bytes.NewReader(msgs[i%len(msgs)]), db.NewBlobWriter(), mail.ParseOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkDeliver stores batches of 500 benchmark mails (parse, dedup,
+// thread, one transaction per batch with fsync), without IMAP.
+func BenchmarkDeliver(b *testing.B) {
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	cfg := testConfig(b, &mailtest.Account{Addr: "127.0.0.1:1"})
+	db, err := store.Open(cfg.Server.DataDir, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	d := New(db, cfg, testLogger(b))
+	spool := b.TempDir()
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		batch := mail.Batch{Mailbox: "support"}
+		for range 500 {
+			n++
+			f, err := mail.ReadFetched(bytes.NewReader(benchMail(n, rnd)), spool, 1<<20)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.UID = uint32(n)
+			batch.Mails = append(batch.Mails, f)
+		}
+		if err := d.Deliver(context.Background(), &batch, func(*store.Tx) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "mails/s")
+}

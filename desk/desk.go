@@ -1,0 +1,316 @@
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"ticketd/config"
+	"ticketd/mail"
+	"ticketd/store"
+)
+
+// Desk turns mail into tickets.
+type Desk struct {
+	DB  *store.DB
+	Log *slog.Logger
+
+	cfg atomic.Pointer[config.Config]
+}
+
+// New returns a Desk working with cfg.
+func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Desk {
+	d := &Desk{DB: db, Log: log}
+	d.cfg.Store(cfg)
+	return d
+}
+
+// SetConfig replaces the configuration (on reload); batches in progress finish with the old one.
+func (d *Desk) SetConfig(cfg *config.Config) { d.cfg.Store(cfg) }
+
+// Config is the configuration in use.
+func (d *Desk) Config() *config.Config { return d.cfg.Load() }
+
+// Outcome is what became of one mail.
+type Outcome struct {
+	Ticket     uint64 `json:"ticket,omitempty"`
+	Message    uint64 `json:"message,omitempty"`
+	NewTicket  bool   `json:"new_ticket,omitempty"`
+	Duplicate  bool   `json:"duplicate,omitempty"`
+	Quarantine uint64 `json:"quarantine,omitempty"`
+	Reason     string `json:"reason,omitempty"` // why it was quarantined
+}
+
+// parsed is a mail after parsing, before storing.
+type parsed struct {
+	f      *mail.Fetched
+	msg    *mail.Message
+	reason string // non-empty: quarantine with this reason
+}
+
+// Deliver implements mail.Deliverer: the whole batch and commit's writes are one transaction.
+func (d *Desk) Deliver(ctx context.Context, b *mail.Batch, commit func(tx *store.Tx) error) error {
+	cfg := d.Config()
+	box := cfg.Mailbox(b.Mailbox)
+	if box == nil {
+		return fmt.Errorf("deliver: mailbox %q is not configured", b.Mailbox)
+	}
+	blobs := d.DB.NewBlobWriter()
+	items, err := d.parseAll(b.Mails, blobs)
+	if err != nil {
+		return err
+	}
+	return d.DB.Update(func(tx *store.Tx) error {
+		for _, it := range items {
+			origin := store.Origin{Channel: store.ChannelEmail, Mailbox: b.Mailbox, UID: it.f.UID,
+				UIDValidity: b.UIDValidity, ReceivedAt: it.f.InternalDate}
+			out, err := d.store(tx, it, origin, box.Queue, blobs)
+			if err != nil {
+				return err
+			}
+			it.f.Quarantined = out.Quarantine != 0
+		}
+		if err := tx.PutBlobs(blobs); err != nil {
+			return err
+		}
+		return commit(tx)
+	})
+}
+
+// Ingest stores one mail that came from a file or a pipe (channel "file").
+// mailbox may be "" (then the first queue gets the ticket).
+func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string) (Outcome, error) {
+	cfg := d.Config()
+	queue := cfg.Queues[0].Name
+	if mailbox != "" {
+		box := cfg.Mailbox(mailbox)
+		if box == nil {
+			return Outcome{}, fmt.Errorf("ingest: mailbox %q is not configured", mailbox)
+		}
+		queue = box.Queue
+	}
+	blobs := d.DB.NewBlobWriter()
+	items, err := d.parseAll([]*mail.Fetched{f}, blobs)
+	if err != nil {
+		return Outcome{}, err
+	}
+	var out Outcome
+	err = d.DB.Update(func(tx *store.Tx) error {
+		origin := store.Origin{Channel: store.ChannelFile, Mailbox: mailbox, ReceivedAt: tx.Now()}
+		if out, err = d.store(tx, items[0], origin, queue, blobs); err != nil {
+			return err
+		}
+		return tx.PutBlobs(blobs)
+	})
+	return out, err
+}
+
+// parseAll parses the mails in parallel, their attachments going to blobs.
+// Only a failure to store blobs is an error; anything wrong with a mail is its reason.
+func (d *Desk) parseAll(mails []*mail.Fetched, blobs *store.BlobWriter) ([]*parsed, error) {
+	items := make([]*parsed, len(mails))
+	errs := make([]error, len(mails))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, f := range mails {
+		items[i] = &parsed{f: f}
+		if f.Failed != "" {
+			items[i].reason = f.Failed
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = d.parseOne(items[i], blobs)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			it.reason = fmt.Sprintf("parser failure: %v", r)
+			err = nil
+		}
+	}()
+	r, err := it.f.Open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	msg, err := mail.Parse(r, blobs, mail.ParseOptions{})
+	var pe *mail.ParseError
+	switch {
+	case errors.As(err, &pe):
+		it.reason = pe.Error()
+		return nil
+	case err != nil:
+		return err
+	}
+	it.msg = msg
+	if sender(msg).Email == "" {
+		it.reason = "no sender address (From, Sender, Reply-To and Return-Path are empty or unreadable)"
+	}
+	return nil
+}
+
+// sender is who a mail is from: From, else Sender, Reply-To or Return-Path.
+func sender(m *mail.Message) mail.Address {
+	switch {
+	case m.From.Email != "":
+		return m.From
+	case m.Sender.Email != "":
+		return m.Sender
+	case len(m.ReplyTo) > 0 && m.ReplyTo[0].Email != "":
+		return m.ReplyTo[0]
+	}
+	rp := strings.Trim(strings.TrimSpace(m.ReturnPath), "<>")
+	if strings.Contains(rp, "@") {
+		return mail.Address{Email: rp}
+	}
+	return mail.Address{}
+}
+
+// store writes one parsed mail: a quarantine record, nothing (a duplicate), or a ticket message.
+func (d *Desk) store(tx *store.Tx, it *parsed, origin store.Origin, queue string, blobs *store.BlobWriter) (Outcome, error) {
+	f := it.f
+	if it.reason != "" {
+		return d.quarantine(tx, it, origin, blobs)
+	}
+	m := it.msg
+	origin.MessageID = m.MessageID
+	key := store.DedupKey(origin.Mailbox, m.MessageID, f.Hash)
+	if id, ok := tx.SeenMail(key); ok {
+		msg, err := tx.Message(id)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Ticket: msg.Ticket, Message: id, Duplicate: true}, nil
+	}
+	from := sender(m)
+	person, err := tx.EnsurePerson(from.Email, from.Name, "system")
+	if err != nil {
+		return Outcome{}, err
+	}
+	number, how, err := thread(tx, m, person.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Ticket: number}
+	if number == 0 {
+		subject := strings.TrimSpace(m.Subject)
+		if subject == "" {
+			subject = "(no subject)"
+		}
+		tk := &store.Ticket{Subject: subject, Status: store.StatusNew, Queue: queue, RequesterID: person.ID,
+			Participants: []uint64{person.ID}, Origin: origin}
+		if err := tx.CreateTicket(tk, "system"); err != nil {
+			return Outcome{}, err
+		}
+		out.Ticket, out.NewTicket = tk.Number, true
+	}
+	sm := &store.Message{Ticket: out.Ticket, Direction: "in", PersonID: person.ID,
+		From: addr(from), To: addrs(m.To), Cc: addrs(m.Cc), Subject: m.Subject, MessageID: m.MessageID,
+		InReplyTo: m.InReplyTo, References: m.References, Date: m.Date, Language: m.ContentLanguage,
+		Text: m.Text, HTML: m.HTML, TextFromHTML: m.TextFromHTML, Size: f.Size, ContentHash: f.Hash,
+		Warnings: m.Warnings, ThreadedBy: how, Origin: origin}
+	for _, a := range m.Attachments {
+		sm.Attachments = append(sm.Attachments, store.Attachment(a))
+	}
+	if err := tx.AddMessage(sm, key, "system"); err != nil {
+		return Outcome{}, err
+	}
+	out.Message = sm.ID
+	d.Log.Info("mail stored", "ticket", out.Ticket, "message", sm.ID, "new_ticket", out.NewTicket,
+		"mailbox", origin.Mailbox, "uid", origin.UID, "threaded_by", how)
+	return out, nil
+}
+
+func (d *Desk) quarantine(tx *store.Tx, it *parsed, origin store.Origin, blobs *store.BlobWriter) (Outcome, error) {
+	f := it.f
+	key := f.Hash
+	if key == "" {
+		key = fmt.Sprintf("unread %d %d", f.Size, f.InternalDate.Unix())
+	}
+	if tx.QuarantineSeen(origin.Mailbox, key) {
+		return Outcome{Duplicate: true, Reason: it.reason}, nil
+	}
+	q := &store.Quarantine{Reason: it.reason, Size: f.Size, ContentHash: f.Hash, Origin: origin}
+	if it.msg != nil {
+		q.Origin.MessageID = it.msg.MessageID
+	}
+	if f.Hash != "" {
+		// Keep the raw mail: for a file or a pipe nothing else holds it.
+		r, err := f.Open()
+		if err != nil {
+			return Outcome{}, err
+		}
+		q.Blob, _, err = blobs.Put(r)
+		r.Close()
+		if err != nil {
+			return Outcome{}, err
+		}
+	}
+	if err := tx.AddQuarantine(q, key, "system"); err != nil {
+		return Outcome{}, err
+	}
+	d.Log.Warn("mail quarantined", "quarantine", q.ID, "mailbox", origin.Mailbox, "uid", origin.UID, "reason", it.reason)
+	return Outcome{Quarantine: q.ID, Reason: it.reason}, nil
+}
+
+var subjectTag = regexp.MustCompile(`\[#(\d{1,19})\]`)
+
+// thread finds the ticket a mail belongs to (0: a new ticket) and says how.
+func thread(tx *store.Tx, m *mail.Message, person uint64) (uint64, string, error) {
+	for _, id := range m.InReplyTo {
+		if n, ok := tx.TicketByMessageID(id); ok {
+			return n, "in-reply-to", nil
+		}
+	}
+	for _, id := range slices.Backward(m.References) {
+		if n, ok := tx.TicketByMessageID(id); ok {
+			return n, "references", nil
+		}
+	}
+	for _, sm := range subjectTag.FindAllStringSubmatch(m.Subject, -1) {
+		n, err := strconv.ParseUint(sm[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		tk, err := tx.Ticket(n)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, "", err
+		}
+		if slices.Contains(tk.Participants, person) {
+			return n, "subject-tag", nil
+		}
+	}
+	return 0, "", nil
+}
+
+func addr(a mail.Address) store.Address { return store.Address{Name: a.Name, Email: a.Email} }
+
+func addrs(as []mail.Address) []store.Address {
+	out := make([]store.Address, 0, len(as))
+	for _, a := range as {
+		out = append(out, addr(a))
+	}
+	return out
+}

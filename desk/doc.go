@@ -1,0 +1,20 @@
+// Package desk is the ticket workflow: it ties mail, store and (later)
+// consent and retention together. Today it turns fetched mail into tickets.
+//
+// # One mail, step by step
+//
+//  1. Parse (mail.Parse). A mail that cannot be parsed, is over the size limit,
+//     has no sender address, or makes the parser fail becomes a quarantine
+//     record with its reason and its raw content; it never blocks the mailbox.
+//  2. Dedup: mailbox + Message-ID + SHA-256 of the raw mail. A mail stored
+//     before (a crash between commit and after_import, a UIDVALIDITY rescan, a
+//     file imported twice) is skipped. The same mail in two mailboxes makes two
+//     tickets.
+//  3. Thread: In-Reply-To, then References (newest first), against the stored
+//     Message-IDs; then a subject tag "[#N]", which only counts when the sender
+//     already wrote to ticket N (a guessed number must not attach mail to a
+//     stranger's ticket). An empty Message-ID never matches.
+//  4. Store the person, the ticket (new) and the message, with the origin
+//     (channel, mailbox, Message-ID, UID, INTERNALDATE, stored at), in the
+//     same transaction as the rest of the batch and the mailbox checkpoint.
+package desk

@@ -1,0 +1,213 @@
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"ticketd/config"
+	"ticketd/mail"
+	"ticketd/mail/mailtest"
+	"ticketd/store"
+)
+
+// server is the IMAP account a test imports from: the in-process imapmemserver,
+// or a private Dovecot under make interop (TICKETD_INTEROP=1).
+func server(t testing.TB) *mailtest.Account {
+	t.Helper()
+	if mailtest.Interop() {
+		d := mailtest.StartDovecot(t)
+		return &mailtest.Account{Addr: d.Addr, Username: d.Username, Password: d.Password}
+	}
+	return &mailtest.MemIMAP(t, nil).Account
+}
+
+// testConfig is a valid configuration with one mailbox on acct.
+func testConfig(t testing.TB, acct *mailtest.Account, mutate ...func(*config.Mailbox)) *config.Config {
+	t.Helper()
+	host, port := splitAddr(t, acct.Addr)
+	box := config.Mailbox{
+		Name: "support", Address: "support@example.com", Host: host, Port: port, TLS: "none",
+		Username: acct.Username, Password: acct.Password, Folder: "INBOX", AfterImport: "seen",
+		Queue: "support", PollInterval: config.Duration{Duration: time.Second}, MaxMessageSize: 64 << 20,
+		BatchSize: 50, CommandTimeout: config.Duration{Duration: 5 * time.Second},
+	}
+	for _, m := range mutate {
+		m(&box)
+	}
+	return &config.Config{
+		Server:    config.Server{DataDir: t.TempDir(), Language: "en", PublicURL: "http://127.0.0.1:8080"},
+		Mailboxes: []config.Mailbox{box},
+		Queues:    []config.Queue{{Name: "support"}},
+	}
+}
+
+func splitAddr(t testing.TB, addr string) (string, int) {
+	t.Helper()
+	i := strings.LastIndexByte(addr, ':')
+	var port int
+	if _, err := fmt.Sscan(addr[i+1:], &port); err != nil {
+		t.Fatal(err)
+	}
+	return addr[:i], port
+}
+
+// harness runs one mailbox supervisor over a store, like ticketd run does.
+type harness struct {
+	t      testing.TB
+	cfg    *config.Config
+	acct   *mailtest.Account
+	db     *store.DB
+	desk   *Desk
+	sup    *mail.Supervisor
+	cancel context.CancelFunc
+	done   chan error
+	// hook, when set before start, runs between commit and after_import.
+	hook func() error
+}
+
+func newHarness(t testing.TB, acct *mailtest.Account, mutate ...func(*config.Mailbox)) *harness {
+	return &harness{t: t, cfg: testConfig(t, acct, mutate...), acct: acct}
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// start opens the store and runs the supervisor until stop.
+func (h *harness) start() {
+	h.t.Helper()
+	db, err := store.Open(h.cfg.Server.DataDir, store.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.db = db
+	log := testLogger(h.t)
+	h.desk = New(db, h.cfg, log)
+	spool := filepath.Join(h.cfg.Server.DataDir, "spool")
+	os.MkdirAll(spool, 0o700)
+	h.sup = &mail.Supervisor{Box: &h.cfg.Mailboxes[0], DB: db, Deliver: h.desk, Log: log, SpoolDir: spool,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, BeforeAfterImport: h.hook}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.done = make(chan error, 1)
+	go func() { h.done <- h.sup.Run(ctx) }()
+	h.t.Cleanup(h.stop)
+}
+
+// stop cancels the supervisor, waits for it and closes the store.
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if !errors.Is(err, mail.ErrStopped) {
+			h.t.Errorf("supervisor returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		h.t.Error("supervisor did not stop within 20s")
+	}
+	h.cancel = nil
+	h.db.Close()
+}
+
+func (h *harness) tickets() []*store.Ticket {
+	h.t.Helper()
+	var out []*store.Ticket
+	if err := h.db.View(func(tx *store.Tx) error {
+		return tx.Tickets(func(tk *store.Ticket) bool { out = append(out, tk); return true })
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+func (h *harness) messages(ticket uint64) []*store.Message {
+	h.t.Helper()
+	var out []*store.Message
+	if err := h.db.View(func(tx *store.Tx) (err error) { out, err = tx.TicketMessages(ticket); return err }); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+func (h *harness) quarantined() []*store.Quarantine {
+	h.t.Helper()
+	var out []*store.Quarantine
+	if err := h.db.View(func(tx *store.Tx) error {
+		return tx.Quarantined(func(q *store.Quarantine) bool { out = append(out, q); return true })
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+func (h *harness) checkpoint() store.Checkpoint {
+	h.t.Helper()
+	var cp store.Checkpoint
+	if err := h.db.View(func(tx *store.Tx) (err error) { cp, _, err = tx.Checkpoint("support"); return err }); err != nil {
+		h.t.Fatal(err)
+	}
+	return cp
+}
+
+// totalMessages counts stored messages over all tickets.
+func (h *harness) totalMessages() int {
+	n := 0
+	for _, tk := range h.tickets() {
+		n += tk.Messages
+	}
+	return n
+}
+
+// waitMessages waits until n messages are stored (not more: the caller checks).
+func (h *harness) waitMessages(n int) {
+	h.t.Helper()
+	mailtest.WaitFor(h.t, 20*time.Second, fmt.Sprintf("%d stored messages", n), func() bool { return h.totalMessages() >= n })
+}
+
+// waitSettled waits until the checkpoint has reached lastUID with nothing pending.
+func (h *harness) waitSettled(lastUID uint32) {
+	h.t.Helper()
+	mailtest.WaitFor(h.t, 20*time.Second, fmt.Sprintf("checkpoint at uid %d", lastUID), func() bool {
+		cp := h.checkpoint()
+		return cp.LastUID >= lastUID && len(cp.Pending) == 0
+	})
+}
+
+// msg builds a small mail.
+type msg struct {
+	From, Subject, MessageID, InReplyTo, References, Body, Extra string
+}
+
+func (m msg) raw() []byte {
+	if m.From == "" {
+		m.From = "Erika Mustermann <erika@example.org>"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: %s\r\nTo: support@example.com\r\nSubject: %s\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\n", m.From, m.Subject)
+	if m.MessageID != "" {
+		fmt.Fprintf(&b, "Message-ID: <%s>\r\n", m.MessageID)
+	}
+	if m.InReplyTo != "" {
+		fmt.Fprintf(&b, "In-Reply-To: <%s>\r\n", m.InReplyTo)
+	}
+	if m.References != "" {
+		fmt.Fprintf(&b, "References: %s\r\n", m.References)
+	}
+	b.WriteString(m.Extra)
+	fmt.Fprintf(&b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n", m.Body)
+	return []byte(b.String())
+}

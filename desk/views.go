@@ -1,0 +1,90 @@
+package desk
+
+import (
+	"time"
+
+	"ticketd/store"
+)
+
+// Person is how a ticket shows a person.
+type Person struct {
+	Email string `json:"email"`
+	Name  string `json:"name,omitempty"`
+}
+
+// TicketSummary is one line of ticketd tickets list.
+type TicketSummary struct {
+	Number    uint64       `json:"number"`
+	Subject   string       `json:"subject"`
+	Status    string       `json:"status"`
+	Queue     string       `json:"queue"`
+	Requester Person       `json:"requester"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	Messages  int          `json:"messages"`
+	Origin    store.Origin `json:"origin"`
+}
+
+// TicketDetail is ticketd tickets show: the ticket with its messages.
+type TicketDetail struct {
+	TicketSummary
+	Messages []*store.Message `json:"messages"`
+}
+
+func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
+	p, err := tx.Person(tk.RequesterID)
+	if err != nil {
+		return TicketSummary{}, err
+	}
+	return TicketSummary{Number: tk.Number, Subject: tk.Subject, Status: tk.Status, Queue: tk.Queue,
+		Requester: Person{Email: p.Email, Name: p.Name}, CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt,
+		Messages: tk.Messages, Origin: tk.Origin}, nil
+}
+
+// ListTickets returns every ticket, oldest first.
+func ListTickets(db *store.DB) ([]TicketSummary, error) {
+	out := []TicketSummary{}
+	err := db.View(func(tx *store.Tx) error {
+		var err error
+		ferr := tx.Tickets(func(tk *store.Ticket) bool {
+			var s TicketSummary
+			s, err = summary(tx, tk)
+			out = append(out, s)
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+		return ferr
+	})
+	return out, err
+}
+
+// ShowTicket returns one ticket with its messages; store.ErrNotFound when there is none.
+func ShowTicket(db *store.DB, number uint64) (*TicketDetail, error) {
+	var d TicketDetail
+	err := db.View(func(tx *store.Tx) error {
+		tk, err := tx.Ticket(number)
+		if err != nil {
+			return err
+		}
+		if d.TicketSummary, err = summary(tx, tk); err != nil {
+			return err
+		}
+		d.Messages, err = tx.TicketMessages(number)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// ListQuarantine returns every quarantine record, oldest first.
+func ListQuarantine(db *store.DB) ([]*store.Quarantine, error) {
+	out := []*store.Quarantine{}
+	err := db.View(func(tx *store.Tx) error {
+		return tx.Quarantined(func(q *store.Quarantine) bool { out = append(out, q); return true })
+	})
+	return out, err
+}
