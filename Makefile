@@ -1,0 +1,42 @@
+# ticketd: every entry point; CI (.ci/run) runs check, test and interop.
+GO        ?= go
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(GOBIN)/staticcheck)
+
+.PHONY: build test demo check fmt bench interop fuzz clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ticketd ./cmd/ticketd
+
+test:
+	$(GO) test -race -shuffle=on ./...
+
+demo:
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/ticketd demo
+
+check:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	@test -x "$(STATICCHECK)" || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	$(STATICCHECK) ./...
+
+fmt:
+	gofmt -w .
+
+# Interop: the end-to-end tests against a private Dovecot and Postfix on
+# loopback (.ci/install-deps installs them from Debian packages).
+interop:
+	TICKETD_INTEROP=1 $(GO) test -race -count=1 ./mail/... ./desk/...
+
+# Benchmarks print figures; see README.md for what they measure.
+bench:
+	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./desk/
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./mail/
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./config/
+
+clean:
+	rm -rf bin

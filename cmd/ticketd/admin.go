@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"ticketd/config"
+	"ticketd/desk"
+	"ticketd/mail"
+	"ticketd/store"
+)
+
+// The admin socket speaks HTTP with JSON bodies over a unix socket (mode 0600
+// inside the 0700 data directory). CLI commands use it while the daemon runs,
+// because the daemon owns the database file.
+
+type adminServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+func startAdmin(path string, dk *desk.Desk, spool string, log *slog.Logger) (*adminServer, error) {
+	os.Remove(path) // a stale socket of a stopped daemon; the database lock proves none runs
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	local := &localBackend{desk: dk, spool: spool}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /tickets", func(w http.ResponseWriter, r *http.Request) {
+		v, err := local.Tickets()
+		reply(w, log, v, err)
+	})
+	mux.HandleFunc("GET /tickets/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.ParseUint(r.PathValue("n"), 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		v, err := local.Ticket(n)
+		reply(w, log, v, err)
+	})
+	mux.HandleFunc("GET /quarantine", func(w http.ResponseWriter, r *http.Request) {
+		v, err := local.Quarantine()
+		reply(w, log, v, err)
+	})
+	mux.HandleFunc("POST /ingest", func(w http.ResponseWriter, r *http.Request) {
+		v, err := local.Ingest(r.Context(), r.Body, r.URL.Query().Get("mailbox"))
+		reply(w, log, v, err)
+	})
+	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
+	go a.srv.Serve(ln)
+	return a, nil
+}
+
+func (a *adminServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.srv.Shutdown(ctx)
+}
+
+// reply writes v as JSON, or err with a status that tells the client what kind of error it is.
+func reply(w http.ResponseWriter, log *slog.Logger, v any, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, errBadRequest):
+		writeError(w, http.StatusBadRequest, err)
+	case err != nil:
+		log.Error("admin request failed", "err", err)
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+var errBadRequest = errors.New("bad request")
+
+// backend is what CLI commands read and write through: the running daemon's
+// socket, or the database file itself when no daemon runs.
+type backend interface {
+	Tickets() ([]desk.TicketSummary, error)
+	Ticket(n uint64) (*desk.TicketDetail, error)
+	Quarantine() ([]*store.Quarantine, error)
+	Ingest(ctx context.Context, r io.Reader, mailbox string) (desk.Outcome, error)
+}
+
+// withBackend calls fn with the daemon's socket when it answers, and otherwise
+// with the database opened directly (closed when fn returns).
+func withBackend(cfg *config.Config, fn func(backend) error) error {
+	if sb, ok := dialAdmin(cfg.Server.AdminSocket); ok {
+		return fn(sb)
+	}
+	db, err := store.Open(cfg.Server.DataDir, store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("the database is locked by a running ticketd whose admin socket %s does not answer", cfg.Server.AdminSocket)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	spool, err := os.MkdirTemp(cfg.Server.DataDir, "spool-cli-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(spool)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return fn(&localBackend{desk: desk.New(db, cfg, log), spool: spool})
+}
+
+type localBackend struct {
+	desk  *desk.Desk
+	spool string
+}
+
+func (l *localBackend) Tickets() ([]desk.TicketSummary, error) { return desk.ListTickets(l.desk.DB) }
+func (l *localBackend) Ticket(n uint64) (*desk.TicketDetail, error) {
+	return desk.ShowTicket(l.desk.DB, n)
+}
+func (l *localBackend) Quarantine() ([]*store.Quarantine, error) {
+	return desk.ListQuarantine(l.desk.DB)
+}
+
+func (l *localBackend) Ingest(ctx context.Context, r io.Reader, mailbox string) (desk.Outcome, error) {
+	if mailbox != "" && l.desk.Config().Mailbox(mailbox) == nil {
+		return desk.Outcome{}, fmt.Errorf("%w: mailbox %q is not configured", errBadRequest, mailbox)
+	}
+	max := int64(64 << 20)
+	if box := l.desk.Config().Mailbox(mailbox); box != nil {
+		max = int64(box.MaxMessageSize)
+	}
+	f, err := mail.ReadFetched(r, l.spool, max)
+	if err != nil {
+		return desk.Outcome{}, err
+	}
+	defer f.Release()
+	return l.desk.Ingest(ctx, f, mailbox)
+}
+
+// socketBackend talks to a running daemon.
+type socketBackend struct{ c *http.Client }
+
+func dialAdmin(path string) (*socketBackend, bool) {
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil, false
+	}
+	conn.Close()
+	return &socketBackend{c: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}}, true
+}
+
+func (s *socketBackend) do(method, path string, body io.Reader, v any) error {
+	req, err := http.NewRequest(method, "http://ticketd"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := s.c.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			return &remoteError{e.Error, store.ErrNotFound}
+		case http.StatusBadRequest:
+			return &remoteError{e.Error, errBadRequest}
+		}
+		return &remoteError{fmt.Sprintf("daemon: %s (%s)", e.Error, resp.Status), nil}
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func (s *socketBackend) Tickets() (out []desk.TicketSummary, err error) {
+	return out, s.do("GET", "/tickets", nil, &out)
+}
+
+func (s *socketBackend) Ticket(n uint64) (out *desk.TicketDetail, err error) {
+	return out, s.do("GET", "/tickets/"+strconv.FormatUint(n, 10), nil, &out)
+}
+
+func (s *socketBackend) Quarantine() (out []*store.Quarantine, err error) {
+	return out, s.do("GET", "/quarantine", nil, &out)
+}
+
+func (s *socketBackend) Ingest(ctx context.Context, r io.Reader, mailbox string) (out desk.Outcome, err error) {
+	return out, s.do("POST", "/ingest?mailbox="+url.QueryEscape(mailbox), io.NopCloser(r), &out)
+}
+
+// remoteError is an error the daemon reported; Unwrap gives the kind.
+type remoteError struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }

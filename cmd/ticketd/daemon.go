@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"ticketd/config"
+	"ticketd/desk"
+	"ticketd/mail"
+	"ticketd/store"
+)
+
+// shutdownGrace bounds how long a stop waits for batches in progress.
+const shutdownGrace = 30 * time.Second
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs, path := flags(e, "run")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *path)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(e.stderr, cfg)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	d, err := startDaemon(cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	log.Info("ticketd started", "version", version, "mailboxes", len(cfg.Mailboxes), "data_dir", cfg.Server.DataDir)
+	for {
+		select {
+		case <-hup:
+			d.reload(*path)
+		case <-ctx.Done():
+			if e.stopSignals != nil {
+				e.stopSignals() // a second signal ends the process at once
+			}
+			log.Info("stopping: finishing batches in progress")
+			return d.stop()
+		}
+	}
+}
+
+// loadConfig loads and validates path, printing every problem.
+func loadConfig(e *env, path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return nil, &exitError{1, errReported}
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, cfg *config.Config) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Server.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log_level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Server.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// daemon is a running ticketd: the store, the desk, one supervisor per
+// mailbox and the admin socket.
+type daemon struct {
+	log   *slog.Logger
+	db    *store.DB
+	desk  *desk.Desk
+	admin *adminServer
+	spool string
+
+	mu       sync.Mutex
+	cfg      *config.Config
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	onReload func(*config.Config) // tests and the demo observe reloads
+}
+
+// startDaemon opens the store (failing at once when another process holds it)
+// and starts the mailbox supervisors and the admin socket. opts may tune the store.
+func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*daemon, error) {
+	if opts == nil {
+		opts = &store.Options{}
+	}
+	db, err := store.Open(cfg.Server.DataDir, *opts)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("another ticketd is already running with data_dir %s (its database is locked)", cfg.Server.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{log: log, db: db, cfg: cfg, spool: filepath.Join(cfg.Server.DataDir, "spool")}
+	if err := resetDir(d.spool); err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.desk = desk.New(db, cfg, log)
+	d.admin, err = startAdmin(cfg.Server.AdminSocket, d.desk, d.spool, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.startMailboxes()
+	return d, nil
+}
+
+// resetDir empties dir (spooled mail of a previous run was never committed) and creates it.
+func resetDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.MkdirAll(dir, 0o700)
+}
+
+func (d *daemon) startMailboxes() {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	for i := range d.cfg.Mailboxes {
+		sup := &mail.Supervisor{Box: &d.cfg.Mailboxes[i], DB: d.db, Deliver: d.desk, Log: d.log, SpoolDir: d.spool}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			sup.Run(ctx)
+		}()
+	}
+}
+
+// stopMailboxes lets each supervisor finish its batch, waiting at most shutdownGrace.
+func (d *daemon) stopMailboxes() error {
+	d.cancel()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(shutdownGrace):
+		return fmt.Errorf("mailboxes did not stop within %v", shutdownGrace)
+	}
+}
+
+// reload applies a new configuration, keeping the old one when the new one is
+// bad or changes what cannot change while running.
+func (d *daemon) reload(path string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg, err := config.Load(path)
+	if err == nil && cfg.Server.DataDir != d.cfg.Server.DataDir {
+		err = errors.New("data_dir cannot change while running; restart ticketd")
+	}
+	if err == nil && cfg.Server.AdminSocket != d.cfg.Server.AdminSocket {
+		err = errors.New("admin_socket cannot change while running; restart ticketd")
+	}
+	if err != nil {
+		d.log.Error("reload rejected, keeping the running configuration", "err", err)
+		return
+	}
+	if err := d.stopMailboxes(); err != nil {
+		d.log.Error("reload: stopping mailboxes", "err", err)
+	}
+	d.cfg = cfg
+	d.desk.SetConfig(cfg)
+	d.startMailboxes()
+	d.log.Info("configuration reloaded", "mailboxes", len(cfg.Mailboxes))
+	if d.onReload != nil {
+		d.onReload(cfg)
+	}
+}
+
+// stop shuts down in order: mailboxes (finishing their batches), the admin
+// socket, and the store last.
+func (d *daemon) stop() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.stopMailboxes()
+	d.admin.close()
+	if cerr := d.db.Close(); err == nil {
+		err = cerr
+	}
+	d.log.Info("ticketd stopped")
+	return err
+}

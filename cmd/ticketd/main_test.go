@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"ticketd/desk"
+	"ticketd/mail/mailtest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ticketd-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "ticketd")
+	out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build ticketd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// ticketd runs the binary to completion and returns stdout, stderr and the exit code.
+func ticketd(t *testing.T, stdin []byte, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// writeConfig writes a configuration for one mailbox on addr into dir.
+func writeConfig(t *testing.T, dir, addr string, extra string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	os.WriteFile(filepath.Join(dir, "imap.pass"), []byte("secret\n"), 0o600)
+	cfg := fmt.Sprintf(`[server]
+data_dir = "data"
+public_url = "http://127.0.0.1:8080"
+
+[smtp]
+host = "127.0.0.1"
+tls = "none"
+from = "support@example.com"
+
+[[queue]]
+name = "support"
+
+[[mailbox]]
+name = "support"
+address = "support@example.com"
+host = %q
+port = %s
+tls = "none"
+username = "support"
+password_file = "imap.pass"
+queue = "support"
+%s`, host, port, extra)
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := writeConfig(t, dir, "127.0.0.1:143", "")
+	out, errOut, code := ticketd(t, nil, "check", "-config", good)
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Errorf("check good config: code %d, out %q, err %q", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[server]\nhots = 1\npublic_url = 5\n"), 0o600)
+	_, errOut, code = ticketd(t, nil, "check", "-config", bad)
+	if code != 1 {
+		t.Errorf("check bad config: exit %d, want 1", code)
+	}
+	for _, want := range []string{bad + ":2:1:", bad + ":3:"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("check output lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if _, errOut, code := ticketd(t, nil, "frobnicate"); code != exitUsage || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command: exit %d, %q", code, errOut)
+	}
+	if _, _, code := ticketd(t, nil, "tickets", "-config", "/nonexistent", "show"); code != exitUsage {
+		t.Errorf("tickets show without number: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// daemonProc is a running "ticketd run".
+type daemonProc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	logs bytes.Buffer
+	done chan struct{} // closed when the process has exited; err is then set
+	err  error
+}
+
+func (d *daemonProc) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.Write(p)
+}
+
+func (d *daemonProc) log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.String()
+}
+
+func startRun(t *testing.T, cfg string) *daemonProc {
+	t.Helper()
+	d := &daemonProc{cmd: exec.Command(binary, "run", "-config", cfg), done: make(chan struct{})}
+	d.cmd.Stdout, d.cmd.Stderr = d, d
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.done
+	})
+	return d
+}
+
+func (d *daemonProc) waitLog(t *testing.T, s string) {
+	t.Helper()
+	mailtest.WaitFor(t, 20*time.Second, fmt.Sprintf("log line %q (log so far:\n%s)", s, d.log()), func() bool {
+		return strings.Contains(d.log(), s)
+	})
+}
+
+func listTickets(t *testing.T, cfg string) []desk.TicketSummary {
+	t.Helper()
+	out, errOut, code := ticketd(t, nil, "tickets", "-config", cfg, "list", "-json")
+	if code != 0 {
+		t.Fatalf("tickets list: exit %d: %s", code, errOut)
+	}
+	var tks []desk.TicketSummary
+	if err := json.Unmarshal([]byte(out), &tks); err != nil {
+		t.Fatalf("tickets list -json: %v\n%s", err, out)
+	}
+	return tks
+}
+
+func TestRunLifecycle(t *testing.T) {
+	srv := mailtest.MemIMAP(t, nil)
+	srv.Append(t, "INBOX", []byte("From: Erika <erika@example.org>\r\nSubject: Hallo\r\nMessage-ID: <l1@example.org>\r\n\r\nText\r\n"))
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, srv.Addr, "")
+	d := startRun(t, cfg)
+	d.waitLog(t, "mail stored")
+
+	// The CLI goes through the admin socket while the daemon owns the file.
+	if fi, err := os.Stat(filepath.Join(dir, "data", "admin.sock")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin socket: %v, mode %v", err, fi.Mode())
+	}
+	tks := listTickets(t, cfg)
+	if len(tks) != 1 || tks[0].Subject != "Hallo" || tks[0].Origin.Channel != "email" || tks[0].Requester.Email != "erika@example.org" {
+		t.Fatalf("tickets = %+v", tks)
+	}
+	out, errOut, code := ticketd(t, nil, "tickets", "-config", cfg, "show", "1")
+	if code != 0 || !strings.Contains(out, "Ticket #1: Hallo") || !strings.Contains(out, "Text") {
+		t.Errorf("tickets show: exit %d, %q %q", code, out, errOut)
+	}
+	if _, errOut, code := ticketd(t, nil, "tickets", "-config", cfg, "show", "99"); code != 1 || !strings.Contains(errOut, "no ticket #99") {
+		t.Errorf("show missing ticket: exit %d, %q", code, errOut)
+	}
+
+	// A second daemon on the same data dir fails at once with a clear message.
+	start := time.Now()
+	_, errOut, code = ticketd(t, nil, "run", "-config", cfg)
+	if code == 0 || !strings.Contains(errOut, "already running") || time.Since(start) > 15*time.Second {
+		t.Errorf("second run: exit %d after %v: %q", code, time.Since(start), errOut)
+	}
+
+	// ingest through the socket.
+	out, errOut, code = ticketd(t, []byte("From: bob@example.net\r\nSubject: per Pipe\r\nMessage-ID: <pipe1@example.net>\r\n\r\nhi\r\n"),
+		"ingest", "-config", cfg, "-")
+	if code != 0 || !strings.Contains(out, "new ticket #2") {
+		t.Errorf("ingest: exit %d, %q %q", code, out, errOut)
+	}
+	// The same mail again is recognised.
+	out, _, _ = ticketd(t, []byte("From: bob@example.net\r\nSubject: per Pipe\r\nMessage-ID: <pipe1@example.net>\r\n\r\nhi\r\n"),
+		"ingest", "-config", cfg, "-")
+	if !strings.Contains(out, "already stored in ticket #2") {
+		t.Errorf("ingest twice: %q", out)
+	}
+
+	// SIGHUP with a broken config keeps the old one.
+	good, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte("[server\n"), 0o600)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "reload rejected")
+	// SIGHUP with a good config applies it.
+	os.WriteFile(cfg, good, 0o600)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "configuration reloaded")
+	srv.Append(t, "INBOX", []byte("From: Erika <erika@example.org>\r\nSubject: nach Reload\r\nMessage-ID: <l2@example.org>\r\n\r\nText\r\n"))
+	mailtest.WaitFor(t, 20*time.Second, "ticket after reload", func() bool { return len(listTickets(t, cfg)) == 3 })
+
+	// SIGTERM stops cleanly.
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+		if d.err != nil {
+			t.Errorf("run exited with %v\n%s", d.err, d.log())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop on SIGTERM")
+	}
+	// Without a daemon the CLI opens the file directly.
+	if tks := listTickets(t, cfg); len(tks) != 3 {
+		t.Errorf("after stop: %d tickets, want 3", len(tks))
+	}
+}
+
+func TestIngestWithoutDaemon(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "127.0.0.1:1", "")
+	mailFile := filepath.Join(dir, "a.eml")
+	os.WriteFile(mailFile, []byte("From: a@example.org\r\nSubject: Datei\r\nMessage-ID: <f1@example.org>\r\n\r\nx\r\n"), 0o600)
+	out, errOut, code := ticketd(t, nil, "ingest", "-config", cfg, "-mailbox", "support", mailFile)
+	if code != 0 || !strings.Contains(out, "new ticket #1") {
+		t.Fatalf("ingest: exit %d %q %q", code, out, errOut)
+	}
+	tks := listTickets(t, cfg)
+	if len(tks) != 1 || tks[0].Origin.Channel != "file" || tks[0].Origin.Mailbox != "support" {
+		t.Errorf("tickets = %+v", tks)
+	}
+	// Malformed mail is quarantined, not lost, and that is not a failure.
+	out, _, code = ticketd(t, []byte("garbage without any header\r\n\x00\r\n"), "ingest", "-config", cfg, "-")
+	if code != 0 || !strings.Contains(out, "quarantined") {
+		t.Errorf("ingest garbage: exit %d %q", code, out)
+	}
+	out, _, _ = ticketd(t, nil, "quarantine", "-config", cfg, "list")
+	if !strings.Contains(out, "file") {
+		t.Errorf("quarantine list: %q", out)
+	}
+	// A temporary failure (here: no readable configuration) exits 75 so the MTA retries.
+	if _, _, code := ticketd(t, []byte("x"), "ingest", "-config", filepath.Join(dir, "missing.toml"), "-"); code != exitTempFail {
+		t.Errorf("ingest with missing config: exit %d, want %d", code, exitTempFail)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	out, errOut, code := ticketd(t, nil, "demo", "-for", "3s")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"new ticket #1", "new ticket #2", "reply added to ticket #1", "quarantined mail", "swaks --server"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
