@@ -43,9 +43,10 @@ type Supervisor struct {
 	// its after_import actions; an error stops the session there (tests inject crashes with it).
 	BeforeAfterImport func() error
 
-	failures map[uint32]int // fetch failures of a single UID, to give up on a poison mail
-	suspect  uint32         // UIDs up to this one were in a failed batch: fetch them one at a time
-	progress bool           // a batch was committed in this session
+	failures map[uint32]int   // fetch failures of a single UID, to give up on a poison mail
+	suspect  uint32           // UIDs up to this one were in a failed batch: fetch them one at a time
+	progress bool             // a batch was committed in this session
+	stored   store.Checkpoint // the checkpoint as last written
 }
 
 // maxFetchFailures is how often fetching one mail may fail before it is
@@ -277,10 +278,14 @@ func (s *Supervisor) startCheckpoint(sel *imap.SelectData, log *slog.Logger) (st
 		cp = store.Checkpoint{Mailbox: s.Box.Name, UIDValidity: sel.UIDValidity, FirstUIDNext: uint32(sel.UIDNext)}
 		return tx.SetCheckpoint(cp, "system")
 	})
+	s.stored = cp
 	return cp, err
 }
 
-// catchUp imports every mail above the checkpoint, in batches.
+// catchUp imports every mail above the checkpoint, in batches. The next batch
+// is fetched while the previous one is parsed and committed in the background;
+// the connection stays with this goroutine, and a batch's after_import actions
+// run only after its commit.
 func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint, log *slog.Logger) error {
 	for {
 		var set imap.UIDSet
@@ -301,65 +306,106 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			return err
 		}
 		if len(uids) == 0 {
-			return nil
+			return s.flushCheckpoint(cp)
 		}
 		slices.Sort(uids)
-		for len(uids) > 0 {
+		var inflight *delivery
+		for len(uids) > 0 && ctx.Err() == nil {
 			n := min(len(uids), s.Box.BatchSize)
 			if uids[0] <= s.suspect {
 				n = 1 // a batch with these mails broke a fetch: find the culprit one at a time
 			}
-			if err := s.importBatch(ctx, cn, cp, uids[:n], log); err != nil {
+			batch := uids[:n]
+			uids = uids[n:]
+			mails, err := s.fetchBatch(cn, batch, log)
+			if inflight != nil {
+				if ferr := s.finish(cn, cp, inflight, log); ferr != nil {
+					release(mails)
+					return ferr
+				}
+				inflight = nil
+			}
+			if err != nil {
 				return err
 			}
-			uids = uids[n:]
-			if ctx.Err() != nil {
-				return nil
+			if len(mails) == 0 {
+				// Every UID vanished between SEARCH and FETCH (expunged by another client).
+				cp.LastUID = max(cp.LastUID, batch[len(batch)-1])
+				continue
 			}
+			inflight = s.deliver(ctx, *cp, batch, mails)
+		}
+		if inflight != nil {
+			if err := s.finish(cn, cp, inflight, log); err != nil {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			return s.flushCheckpoint(cp)
 		}
 	}
 }
 
-// importBatch fetches uids, delivers them with the new checkpoint in one
-// transaction, and then applies the after_import actions.
-func (s *Supervisor) importBatch(ctx context.Context, cn *conn, cp *store.Checkpoint, uids []uint32, log *slog.Logger) error {
+func release(mails []*Fetched) {
+	for _, m := range mails {
+		m.Release()
+	}
+}
+
+// fetchBatch fetches uids. A failed fetch marks the batch suspect, so its
+// mails are fetched one at a time next; a single mail that failed
+// maxFetchFailures times comes back as a failed mail (quarantined by the
+// Deliverer) so that it no longer blocks the mailbox.
+func (s *Supervisor) fetchBatch(cn *conn, uids []uint32, log *slog.Logger) ([]*Fetched, error) {
 	mails, err := s.fetch(cn, uids)
-	defer func() {
-		for _, m := range mails {
-			m.Release()
-		}
-	}()
 	if err != nil {
 		s.suspect = max(s.suspect, uids[len(uids)-1])
-		if len(uids) == 1 {
-			s.failures[uids[0]]++
+		if len(uids) > 1 {
+			return nil, err
 		}
-		if len(uids) == 1 && s.failures[uids[0]] >= maxFetchFailures {
-			log.Error("mail cannot be fetched, quarantining it", "uid", uids[0], "err", err)
-			mails = []*Fetched{{UID: uids[0], Failed: "fetching it failed repeatedly: " + err.Error()}}
-		} else {
-			return err
+		if s.failures[uids[0]]++; s.failures[uids[0]] < maxFetchFailures {
+			return nil, err
 		}
+		log.Error("mail cannot be fetched, quarantining it", "uid", uids[0], "err", err)
+		mails = []*Fetched{{UID: uids[0], Failed: "fetching it failed repeatedly: " + err.Error()}}
 	}
 	delete(s.failures, uids[0])
-	if len(mails) == 0 {
-		// Every UID vanished between SEARCH and FETCH (expunged by another client).
-		return s.saveCheckpoint(cp, uids[len(uids)-1], nil)
-	}
-	next := *cp
-	next.LastUID = max(cp.LastUID, uids[len(uids)-1])
+	return mails, nil
+}
+
+// delivery is a batch being stored in the background.
+type delivery struct {
+	done  chan error
+	next  store.Checkpoint // the checkpoint the batch commits
+	mails []*Fetched
+}
+
+// deliver starts storing mails with the checkpoint moved past uids. The batch
+// is finished even when ctx is cancelled meanwhile (a clean stop).
+func (s *Supervisor) deliver(ctx context.Context, cp store.Checkpoint, uids []uint32, mails []*Fetched) *delivery {
+	d := &delivery{done: make(chan error, 1), next: cp, mails: mails}
+	d.next.LastUID = max(cp.LastUID, uids[len(uids)-1])
 	b := &Batch{Mailbox: s.Box.Name, UIDValidity: cp.UIDValidity, FirstUIDNext: cp.FirstUIDNext, Mails: mails}
-	// The batch is finished even when ctx is cancelled meanwhile (clean stop).
-	err = s.Deliver.Deliver(context.WithoutCancel(ctx), b, func(tx *store.Tx) error {
-		next.Pending = append(next.Pending, s.pendingFor(mails)...)
-		return tx.SetCheckpoint(next, "system")
-	})
+	go func() {
+		d.done <- s.Deliver.Deliver(context.WithoutCancel(ctx), b, func(tx *store.Tx) error {
+			d.next.Pending = append(slices.Clip(d.next.Pending), s.pendingFor(mails)...)
+			return tx.SetCheckpoint(d.next, "system")
+		})
+	}()
+	return d
+}
+
+// finish waits for a delivery and applies its after_import actions.
+func (s *Supervisor) finish(cn *conn, cp *store.Checkpoint, d *delivery, log *slog.Logger) error {
+	err := <-d.done
+	release(d.mails)
 	if err != nil {
 		return fmt.Errorf("deliver batch: %w", err)
 	}
-	*cp = next
+	*cp = d.next
+	s.stored = d.next
 	s.progress = true
-	log.Debug("batch imported", "mails", len(mails), "last_uid", cp.LastUID)
+	log.Debug("batch imported", "mails", len(d.mails), "last_uid", cp.LastUID)
 	if s.BeforeAfterImport != nil {
 		if err := s.BeforeAfterImport(); err != nil {
 			return err
@@ -368,15 +414,16 @@ func (s *Supervisor) importBatch(ctx context.Context, cn *conn, cp *store.Checkp
 	return s.applyPending(cn, cp, log)
 }
 
-// saveCheckpoint moves the checkpoint to lastUID with the given pending actions.
-func (s *Supervisor) saveCheckpoint(cp *store.Checkpoint, lastUID uint32, pending []store.PendingAction) error {
-	next := *cp
-	next.LastUID = max(cp.LastUID, lastUID)
-	next.Pending = pending
-	if err := s.DB.Update(func(tx *store.Tx) error { return tx.SetCheckpoint(next, "system") }); err != nil {
+// flushCheckpoint stores cp when it is ahead of what the last commit
+// recorded (mail that vanished, actions that were applied).
+func (s *Supervisor) flushCheckpoint(cp *store.Checkpoint) error {
+	if cp.LastUID == s.stored.LastUID && len(cp.Pending) == len(s.stored.Pending) {
+		return nil
+	}
+	if err := s.DB.Update(func(tx *store.Tx) error { return tx.SetCheckpoint(*cp, "system") }); err != nil {
 		return err
 	}
-	*cp = next
+	s.stored = *cp
 	return nil
 }
 
@@ -430,7 +477,11 @@ func (s *Supervisor) applyPending(cn *conn, cp *store.Checkpoint, log *slog.Logg
 			return err
 		}
 	}
-	return s.saveCheckpoint(cp, cp.LastUID, nil)
+	// Cleared in memory; stored with the next checkpoint write. Re-applying
+	// an action after a crash is harmless (flags are idempotent, and a moved
+	// mail is gone, which the server answers with a no-op or a NO).
+	cp.Pending = nil
+	return nil
 }
 
 // move moves mail to folder, creating the folder when the server says it is missing.

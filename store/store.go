@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -148,10 +149,14 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
+// putJSON stores v as JSON, without HTML escaping: bodies hold a lot of <, >
+// and &, and escaping them costs time and space for nothing.
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	return b.Put(key, data)
+	return b.Put(key, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
