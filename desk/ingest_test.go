@@ -2,6 +2,8 @@ package desk
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -349,4 +351,44 @@ func TestMoveCreatesMissingFolder(t *testing.T) {
 	h.start()
 	h.waitSettled(uid)
 	mailtest.WaitFor(t, 10*time.Second, "moved", func() bool { return len(acct.Folder(t, "Archive/Tickets")) == 1 })
+}
+
+func TestTLSModes(t *testing.T) {
+	var plain, implicit, caFile string
+	var acct mailtest.Account
+	if mailtest.Interop() {
+		d := mailtest.StartDovecot(t)
+		plain, implicit = d.Addr, d.TLSAddr
+		caFile = filepath.Join(t.TempDir(), "ca.pem")
+		os.WriteFile(caFile, d.CACert, 0o644)
+		acct = mailtest.Account{Addr: d.Addr, Username: d.Username, Password: d.Password}
+	} else {
+		srv := mailtest.MemIMAP(t, nil)
+		plain, implicit, caFile, acct = srv.Addr, srv.TLSAddr, srv.CAFile, srv.Account
+	}
+	for _, tc := range []struct{ mode, addr string }{{"starttls", plain}, {"implicit", implicit}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			uid := acct.Append(t, "INBOX", msg{Subject: "via " + tc.mode, MessageID: tc.mode + "@example.org"}.raw())
+			a := acct
+			a.Addr = tc.addr
+			h := newHarness(t, &a, func(b *config.Mailbox) {
+				b.TLS, b.CAFile, b.Host = tc.mode, caFile, "localhost"
+				b.AfterImport = "keep"
+			})
+			h.start()
+			h.waitSettled(uid)
+			if got := len(h.tickets()); got != int(uid) {
+				t.Errorf("%d tickets, want %d", got, uid)
+			}
+		})
+	}
+	// A certificate that is not trusted is refused, and nothing is imported.
+	a := acct
+	a.Addr = implicit
+	h := newHarness(t, &a, func(b *config.Mailbox) { b.TLS, b.Host = "implicit", "localhost" })
+	h.start()
+	time.Sleep(300 * time.Millisecond)
+	if got := len(h.tickets()); got != 0 {
+		t.Errorf("imported %d tickets over an untrusted connection", got)
+	}
 }

@@ -2,7 +2,9 @@ package mailtest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -23,8 +25,11 @@ type Account struct {
 // MemServer is an in-process IMAP server with one account.
 type MemServer struct {
 	Account
-	User *imapmemserver.User
-	srv  *imapserver.Server
+	// TLSAddr serves implicit TLS; Addr offers STARTTLS. CAFile is the PEM
+	// of the self-signed certificate (localhost, 127.0.0.1) clients must trust.
+	TLSAddr string
+	CAFile  string
+	User    *imapmemserver.User
 }
 
 // MemIMAP starts an imapmemserver on 127.0.0.1:0 with user "support" and the
@@ -43,20 +48,36 @@ func MemIMAP(t testing.TB, caps imap.CapSet) *MemServer {
 		}
 	}
 	mem.AddUser(u)
+	dir := t.TempDir()
+	certPEM := srvWriteCert(t, dir)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
 		},
 		Caps:         caps,
 		InsecureAuth: true,
+		TLSConfig:    tlsConfig,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	tln, err := tls.Listen("tcp", "127.0.0.1:0", tlsConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go srv.Serve(ln)
+	go srv.Serve(tln)
 	t.Cleanup(func() { srv.Close() })
-	return &MemServer{Account: Account{Addr: ln.Addr().String(), Username: "support", Password: "secret"}, User: u, srv: srv}
+	caFile := filepath.Join(dir, "ca.pem")
+	srvWriteFile(t, caFile, certPEM, 0o644)
+	return &MemServer{Account: Account{Addr: ln.Addr().String(), Username: "support", Password: "secret"},
+		TLSAddr: tln.Addr().String(), CAFile: caFile, User: u}
 }
 
 // Client logs in; the connection is closed at cleanup.
