@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	gosmtp "github.com/emersion/go-smtp"
 
 	"ticketd/desk"
+	"ticketd/mail/imapmem"
 	"ticketd/store"
 )
 
@@ -67,7 +67,11 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	defer smtpSrv.srv.Close()
 
-	cfgPath, err := writeDemoConfig(dir, imapAddr, smtpAddr)
+	httpAddr, err := freeAddr("127.0.0.1:8080")
+	if err != nil {
+		return err
+	}
+	cfgPath, err := writeDemoConfig(dir, imapAddr, smtpAddr, httpAddr)
 	if err != nil {
 		return err
 	}
@@ -87,8 +91,8 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 
 	out := e.stdout
 	fmt.Fprintf(out, "ticketd demo\n\n")
-	fmt.Fprintf(out, "  data dir     %s\n  config       %s\n  IMAP server  %s (user %s, password %s)\n  SMTP server  %s (mail to %s lands in the IMAP inbox)\n\n",
-		dir, cfgPath, imapAddr, demoUser, demoPass, smtpAddr, demoSupport)
+	fmt.Fprintf(out, "  data dir     %s\n  config       %s\n  IMAP server  %s (user %s, password %s)\n  SMTP server  %s (mail to %s lands in the IMAP inbox)\n  health       http://%s/healthz\n\n",
+		dir, cfgPath, imapAddr, demoUser, demoPass, smtpAddr, demoSupport, httpAddr)
 	fmt.Fprintf(out, "Seeding four mails over SMTP: German, English, a reply to the German one, and a broken one.\n\n")
 	if err := seedDemo(smtpAddr); err != nil {
 		d.stop()
@@ -121,27 +125,26 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 }
 
 func demoIMAP() (addr string, user *imapmemserver.User, stop func(), err error) {
-	mem := imapmemserver.New()
-	user = imapmemserver.NewUser(demoUser, demoPass)
-	for _, name := range []string{"INBOX", "Processed", "Quarantine"} {
-		if err := user.Create(name, nil); err != nil {
-			return "", nil, nil, err
-		}
+	srv, err := imapmem.New(demoUser, demoPass, []string{"INBOX", "Processed", "Quarantine"}, nil, nil)
+	if err != nil {
+		return "", nil, nil, err
 	}
-	mem.AddUser(user)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
-		InsecureAuth: true, // loopback only
-	})
 	ln, err := listenPreferred("127.0.0.1:1143")
 	if err != nil {
 		return "", nil, nil, err
 	}
-	go srv.Serve(ln)
-	return ln.Addr().String(), user, func() { srv.Close() }, nil
+	srv.Serve(ln)
+	return ln.Addr().String(), srv.User, func() { srv.Close() }, nil
+}
+
+// freeAddr is addr when it is free, else a free port on the same host.
+func freeAddr(addr string) (string, error) {
+	ln, err := listenPreferred(addr)
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // listenPreferred listens on addr, or on a free port of the same host when addr is taken.
@@ -216,7 +219,7 @@ type literal struct{ *bytes.Reader }
 
 func (l *literal) Size() int64 { return l.Reader.Size() }
 
-func writeDemoConfig(dir, imapAddr, smtpAddr string) (string, error) {
+func writeDemoConfig(dir, imapAddr, smtpAddr, httpAddr string) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "imap.pass"), []byte(demoPass+"\n"), 0o600); err != nil {
 		return "", err
 	}
@@ -225,7 +228,8 @@ func writeDemoConfig(dir, imapAddr, smtpAddr string) (string, error) {
 	cfg := fmt.Sprintf(`# Written by ticketd demo; see config.example.toml for every key.
 [server]
 data_dir = "data"
-public_url = "http://127.0.0.1:8080"
+http_listen = %q
+public_url = "http://%s"
 language = "de"
 
 [smtp]
@@ -249,7 +253,7 @@ after_import = "move"
 move_to = "Processed"
 quarantine_folder = "Quarantine"
 queue = "support"
-`, sh, sp, demoSupport, demoSupport, ih, ip, demoUser)
+`, httpAddr, httpAddr, sh, sp, demoSupport, demoSupport, ih, ip, demoUser)
 	path := filepath.Join(dir, "config.toml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }

@@ -11,8 +11,9 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"ticketd/mail/imapmem"
 )
 
 // Account is a login on an IMAP server, real or in-process.
@@ -37,17 +38,6 @@ type MemServer struct {
 // MOVE, UIDPLUS); {IMAP4rev1} alone exercises the fallbacks.
 func MemIMAP(t testing.TB, caps imap.CapSet) *MemServer {
 	t.Helper()
-	if caps == nil {
-		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}
-	}
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser("support", "secret")
-	for _, name := range []string{"INBOX", "Processed"} {
-		if err := u.Create(name, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mem.AddUser(u)
 	dir := t.TempDir()
 	certPEM := srvWriteCert(t, dir)
 	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
@@ -55,14 +45,10 @@ func MemIMAP(t testing.TB, caps imap.CapSet) *MemServer {
 		t.Fatal(err)
 	}
 	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps:         caps,
-		InsecureAuth: true,
-		TLSConfig:    tlsConfig,
-	})
+	srv, err := imapmem.New("support", "secret", []string{"INBOX", "Processed"}, caps, tlsConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -71,13 +57,13 @@ func MemIMAP(t testing.TB, caps imap.CapSet) *MemServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	go srv.Serve(tln)
+	srv.Serve(ln)
+	srv.Serve(tln)
 	t.Cleanup(func() { srv.Close() })
 	caFile := filepath.Join(dir, "ca.pem")
 	srvWriteFile(t, caFile, certPEM, 0o644)
 	return &MemServer{Account: Account{Addr: ln.Addr().String(), Username: "support", Password: "secret"},
-		TLSAddr: tln.Addr().String(), CAFile: caFile, User: u}
+		TLSAddr: tln.Addr().String(), CAFile: caFile, User: srv.User}
 }
 
 // Client logs in; the connection is closed at cleanup.
