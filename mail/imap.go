@@ -47,6 +47,35 @@ type Supervisor struct {
 	suspect  uint32           // UIDs up to this one were in a failed batch: fetch them one at a time
 	progress bool             // a batch was committed in this session
 	stored   store.Checkpoint // the checkpoint as last written
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Status is the health of one mailbox, as /healthz reports it.
+type Status struct {
+	Mailbox     string    `json:"mailbox"`
+	Connected   bool      `json:"connected"`
+	Idle        bool      `json:"idle"` // waiting with IDLE; false while polling
+	LastUID     uint32    `json:"last_uid"`
+	LastSync    time.Time `json:"last_sync,omitzero"` // the last completed catch-up
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+// Status reports the mailbox's health.
+func (s *Supervisor) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.Mailbox = s.Box.Name
+	return st
+}
+
+func (s *Supervisor) setStatus(f func(*Status)) {
+	s.mu.Lock()
+	f(&s.status)
+	s.mu.Unlock()
 }
 
 // maxFetchFailures is how often fetching one mail may fail before it is
@@ -76,6 +105,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		s.progress = false
 		err := s.session(ctx, log)
+		s.setStatus(func(st *Status) {
+			st.Connected, st.Idle = false, false
+			if err != nil && ctx.Err() == nil {
+				st.LastError, st.LastErrorAt = err.Error(), time.Now()
+			}
+		})
 		if ctx.Err() != nil {
 			return ErrStopped
 		}
@@ -238,10 +273,12 @@ func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {
 	}
 	idle := box.UseIDLE() && cn.caps.Has(imap.CapIdle)
 	log.Info("imap session ready", "uidvalidity", cp.UIDValidity, "last_uid", cp.LastUID, "idle", idle)
+	s.setStatus(func(st *Status) { st.Connected, st.Idle = true, idle })
 	for {
 		if err := s.catchUp(ctx, cn, &cp, log); err != nil {
 			return err
 		}
+		s.setStatus(func(st *Status) { st.LastSync, st.LastUID = time.Now(), cp.LastUID })
 		if ctx.Err() != nil {
 			cn.wait("logout", func() error { return cn.c.Logout().Wait() })
 			return ctx.Err()

@@ -80,16 +80,19 @@ func newLogger(w io.Writer, cfg *config.Config) (*slog.Logger, error) {
 }
 
 // daemon is a running ticketd: the store, the desk, one supervisor per
-// mailbox and the admin socket.
+// mailbox, the admin socket and the HTTP listener.
 type daemon struct {
 	log   *slog.Logger
 	db    *store.DB
 	desk  *desk.Desk
 	admin *adminServer
+	http  *httpServer
 	spool string
 
 	mu       sync.Mutex
 	cfg      *config.Config
+	sups     []*mail.Supervisor
+	supsMu   sync.Mutex // guards sups for status readers
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	onReload func(*config.Config) // tests and the demo observe reloads
@@ -119,6 +122,12 @@ func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*da
 		db.Close()
 		return nil, err
 	}
+	d.http, err = startHTTP(cfg.Server.HTTPListen, d.status)
+	if err != nil {
+		d.admin.close()
+		db.Close()
+		return nil, err
+	}
 	d.startMailboxes()
 	return d, nil
 }
@@ -134,14 +143,29 @@ func resetDir(dir string) error {
 func (d *daemon) startMailboxes() {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
+	d.supsMu.Lock()
+	defer d.supsMu.Unlock()
+	d.sups = nil
 	for i := range d.cfg.Mailboxes {
 		sup := &mail.Supervisor{Box: &d.cfg.Mailboxes[i], DB: d.db, Deliver: d.desk, Log: d.log, SpoolDir: d.spool}
+		d.sups = append(d.sups, sup)
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
 			sup.Run(ctx)
 		}()
 	}
+}
+
+// status reports the health of each mailbox.
+func (d *daemon) status() []mail.Status {
+	d.supsMu.Lock()
+	defer d.supsMu.Unlock()
+	out := make([]mail.Status, 0, len(d.sups))
+	for _, s := range d.sups {
+		out = append(out, s.Status())
+	}
+	return out
 }
 
 // stopMailboxes lets each supervisor finish its batch, waiting at most shutdownGrace.
@@ -169,6 +193,9 @@ func (d *daemon) reload(path string) {
 	if err == nil && cfg.Server.AdminSocket != d.cfg.Server.AdminSocket {
 		err = errors.New("admin_socket cannot change while running; restart ticketd")
 	}
+	if err == nil && cfg.Server.HTTPListen != d.cfg.Server.HTTPListen {
+		err = errors.New("http_listen cannot change while running; restart ticketd")
+	}
 	if err != nil {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
 		return
@@ -191,6 +218,7 @@ func (d *daemon) stop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := d.stopMailboxes()
+	d.http.close()
 	d.admin.close()
 	if cerr := d.db.Close(); err == nil {
 		err = cerr

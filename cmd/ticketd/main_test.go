@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,6 +63,7 @@ func writeConfig(t *testing.T, dir, addr string, extra string) string {
 	os.WriteFile(filepath.Join(dir, "imap.pass"), []byte("secret\n"), 0o600)
 	cfg := fmt.Sprintf(`[server]
 data_dir = "data"
+http_listen = %q
 public_url = "http://127.0.0.1:8080"
 
 [smtp]
@@ -81,12 +83,22 @@ tls = "none"
 username = "support"
 password_file = "imap.pass"
 queue = "support"
-%s`, host, port, extra)
+%s`, freePort(t), host, port, extra)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// freePort is a loopback address that was free a moment ago.
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func TestCheck(t *testing.T) {
@@ -181,6 +193,27 @@ func TestRunLifecycle(t *testing.T) {
 	cfg := writeConfig(t, dir, srv.Addr, "")
 	d := startRun(t, cfg)
 	d.waitLog(t, "mail stored")
+
+	// /healthz on http_listen reports the mailbox connected.
+	cfgText, _ := os.ReadFile(cfg)
+	var httpAddr string
+	fmt.Sscanf(string(cfgText[strings.Index(string(cfgText), "http_listen"):]), "http_listen = %q", &httpAddr)
+	resp, err := http.Get("http://" + httpAddr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct {
+		Status    string
+		Mailboxes []struct {
+			Mailbox   string
+			Connected bool
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || health.Status != "ok" || len(health.Mailboxes) != 1 || !health.Mailboxes[0].Connected {
+		t.Errorf("/healthz: %s %+v", resp.Status, health)
+	}
 
 	// The CLI goes through the admin socket while the daemon owns the file.
 	if fi, err := os.Stat(filepath.Join(dir, "data", "admin.sock")); err != nil || fi.Mode().Perm() != 0o600 {
