@@ -15,8 +15,9 @@ import (
 )
 
 // Load reads the configuration file at path, parses and validates it, resolves
-// relative paths against the file's directory and reads the secret and CA
-// files it names. On any problem it returns Errors holding all of them.
+// relative paths against the file's directory, reads the secret and CA files
+// it names and checks that templates_dir is a directory. On any problem it
+// returns Errors holding all of them.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -62,6 +63,16 @@ func (c *Config) Queue(name string) *Queue {
 	for i := range c.Queues {
 		if c.Queues[i].Name == name {
 			return &c.Queues[i]
+		}
+	}
+	return nil
+}
+
+// Purpose returns the [[purpose]] with the given name, or nil.
+func (c *Config) Purpose(name string) *Purpose {
+	for i := range c.Purposes {
+		if c.Purposes[i].Name == name {
+			return &c.Purposes[i]
 		}
 	}
 	return nil

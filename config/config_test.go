@@ -63,12 +63,21 @@ const minimal = `
 [server]
 public_url = "https://help.example.com"
 
+[controller]
+name = "Beispiel GmbH"
+address = "Musterstraße 1, 10115 Berlin"
+email = "datenschutz@example.com"
+dpo = "dsb@example.com"
+authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit"
+
 [smtp]
 host = "smtp.example.com"
 from = "support@example.com"
 
 [[queue]]
 name = "support"
+purpose = "support"
+response_time = "1d"
 
 [[mailbox]]
 name = "support"
@@ -77,6 +86,18 @@ host = "imap.example.com"
 username = "support"
 password_file = "imap.pass"
 queue = "support"
+` + minimalPurpose
+
+// minimalPurpose is the [[purpose]] of minimal.
+const minimalPurpose = `
+[[purpose]]
+name = "support"
+description = { de = "Bearbeitung Ihrer Anfrage", en = "Handling your request" }
+legal_basis = "contract"
+retention = "2y"
+recipients = ["Example Hosting GmbH (mail hosting, processor)"]
+transfers = []
+required = { de = "Ohne Ihre Angaben können wir nicht antworten.", en = "Without your details we cannot answer." }
 `
 
 // writeFiles creates the named files under dir, with their parent directories.
@@ -130,6 +151,8 @@ queue = "support"
 		{"mailbox.tls", c.Mailboxes[0].TLS, "implicit"},
 		{"folder", c.Mailboxes[0].Folder, "INBOX"},
 		{"after_import", c.Mailboxes[0].AfterImport, "seen"},
+		{"on_expiry", c.Purposes[0].OnExpiry, "anonymize"},
+		{"templates_dir", s.TemplatesDir, ""},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
@@ -147,6 +170,10 @@ queue = "support"
 		{"max_message_size", int64(c.Mailboxes[0].MaxMessageSize), 64 << 20},
 		{"batch_size", int64(c.Mailboxes[0].BatchSize), 200},
 		{"command_timeout", int64(c.Mailboxes[0].CommandTimeout.Duration), int64(60 * time.Second)},
+		{"smtp.retry_for", int64(c.SMTP.RetryFor.Duration), int64(48 * time.Hour)},
+		{"max_per_sender", int64(c.Acknowledgement.MaxPerSender), 5},
+		{"window", int64(c.Acknowledgement.Window.Duration), int64(time.Hour)},
+		{"consent_link_validity", int64(c.Acknowledgement.ConsentLinkValidity.Duration), int64(90 * 24 * time.Hour)},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %d, want %d", tc.name, tc.got, tc.want)
@@ -154,6 +181,17 @@ queue = "support"
 	}
 	if !c.Mailboxes[0].UseIDLE() {
 		t.Error("idle defaults to false, want true")
+	}
+	if a := c.Acknowledgement; a.Enabled == nil || !*a.Enabled || !a.On() {
+		t.Errorf("acknowledgement.enabled = %v, want a pointer to true", a.Enabled)
+	}
+	if q := c.Queues[0]; q.Purpose != "support" || q.ResponseTime.Duration != 24*time.Hour || q.Agents != nil {
+		t.Errorf("queue = %+v", q)
+	}
+	p := c.Purposes[0]
+	if p.Retention != (Period{Years: 2}) || p.LegalBasis != "contract" || p.Description.In("de") != "Bearbeitung Ihrer Anfrage" ||
+		p.Required.In("en") != "Without your details we cannot answer." || p.Transfers == nil || len(p.Transfers) != 0 {
+		t.Errorf("purpose = %+v", p)
 	}
 	if c.SMTP.Password != "" || c.SMTP.CAFile != "" {
 		t.Errorf("smtp password %q, ca_file %q; want both empty", c.SMTP.Password, c.SMTP.CAFile)
@@ -194,12 +232,15 @@ func TestPortByTLS(t *testing.T) {
 // TestParseNoFilesystem checks that Parse keeps paths as written and reads
 // nothing: the files named here do not exist.
 func TestParseNoFilesystem(t *testing.T) {
-	c, err := Parse("config.toml", []byte(strings.Replace(minimal, "[smtp]\n", "[smtp]\nca_file = \"ca.pem\"\n", 1)))
+	config := strings.Replace(minimal, "[smtp]\n", "[smtp]\nca_file = \"ca.pem\"\n", 1)
+	config = strings.Replace(config, "[server]\n", "[server]\ntemplates_dir = \"templates\"\n", 1)
+	c, err := Parse("config.toml", []byte(config))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.SMTP.CAFile != "ca.pem" || c.Mailboxes[0].PasswordFile != "imap.pass" || c.Mailboxes[0].Password != "" {
-		t.Errorf("Parse changed paths or read secrets: %+v %+v", c.SMTP, c.Mailboxes[0])
+	if c.SMTP.CAFile != "ca.pem" || c.Mailboxes[0].PasswordFile != "imap.pass" || c.Mailboxes[0].Password != "" ||
+		c.Server.TemplatesDir != "templates" {
+		t.Errorf("Parse changed paths or read secrets: %+v %+v %+v", c.Server, c.SMTP, c.Mailboxes[0])
 	}
 	if c.File != "config.toml" {
 		t.Errorf("File = %q", c.File)
@@ -213,6 +254,14 @@ func TestRelativePaths(t *testing.T) {
 [server]
 public_url = "https://help.example.com"
 data_dir = "state"
+templates_dir = "./templates"
+
+[controller]
+name = "Beispiel GmbH"
+address = "Musterstraße 1, 10115 Berlin"
+email = "datenschutz@example.com"
+dpo = "dsb@example.com"
+authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit"
 
 [smtp]
 host = "smtp.example.com"
@@ -223,6 +272,8 @@ ca_file = "certs/ca.pem"
 
 [[queue]]
 name = "support"
+purpose = "support"
+response_time = "1d"
 
 [[mailbox]]
 name = "support"
@@ -232,12 +283,15 @@ ca_file = "./certs/../certs/ca.pem"
 username = "support"
 password_file = "secrets/imap.pass"
 queue = "support"
-`, smtpPass)
-	c, dir := load(t, config, map[string]string{"secrets/imap.pass": "imap-pw\n", "certs/ca.pem": testCA(t)})
+`+minimalPurpose, smtpPass)
+	c, dir := load(t, config, map[string]string{
+		"secrets/imap.pass": "imap-pw\n", "certs/ca.pem": testCA(t), "templates/ack.de.txt.tmpl": "Hallo\n",
+	})
 
 	for _, tc := range []struct{ name, got, want string }{
 		{"data_dir", c.Server.DataDir, filepath.Join(dir, "state")},
 		{"admin_socket", c.Server.AdminSocket, filepath.Join(dir, "state", "admin.sock")},
+		{"templates_dir", c.Server.TemplatesDir, filepath.Join(dir, "templates")},
 		{"smtp.ca_file", c.SMTP.CAFile, filepath.Join(dir, "certs", "ca.pem")},
 		{"smtp.password_file", c.SMTP.PasswordFile, smtpPass},
 		{"smtp.password", c.SMTP.Password, "smtp-pw"},
@@ -283,6 +337,9 @@ func TestLookup(t *testing.T) {
 	config := minimal + `
 [[queue]]
 name = "billing"
+purpose = "billing"
+response_time = "8h"
+agents = ["alice@example.com", "bob@example.com"]
 
 [[mailbox]]
 name = "billing"
@@ -292,6 +349,22 @@ username = "billing"
 password_file = "imap.pass"
 queue = "billing"
 idle = false
+
+[[purpose]]
+name = "billing"
+legal_basis = "legal_obligation"
+retention = "10y"
+on_expiry = "delete"
+recipients = ["Tax advisor"]
+transfers = []
+
+[purpose.description]
+de = "Rechnungsfragen"
+en = "Billing questions"
+
+[purpose.required]
+de = "Gesetzlich vorgeschrieben."
+en = "Required by law."
 `
 	c, err := Parse("config.toml", []byte(config))
 	if err != nil {
@@ -308,6 +381,14 @@ idle = false
 	}
 	if q := c.Queue("nope"); q != nil {
 		t.Errorf("Queue(nope) = %+v, want nil", q)
+	}
+	p := c.Purpose(c.Queue("billing").Purpose)
+	if p == nil || p != &c.Purposes[1] || p.Description.DE != "Rechnungsfragen" || p.Required.EN != "Required by law." ||
+		p.Retention != (Period{Years: 10}) || p.OnExpiry != "delete" {
+		t.Errorf("Purpose(billing) = %+v, want &c.Purposes[1] from sub-tables", p)
+	}
+	if p := c.Purpose("nope"); p != nil {
+		t.Errorf("Purpose(nope) = %+v, want nil", p)
 	}
 }
 

@@ -48,10 +48,15 @@ func parent(path string) string {
 	return path[:i]
 }
 
-// section names the table at path for messages: "[server]", "[[mailbox]] #2".
+// section names the table at path for messages: "[server]", "[[mailbox]] #2",
+// and a table inside an array of tables by its path: "purpose[1].description".
 func section(path string) string {
-	if i := strings.LastIndexByte(path, '['); i > 0 && strings.HasSuffix(path, "]") {
+	i := strings.LastIndexByte(path, '[')
+	switch {
+	case i > 0 && strings.HasSuffix(path, "]"):
 		return "[[" + path[:i] + "]] #" + path[i+1:len(path)-1]
+	case i > 0:
+		return path
 	}
 	return "[" + path + "]"
 }
@@ -187,6 +192,8 @@ func (l *locator) value(path string, v *unstable.Node, offset uint32) {
 var (
 	durationType = reflect.TypeFor[Duration]()
 	sizeType     = reflect.TypeFor[Size]()
+	periodType   = reflect.TypeFor[Period]()
+	textType     = reflect.TypeFor[Text]()
 )
 
 // table fills the struct dst from the TOML table m at path, by `toml` tag.
@@ -290,6 +297,10 @@ func describeType(path string, t reflect.Type) string {
 		return `a duration such as "90s" or "2d"`
 	case t == sizeType:
 		return `a size such as "25MB" or "64MiB", or a number of bytes`
+	case t == periodType:
+		return `days or years such as "90d" or "2y"`
+	case t == textType:
+		return `a table of texts such as { de = "...", en = "..." }`
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -297,7 +308,13 @@ func describeType(path string, t reflect.Type) string {
 	case reflect.Struct:
 		return "a table"
 	case reflect.Slice:
-		return "an array of tables ([[" + path + "]])"
+		if t.Elem().Kind() == reflect.Struct {
+			return "an array of tables ([[" + path + "]])"
+		}
+		if t.Elem().Kind() == reflect.String {
+			return "an array of strings"
+		}
+		return "an array"
 	case reflect.String:
 		return "a string"
 	case reflect.Int:

@@ -4,9 +4,11 @@
 //
 // # Layout
 //
-// One TOML file with a [server] table, an [smtp] table, one or more [[queue]]
-// tables and one or more [[mailbox]] tables. config.example.toml at the module
-// root documents every key and its default; a test loads it.
+// One TOML file with a [server] table, a [controller] table, an [smtp] table,
+// an optional [acknowledgement] table, one or more [[queue]] tables, one or
+// more [[mailbox]] tables and one or more [[purpose]] tables.
+// config.example.toml at the module root documents every key and its default;
+// a test loads it.
 //
 // # Rules
 //
@@ -22,14 +24,22 @@
 //   - Secrets never sit in the TOML file: passwords come from *_file keys. A
 //     missing, unreadable or empty secret file is an error, never an empty
 //     password. One trailing newline (\n or \r\n) is removed.
-//   - Relative paths (data_dir, admin_socket, ca_file, password_file) are
-//     resolved against the directory of the configuration file, so the daemon
-//     does not depend on its working directory.
+//   - The acknowledgement of a new ticket carries the transparency notice of
+//     GDPR Art. 13, so everything it states is required: [controller] whole,
+//     and in each [[purpose]] the description, legal basis (with the
+//     legitimate interest where that is the basis), retention, recipients,
+//     transfers (an empty list says there are none) and whether the data is
+//     required, texts in German and English. Each such error names the
+//     article that asks for the item.
+//   - Relative paths (data_dir, admin_socket, templates_dir, ca_file,
+//     password_file) are resolved against the directory of the configuration
+//     file, so the daemon does not depend on its working directory.
 //   - A password is never sent over an unencrypted connection (tls = "none")
 //     except to a loopback host.
-//   - Parse does not touch the filesystem; Load adds path resolution and reads
-//     the secret and CA files, so a reload that would fail is rejected before
-//     the running configuration is swapped (STYLE.md 5).
+//   - Parse does not touch the filesystem; Load adds path resolution, reads
+//     the secret and CA files and checks that templates_dir is a directory, so
+//     a reload that would fail is rejected before the running configuration
+//     is swapped (STYLE.md 5).
 //
 // # Positions
 //

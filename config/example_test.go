@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -46,21 +47,42 @@ func TestExample(t *testing.T) {
 		m.MaxMessageSize != 64<<20 || m.PollInterval.Duration != time.Minute || !m.UseIDLE():
 		t.Errorf("mailbox defaults not applied: %+v", m)
 	}
+	if a := c.Acknowledgement; !a.On() || a.MaxPerSender != 5 || a.Window.Duration != time.Hour ||
+		a.ConsentLinkValidity.Duration != 90*24*time.Hour || c.SMTP.RetryFor.Duration != 48*time.Hour {
+		t.Errorf("acknowledgement or retry_for defaults not applied: %+v, %v", a, c.SMTP.RetryFor)
+	}
+	if c.Controller.Name != "Beispiel GmbH" || c.Controller.Email != "datenschutz@example.com" {
+		t.Errorf("controller = %+v", c.Controller)
+	}
+	// product_feedback is named by no queue, which is allowed.
+	support, feedback := c.Purpose(c.Queue("support").Purpose), c.Purpose("product_feedback")
+	switch {
+	case support == nil || feedback == nil:
+		t.Fatalf("purposes support and product_feedback: %+v", c.Purposes)
+	case support.LegalBasis != "contract" || support.Retention != (Period{Years: 2}) || support.OnExpiry != "anonymize" ||
+		support.Description.DE == "" || support.Required.EN == "" || support.Transfers == nil:
+		t.Errorf("purpose support = %+v", support)
+	case feedback.LegalBasis != "consent" || feedback.Retention != (Period{Years: 1}) || feedback.OnExpiry != "delete":
+		t.Errorf("purpose product_feedback = %+v", feedback)
+	}
 }
 
-// commentedKey matches a key the example shows commented out: "# port = 993".
-var commentedKey = regexp.MustCompile(`(?m)^# ([a-z_]+ = )`)
+// commentedKey matches a key the example shows commented out: "# port = 993",
+// "# legitimate_interest.de = ...".
+var commentedKey = regexp.MustCompile(`(?m)^# ([a-z_.]+ = )`)
 
 // TestExampleDocumentsEveryKey uncomments every commented-out key of
 // config.example.toml and checks that the result is valid and names every
 // key of the schema in the order of types.go, each preceded by a comment.
-// Unknown keys would fail the parse.
+// Unknown keys would fail the parse. legitimate_interest is only valid with
+// that legal basis, so the first [[purpose]] is switched to it.
 func TestExampleDocumentsEveryKey(t *testing.T) {
 	example, err := os.ReadFile(exampleFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	full := commentedKey.ReplaceAll(example, []byte("$1"))
+	full = bytes.Replace(full, []byte(`legal_basis = "contract"`), []byte(`legal_basis = "legitimate_interest"`), 1)
 	c, d := parse("full.toml", full)
 	if c == nil || len(d.errs) > 0 {
 		t.Fatalf("uncommented example is invalid:\n%v", d.errs)
@@ -69,7 +91,10 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	for _, table := range []struct {
 		path string
 		v    any
-	}{{"server", Server{}}, {"smtp", SMTP{}}, {"queue[1]", Queue{}}, {"mailbox[1]", Mailbox{}}} {
+	}{
+		{"server", Server{}}, {"controller", Controller{}}, {"smtp", SMTP{}}, {"acknowledgement", Acknowledgement{}},
+		{"queue[1]", Queue{}}, {"mailbox[1]", Mailbox{}}, {"purpose[1]", Purpose{}},
+	} {
 		typ := reflect.TypeOf(table.v)
 		prev := 0
 		for i := range typ.NumField() {

@@ -8,8 +8,9 @@ import (
 )
 
 // files resolves relative paths against dir, the configuration file's
-// directory, then reads the secret and CA files. This is the part of Load
-// that Parse leaves out.
+// directory, then reads the secret and CA files and checks that templates_dir
+// is a directory (the templates in it are checked where they are parsed).
+// This is the part of Load that Parse leaves out.
 func (d *decoder) files(c *Config, dir string) {
 	resolve := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
@@ -19,6 +20,10 @@ func (d *decoder) files(c *Config, dir string) {
 	}
 	c.Server.DataDir = resolve(c.Server.DataDir)
 	c.Server.AdminSocket = resolve(c.Server.AdminSocket)
+	if c.Server.TemplatesDir != "" {
+		c.Server.TemplatesDir = resolve(c.Server.TemplatesDir)
+		d.directory("server.templates_dir", c.Server.TemplatesDir)
+	}
 
 	m := &c.SMTP
 	m.CAFile, m.PasswordFile = resolve(m.CAFile), resolve(m.PasswordFile)
@@ -27,6 +32,15 @@ func (d *decoder) files(c *Config, dir string) {
 		b := &c.Mailboxes[i]
 		b.CAFile, b.PasswordFile = resolve(b.CAFile), resolve(b.PasswordFile)
 		d.endpointFiles(mailboxPath(i), b.CAFile, b.PasswordFile, &b.Password)
+	}
+}
+
+// directory reports the key at path unless dir is an existing directory.
+func (d *decoder) directory(path, dir string) {
+	if fi, err := os.Stat(dir); err != nil {
+		d.keyErrorf(path, "%v", err)
+	} else if !fi.IsDir() {
+		d.keyErrorf(path, "%s is not a directory", dir)
 	}
 }
 

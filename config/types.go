@@ -4,10 +4,13 @@ import "time"
 
 // Config is one loaded, validated configuration file.
 type Config struct {
-	Server    Server    `toml:"server"`
-	SMTP      SMTP      `toml:"smtp"`
-	Mailboxes []Mailbox `toml:"mailbox"`
-	Queues    []Queue   `toml:"queue"`
+	Server          Server          `toml:"server"`
+	Controller      Controller      `toml:"controller"`
+	SMTP            SMTP            `toml:"smtp"`
+	Acknowledgement Acknowledgement `toml:"acknowledgement"`
+	Mailboxes       []Mailbox       `toml:"mailbox"`
+	Queues          []Queue         `toml:"queue"`
+	Purposes        []Purpose       `toml:"purpose"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`
@@ -22,6 +25,19 @@ type Server struct {
 	AdminSocket string `toml:"admin_socket"` // default <data_dir>/admin.sock
 	LogFormat   string `toml:"log_format"`   // "text" | "json", default "text"
 	LogLevel    string `toml:"log_level"`    // "debug" | "info" | "warn" | "error", default "info"
+	// TemplatesDir, when set, holds templates that replace the built-in ones of
+	// the same name (e.g. "ack.de.txt.tmpl"); relative to the config file's directory.
+	TemplatesDir string `toml:"templates_dir"`
+}
+
+// Controller is who is responsible for the data (GDPR Art. 4(7)); the
+// transparency notice (Art. 13) names it.
+type Controller struct {
+	Name      string `toml:"name"`      // required, legal name
+	Address   string `toml:"address"`   // required, postal address, one line
+	Email     string `toml:"email"`     // required, contact address for data protection questions
+	DPO       string `toml:"dpo"`       // required, how to reach the data protection officer (name and address or email)
+	Authority string `toml:"authority"` // required, the supervisory authority a customer may complain to (name and address or URL)
 }
 
 // SMTP is the relay outgoing mail is submitted to.
@@ -36,7 +52,25 @@ type SMTP struct {
 	Timeout      Duration `toml:"timeout"`       // default 60s, bound on every SMTP command
 
 	Password string `toml:"-"` // read from PasswordFile
+
+	// RetryFor is how long a temporary failure (4xx, network) is retried with
+	// exponential backoff before the mail is marked failed; default "2d".
+	RetryFor Duration `toml:"retry_for"`
 }
+
+// Acknowledgement configures the automatic reply to a new ticket.
+type Acknowledgement struct {
+	Enabled *bool `toml:"enabled"` // default true
+	// At most MaxPerSender acknowledgements go to one address per Window
+	// (defaults 5 and "1h"); more new tickets from it get none.
+	MaxPerSender int      `toml:"max_per_sender"`
+	Window       Duration `toml:"window"`
+	// ConsentLinkValidity is how long the consent link in it works; default "90d".
+	ConsentLinkValidity Duration `toml:"consent_link_validity"`
+}
+
+// On reports whether acknowledgements are sent.
+func (a *Acknowledgement) On() bool { return a.Enabled == nil || *a.Enabled }
 
 // Mailbox is one IMAP folder that is turned into tickets.
 type Mailbox struct {
@@ -67,7 +101,53 @@ func (m *Mailbox) UseIDLE() bool { return m.IDLE == nil || *m.IDLE }
 
 // Queue is a department tickets are routed to.
 type Queue struct {
+	Name         string   `toml:"name"`          // required, unique
+	Purpose      string   `toml:"purpose"`       // required, names a [[purpose]]: what tickets of this queue are processed for
+	ResponseTime Duration `toml:"response_time"` // required, the first answer promised to the customer, e.g. "8h" or "2d"
+	Agents       []string `toml:"agents"`        // addresses of the agents who work this queue (bare addresses)
+}
+
+// Purpose is one purpose of processing with its legal basis and retention (GDPR Art. 5(1)(b), 6, 13).
+type Purpose struct {
 	Name string `toml:"name"` // required, unique
+	// Description says what the data is processed for, in each language.
+	Description Text `toml:"description"` // required, de and en
+	// LegalBasis is "consent" | "contract" | "legitimate_interest" | "legal_obligation" (Art. 6(1)(a), (b), (f), (c)).
+	LegalBasis string `toml:"legal_basis"`
+	// LegitimateInterest names the interest pursued; required when legal_basis is "legitimate_interest" (Art. 13(1)(d)).
+	LegitimateInterest Text `toml:"legitimate_interest"`
+	// Retention is how long the data is kept, in days or years ("90d", "2y"; "0d" is due at once).
+	Retention Period `toml:"retention"`
+	// OnExpiry is what happens then: "anonymize" | "delete"; default "anonymize".
+	OnExpiry string `toml:"on_expiry"`
+	// Recipients are the recipients or categories of recipients, processors included
+	// (e.g. "Example Hosting GmbH (mail hosting, processor)"); required, at least one.
+	Recipients []string `toml:"recipients"`
+	// Transfers are transfers to third countries with their safeguard; [] means none.
+	// Required (write transfers = [] when there are none), so that none is a decision.
+	Transfers []string `toml:"transfers"`
+	// Required says whether the customer must provide the data and what happens if not (Art. 13(2)(e)).
+	Required Text `toml:"required"` // required, de and en
+}
+
+// Text is a text in each language the notice is written in.
+type Text struct {
+	DE string `toml:"de"`
+	EN string `toml:"en"`
+}
+
+// In returns the text in lang ("de" or "en").
+func (t Text) In(lang string) string {
+	if lang == "de" {
+		return t.DE
+	}
+	return t.EN
+}
+
+// Period is a retention time in whole days or years: "90d", "2y", "0d".
+// A year counts as 365 days for Duration; AddTo adds calendar years.
+type Period struct {
+	Days, Years int
 }
 
 // Duration is a time.Duration written as a string: "90s", "5m", "1h30m", "2d".

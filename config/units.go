@@ -131,3 +131,75 @@ func (s Size) String() string {
 	}
 	return "0B"
 }
+
+// Largest periods whose Duration fits in a time.Duration.
+const (
+	maxPeriodDays  = math.MaxInt64 / int64(day)
+	maxPeriodYears = maxPeriodDays / 365
+)
+
+// ParsePeriod parses a retention period: a non-negative whole number of days
+// or years, "90d", "2y", "0d". Nothing else is accepted: no sign, no fraction,
+// no other unit and no mix such as "2y3d".
+func ParsePeriod(s string) (Period, error) {
+	n, unit := s, byte(0)
+	if s != "" {
+		n, unit = s[:len(s)-1], s[len(s)-1]
+	}
+	if n == "" || strings.Trim(n, "0123456789") != "" || unit != 'd' && unit != 'y' {
+		return Period{}, fmt.Errorf(`want days or years such as "90d" or "2y", got %q`, s)
+	}
+	limit := maxPeriodDays
+	if unit == 'y' {
+		limit = maxPeriodYears
+	}
+	v, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || v > limit {
+		return Period{}, fmt.Errorf("%q is too long, at most %d%c", s, limit, unit)
+	}
+	if unit == 'y' {
+		return Period{Years: int(v)}, nil
+	}
+	return Period{Days: int(v)}, nil
+}
+
+// UnmarshalText parses text with ParsePeriod.
+func (p *Period) UnmarshalText(text []byte) error {
+	v, err := ParsePeriod(string(text))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// MarshalText returns p.String(). It fails for a Period that ParsePeriod
+// cannot return: negative, or with both days and years.
+func (p Period) MarshalText() ([]byte, error) {
+	if p.Days < 0 || p.Years < 0 || p.Days != 0 && p.Years != 0 {
+		return nil, fmt.Errorf("config: period %s is not a number of days or of years", p)
+	}
+	return []byte(p.String()), nil
+}
+
+// String formats p as "90d" or "2y"; the zero Period is "0d". A Period built
+// in code with both days and years is "2y3d", which ParsePeriod rejects.
+func (p Period) String() string {
+	switch {
+	case p.Years == 0:
+		return strconv.Itoa(p.Days) + "d"
+	case p.Days == 0:
+		return strconv.Itoa(p.Years) + "y"
+	}
+	return strconv.Itoa(p.Years) + "y" + strconv.Itoa(p.Days) + "d"
+}
+
+// Duration returns p as a fixed length of time, a year counting as 365
+// days. Use AddTo for the calendar date a period ends on.
+func (p Period) Duration() time.Duration {
+	return time.Duration(p.Days)*day + time.Duration(p.Years)*365*day
+}
+
+// AddTo returns t plus p in calendar terms: t.AddDate(years, 0, days), so a
+// year from 29 February is 1 March of the next year.
+func (p Period) AddTo(t time.Time) time.Time { return t.AddDate(p.Years, 0, p.Days) }

@@ -122,3 +122,127 @@ func TestSizeText(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePeriod(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Period
+		ok   bool
+	}{
+		{"90d", Period{Days: 90}, true},
+		{"2y", Period{Years: 2}, true},
+		{"0d", Period{}, true},
+		{"0y", Period{}, true},
+		{"1d", Period{Days: 1}, true},
+		{"007d", Period{Days: 7}, true},
+		{"106751d", Period{Days: 106751}, true},
+		{"292y", Period{Years: 292}, true},
+		{"", Period{}, false},
+		{"d", Period{}, false},
+		{"y", Period{}, false},
+		{"90", Period{}, false},
+		{"1h", Period{}, false},
+		{"1w", Period{}, false},
+		{"1m", Period{}, false},
+		{"-1d", Period{}, false},
+		{"+1d", Period{}, false},
+		{"1.5y", Period{}, false},
+		{"2y3d", Period{}, false},
+		{"1d1d", Period{}, false},
+		{"90D", Period{}, false},
+		{"90 d", Period{}, false},
+		{" 90d", Period{}, false},
+		{"90d ", Period{}, false},
+		{"106752d", Period{}, false},
+		{"293y", Period{}, false},
+		{"99999999999999999999d", Period{}, false},
+	} {
+		got, err := ParsePeriod(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParsePeriod(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+		var p Period
+		if err := p.UnmarshalText([]byte(tc.in)); (err == nil) != tc.ok || p != tc.want {
+			t.Errorf("UnmarshalText(%q) = %v, %v; want %v, ok %v", tc.in, p, err, tc.want, tc.ok)
+		}
+	}
+	_, err := ParsePeriod("1h")
+	if want := `want days or years such as "90d" or "2y", got "1h"`; err == nil || err.Error() != want {
+		t.Errorf("ParsePeriod(1h) error = %v, want %q", err, want)
+	}
+}
+
+func TestPeriodText(t *testing.T) {
+	for _, tc := range []struct {
+		p    Period
+		want string
+	}{
+		{Period{Days: 90}, "90d"},
+		{Period{Years: 2}, "2y"},
+		{Period{}, "0d"},
+	} {
+		if got := tc.p.String(); got != tc.want {
+			t.Errorf("%#v.String() = %q, want %q", tc.p, got, tc.want)
+		}
+		text, err := tc.p.MarshalText()
+		var back Period
+		if err != nil || back.UnmarshalText(text) != nil || back != tc.p {
+			t.Errorf("round trip of %#v = %v, %v", tc.p, back, err)
+		}
+	}
+	// Periods that ParsePeriod never returns print, but do not marshal.
+	for _, p := range []Period{{Years: 1, Days: 2}, {Days: -1}, {Years: -1}} {
+		if text, err := p.MarshalText(); err == nil {
+			t.Errorf("%#v.MarshalText() = %q, want an error", p, text)
+		}
+	}
+	if got := (Period{Years: 1, Days: 2}).String(); got != "1y2d" {
+		t.Errorf("String() = %q, want 1y2d", got)
+	}
+}
+
+func TestPeriodDuration(t *testing.T) {
+	for _, tc := range []struct {
+		p    Period
+		want time.Duration
+	}{
+		{Period{}, 0},
+		{Period{Days: 90}, 90 * 24 * time.Hour},
+		{Period{Years: 2}, 730 * 24 * time.Hour},
+		{Period{Years: 1, Days: 1}, 366 * 24 * time.Hour},
+		{Period{Days: 106751}, 106751 * 24 * time.Hour},
+		{Period{Years: 292}, 292 * 365 * 24 * time.Hour},
+	} {
+		if got := tc.p.Duration(); got != tc.want {
+			t.Errorf("%v.Duration() = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestPeriodAddTo(t *testing.T) {
+	date := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 13, 30, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		p        Period
+		from, to time.Time
+	}{
+		{Period{}, date(2024, 2, 29), date(2024, 2, 29)},
+		{Period{Days: 1}, date(2024, 2, 28), date(2024, 2, 29)},
+		{Period{Days: 1}, date(2023, 2, 28), date(2023, 3, 1)},
+		{Period{Days: 365}, date(2024, 1, 1), date(2024, 12, 31)}, // 2024 has 366 days
+		{Period{Days: 365}, date(2023, 1, 1), date(2024, 1, 1)},
+		{Period{Years: 1}, date(2023, 3, 1), date(2024, 3, 1)},  // 366 days later
+		{Period{Years: 1}, date(2024, 2, 29), date(2025, 3, 1)}, // no 29 February in 2025
+		{Period{Years: 4}, date(2024, 2, 29), date(2028, 2, 29)},
+		{Period{Years: 2}, date(2023, 2, 28), date(2025, 2, 28)},
+	} {
+		if got := tc.p.AddTo(tc.from); !got.Equal(tc.to) {
+			t.Errorf("%v.AddTo(%s) = %s, want %s", tc.p, tc.from.Format(time.DateOnly), got.Format(time.DateOnly), tc.to.Format(time.DateOnly))
+		}
+	}
+	// A year in Duration is 365 days, so across 29 February it ends a day
+	// before the calendar year that AddTo adds.
+	from := date(2023, 3, 1)
+	if got, want := from.Add(Period{Years: 1}.Duration()), date(2024, 2, 29); !got.Equal(want) {
+		t.Errorf("Duration of 1y from %s ends %s, want %s", from, got, want)
+	}
+}

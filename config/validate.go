@@ -26,6 +26,23 @@ var (
 	languages    = []string{"de", "en"}
 	logFormats   = []string{"text", "json"}
 	logLevels    = []string{"debug", "info", "warn", "error"}
+	legalBases   = []string{"consent", "contract", "legitimate_interest", "legal_obligation"}
+	onExpiries   = []string{"anonymize", "delete"}
+)
+
+// Why the transparency notice (GDPR Art. 13) needs a key, appended to the
+// message about a missing or empty one.
+const (
+	whyController = "the transparency notice must name the controller and how to reach it (GDPR Art. 13(1)(a))"
+	whyDPO        = "the transparency notice must give the data protection officer's contact (GDPR Art. 13(1)(b))"
+	whyPurpose    = "the transparency notice must state the purpose (GDPR Art. 13(1)(c))"
+	whyLegalBasis = "the transparency notice must state the legal basis (GDPR Art. 13(1)(c))"
+	whyInterest   = "the transparency notice must name the legitimate interest pursued (GDPR Art. 13(1)(d))"
+	whyRecipients = "the transparency notice must name the recipients (GDPR Art. 13(1)(e))"
+	whyTransfers  = "the transparency notice must say whether data goes to third countries, write transfers = [] for none (GDPR Art. 13(1)(f))"
+	whyRetention  = "the transparency notice must say how long data is kept (GDPR Art. 13(2)(a))"
+	whyAuthority  = "the transparency notice must name the supervisory authority a customer may complain to (GDPR Art. 13(2)(d))"
+	whyRequired   = "the transparency notice must say whether the customer must provide the data (GDPR Art. 13(2)(e))"
 )
 
 // Default ports by tls mode: submission with implicit TLS (RFC 8314 §3.3),
@@ -36,9 +53,11 @@ var (
 	imapPorts = map[string]int{"implicit": 993, "starttls": 143, "none": 143}
 )
 
-// mailboxPath and queuePath return the path of the i-th (0-based) table.
+// mailboxPath, queuePath and purposePath return the path of the i-th
+// (0-based) table.
 func mailboxPath(i int) string { return index("mailbox", i+1) }
 func queuePath(i int) string   { return index("queue", i+1) }
+func purposePath(i int) string { return index("purpose", i+1) }
 
 // setDefault sets *dst to v when the key at path is not written in the file.
 func setDefault[T any](d *decoder, path string, dst *T, v T) {
@@ -62,6 +81,13 @@ func (d *decoder) defaults(c *Config) {
 	setDefault(d, "smtp.tls", &m.TLS, "starttls")
 	setDefault(d, "smtp.port", &m.Port, cmp.Or(smtpPorts[m.TLS], smtpPorts["starttls"]))
 	setDefault(d, "smtp.timeout", &m.Timeout, Duration{defaultInterval})
+	setDefault(d, "smtp.retry_for", &m.RetryFor, Duration{2 * day})
+
+	a := &c.Acknowledgement
+	setDefault(d, "acknowledgement.enabled", &a.Enabled, new(true))
+	setDefault(d, "acknowledgement.max_per_sender", &a.MaxPerSender, 5)
+	setDefault(d, "acknowledgement.window", &a.Window, Duration{time.Hour})
+	setDefault(d, "acknowledgement.consent_link_validity", &a.ConsentLinkValidity, Duration{90 * day})
 
 	for i := range c.Mailboxes {
 		p, b := mailboxPath(i), &c.Mailboxes[i]
@@ -74,6 +100,9 @@ func (d *decoder) defaults(c *Config) {
 		setDefault(d, p+".max_message_size", &b.MaxMessageSize, 64<<20)
 		setDefault(d, p+".batch_size", &b.BatchSize, 200)
 		setDefault(d, p+".command_timeout", &b.CommandTimeout, Duration{defaultInterval})
+	}
+	for i := range c.Purposes {
+		setDefault(d, purposePath(i)+".on_expiry", &c.Purposes[i].OnExpiry, "anonymize")
 	}
 }
 
@@ -90,6 +119,11 @@ func (d *decoder) validate(c *Config) {
 	d.oneOf("server.language", s.Language, languages)
 	d.oneOf("server.log_format", s.LogFormat, logFormats)
 	d.oneOf("server.log_level", s.LogLevel, logLevels)
+	if s.TemplatesDir == "" && d.has("server.templates_dir") {
+		d.keyErrorf("server.templates_dir", "must not be empty")
+	}
+
+	d.controller(&c.Controller)
 
 	m := &c.SMTP
 	d.required("smtp", "host", m.Host, "from", m.From)
@@ -104,12 +138,34 @@ func (d *decoder) validate(c *Config) {
 		d.keyErrorf("smtp.password_file", "set without username")
 	}
 	d.plaintext("smtp", m.TLS, m.Host, m.PasswordFile)
+	d.atLeast("smtp.retry_for", m.RetryFor, minInterval)
+
+	a := &c.Acknowledgement
+	if a.MaxPerSender < 1 {
+		d.keyErrorf("acknowledgement.max_per_sender", "must be at least 1, got %d", a.MaxPerSender)
+	}
+	d.atLeast("acknowledgement.window", a.Window, time.Minute)
+	d.atLeast("acknowledgement.consent_link_validity", a.ConsentLinkValidity, day)
+
+	purposes := map[string]string{}
+	for i := range c.Purposes {
+		p := purposePath(i)
+		d.purpose(p, &c.Purposes[i])
+		d.unique(purposes, p+".name", "purpose", c.Purposes[i].Name)
+	}
+	if len(c.Purposes) == 0 {
+		d.errorf("purpose", "no [[purpose]] defined, at least one is required: "+
+			"the transparency notice must state the purpose and its legal basis (GDPR Art. 13(1)(c))")
+	}
 
 	queues := map[string]string{}
-	for i, q := range c.Queues {
-		p := queuePath(i)
-		d.required(p, "name", q.Name)
+	for i := range c.Queues {
+		p, q := queuePath(i), &c.Queues[i]
+		d.queue(p, q)
 		d.unique(queues, p+".name", "queue", q.Name)
+		if q.Purpose != "" && purposes[q.Purpose] == "" && !d.bad["purpose"] {
+			d.keyErrorf(p+".purpose", "no [[purpose]] named %q", q.Purpose)
+		}
 	}
 	if len(c.Queues) == 0 {
 		d.errorf("queue", "no [[queue]] defined, at least one is required")
@@ -127,6 +183,91 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Mailboxes) == 0 {
 		d.errorf("mailbox", "no [[mailbox]] defined, at least one is required")
 	}
+}
+
+// controller checks the [controller] table, which the transparency notice
+// needs whole: without it, one error says what to add.
+func (d *decoder) controller(c *Controller) {
+	if !d.has("controller") {
+		d.errorf("controller", "no [controller] table: the transparency notice must name the controller "+
+			"with name, address and email (GDPR Art. 13(1)(a)), the data protection officer as dpo (Art. 13(1)(b)) "+
+			"and the supervisory authority as authority (Art. 13(2)(d))")
+		return
+	}
+	d.notice("controller", "name", c.Name, whyController)
+	d.notice("controller", "address", c.Address, whyController)
+	d.notice("controller", "email", c.Email, whyController)
+	d.notice("controller", "dpo", c.DPO, whyDPO)
+	d.notice("controller", "authority", c.Authority, whyAuthority)
+	if strings.ContainsAny(c.Address, "\r\n") {
+		d.keyErrorf("controller.address", "must be one line")
+	}
+	d.address("controller.email", c.Email)
+}
+
+// queue checks one [[queue]] table on its own.
+func (d *decoder) queue(p string, q *Queue) {
+	d.required(p, "name", q.Name)
+	switch pp := p + ".purpose"; {
+	case q.Purpose != "":
+	case d.has(pp):
+		d.keyErrorf(pp, "must not be empty")
+	default:
+		d.errorf(pp, "missing required key %q%s: every ticket is processed for one purpose (GDPR Art. 5(1)(b))", "purpose", in(p))
+	}
+	switch rp := p + ".response_time"; {
+	case !d.has(rp):
+		d.errorf(rp, "missing required key %q%s", "response_time", in(p))
+	case q.ResponseTime.Duration <= 0:
+		d.keyErrorf(rp, "must be positive, got %s", q.ResponseTime)
+	}
+	first := map[string]int{}
+	for i, a := range q.Agents {
+		ap := index(p+".agents", i+1)
+		if a == "" {
+			d.keyErrorf(ap, "must not be empty")
+			continue
+		}
+		d.address(ap, a)
+		if j, ok := first[strings.ToLower(a)]; ok {
+			d.keyErrorf(ap, "duplicate agent %q, first listed as agents[%d]", a, j)
+		} else {
+			first[strings.ToLower(a)] = i + 1
+		}
+	}
+}
+
+// purpose checks one [[purpose]] table on its own: everything the
+// transparency notice says about it must be there.
+func (d *decoder) purpose(p string, u *Purpose) {
+	d.required(p, "name", u.Name)
+	d.noticeText(p, "description", u.Description, whyPurpose)
+	d.notice(p, "legal_basis", u.LegalBasis, whyLegalBasis)
+	if strings.TrimSpace(u.LegalBasis) != "" {
+		d.oneOf(p+".legal_basis", u.LegalBasis, legalBases)
+	}
+	switch {
+	case u.LegalBasis == "legitimate_interest":
+		d.noticeText(p, "legitimate_interest", u.LegitimateInterest, whyInterest)
+	case d.has(p+".legitimate_interest") && slices.Contains(legalBases, u.LegalBasis):
+		d.keyErrorf(p+".legitimate_interest", `only for legal_basis = "legitimate_interest", this purpose's is %q`, u.LegalBasis)
+	}
+	if !d.has(p + ".retention") {
+		d.missing(p, "retention", whyRetention)
+	}
+	d.oneOf(p+".on_expiry", u.OnExpiry, onExpiries)
+	switch rp := p + ".recipients"; {
+	case !d.has(rp):
+		d.missing(p, "recipients", whyRecipients)
+	case len(u.Recipients) == 0:
+		d.keyErrorf(rp, "must not be empty: %s", whyRecipients)
+	}
+	d.noBlanks(p+".recipients", u.Recipients)
+	if !d.has(p + ".transfers") {
+		d.missing(p, "transfers", whyTransfers)
+	}
+	d.noBlanks(p+".transfers", u.Transfers)
+	d.noticeText(p, "required", u.Required, whyRequired)
 }
 
 // mailbox checks one [[mailbox]] table on its own.
@@ -166,6 +307,44 @@ func (d *decoder) required(table string, kv ...string) {
 			d.keyErrorf(p, "must not be empty")
 		default:
 			d.errorf(p, "missing required key %q%s", key, in(table))
+		}
+	}
+}
+
+// missing reports the key missing from the table at table, which the
+// transparency notice needs for the reason why.
+func (d *decoder) missing(table, key, why string) {
+	d.errorf(join(table, key), "missing required key %q%s: %s", key, in(table), why)
+}
+
+// notice reports the key in the table at table missing, or present but
+// blank, giving why the transparency notice needs it.
+func (d *decoder) notice(table, key, value, why string) {
+	switch p := join(table, key); {
+	case strings.TrimSpace(value) != "":
+	case d.has(p):
+		d.keyErrorf(p, "must not be empty: %s", why)
+	default:
+		d.missing(table, key, why)
+	}
+}
+
+// noticeText is notice for a Text: the table and both of its languages.
+func (d *decoder) noticeText(table, key string, t Text, why string) {
+	p := join(table, key)
+	if !d.has(p) {
+		d.missing(table, key, why)
+		return
+	}
+	d.notice(p, "de", t.DE, why)
+	d.notice(p, "en", t.EN, why)
+}
+
+// noBlanks reports each blank element of the array at path.
+func (d *decoder) noBlanks(path string, list []string) {
+	for i, s := range list {
+		if strings.TrimSpace(s) == "" {
+			d.keyErrorf(index(path, i+1), "must not be empty")
 		}
 	}
 }
