@@ -13,7 +13,8 @@
 // Buckets of ticketd.db (keys are big-endian uint64 unless said otherwise,
 // values JSON):
 //
-//	meta          "schema" -> version; "audit_head" -> hash of the last audit event
+//	meta          "schema" -> version; "audit_head" -> hash of the last audit event;
+//	              "instance" -> this installation's random id
 //	tickets       number -> Ticket
 //	messages      id -> Message
 //	people        id -> Person
@@ -26,6 +27,10 @@
 //	idx_qdedup    mailbox NUL content hash (or size and date of an unread mail) -> quarantine id
 //	idx_ticket    ticket number ‖ message id -> nil (messages of a ticket, in order)
 //	blobs         hex SHA-256 -> content, for contents up to 64 KiB
+//	outbox        id -> OutboxItem (mail to send, with its raw message and state)
+//	idx_outbox_due  next attempt (Unix ns) ‖ outbox id -> nil, pending items only
+//	ack_rate      lower-case address -> times of recent acknowledgements (rate limit)
+//	consent_tokens  token id -> ConsentToken (issued consent links)
 //
 // # Invariants
 //

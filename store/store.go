@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -36,9 +37,13 @@ var (
 	bIdxQDedup  = []byte("idx_qdedup")
 	bIdxTicket  = []byte("idx_ticket")
 	bBlobs      = []byte("blobs")
+	bOutbox     = []byte("outbox")
+	bIdxDue     = []byte("idx_outbox_due")
+	bAckRate    = []byte("ack_rate")
+	bConsentTok = []byte("consent_tokens")
 
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
-		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs}
+		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok}
 )
 
 // Options tunes Open.
@@ -106,6 +111,11 @@ func (db *DB) init() error {
 			}
 		}
 		meta := tx.Bucket(bMeta)
+		if meta.Get(keyInstance) == nil {
+			if err := meta.Put(keyInstance, []byte(rand.Text()[:16])); err != nil {
+				return err
+			}
+		}
 		if v := meta.Get([]byte("schema")); v != nil {
 			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
 				return fmt.Errorf("store: schema version %d, this ticketd knows %d", got, schemaVersion)
@@ -114,6 +124,19 @@ func (db *DB) init() error {
 		}
 		return meta.Put([]byte("schema"), be64(schemaVersion))
 	})
+}
+
+var keyInstance = []byte("instance")
+
+// InstanceID identifies this installation (random, made on first start); it
+// marks the mail ticketd sends, so that its own mail is recognised when it comes back.
+func (db *DB) InstanceID() string {
+	var id string
+	db.bolt.View(func(tx *bolt.Tx) error {
+		id = string(tx.Bucket(bMeta).Get(keyInstance))
+		return nil
+	})
+	return id
 }
 
 // Close closes the database file.

@@ -37,6 +37,20 @@ type Ticket struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 	Origin       Origin    `json:"origin"`
 	Messages     int       `json:"messages"` // count of messages
+	Purpose      string    `json:"purpose"`  // the [[purpose]] its data is processed for
+	Language     string    `json:"language"` // "de" | "en": the customer's language
+	Ack          *Ack      `json:"acknowledgement,omitempty"`
+}
+
+// Ack is what happened to a ticket's acknowledgement.
+type Ack struct {
+	Status     string `json:"status"` // "queued" or "suppressed"
+	Reason     string `json:"reason,omitempty"`
+	OutboxID   uint64 `json:"outbox_id,omitempty"`
+	MessageID  string `json:"message_id,omitempty"`
+	NoticeHash string `json:"notice_hash,omitempty"` // SHA-256 of the notice text it carried: which notice the customer was shown
+	Language   string `json:"language,omitempty"`
+	ConsentID  string `json:"consent_token,omitempty"` // id of the consent link's token
 }
 
 // Address is a name and an email address as they appeared in a mail.
@@ -136,4 +150,40 @@ type AuditEvent struct {
 	Detail     string    `json:"detail,omitempty"` // identifiers or fixed words only, e.g. "uid 42" or a threading rule
 	Prev       string    `json:"prev"`             // hex SHA-256 of the previous event ("" for the first)
 	Hash       string    `json:"hash"`             // hex SHA-256 over Prev and the event's other fields
+}
+
+// Outbox statuses.
+const (
+	OutboxPending = "pending"
+	OutboxSent    = "sent"
+	OutboxFailed  = "failed"
+)
+
+// OutboxItem is one mail to send.
+type OutboxItem struct {
+	ID          uint64    `json:"id"`
+	Ticket      uint64    `json:"ticket"`
+	Kind        string    `json:"kind"` // "acknowledgement"
+	MessageID   string    `json:"message_id"`
+	From        string    `json:"from"` // envelope sender
+	To          []string  `json:"to"`
+	Raw         []byte    `json:"raw"`
+	Status      string    `json:"status"`
+	Attempts    int       `json:"attempts"`
+	CreatedAt   time.Time `json:"created_at"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	GiveUpAt    time.Time `json:"give_up_at"` // a temporary failure after this marks it failed
+	LastError   string    `json:"last_error,omitempty"`
+	DoneAt      time.Time `json:"done_at,omitzero"` // sent or failed
+}
+
+// ConsentToken records an issued consent link.
+type ConsentToken struct {
+	ID         string    `json:"id"`
+	Ticket     uint64    `json:"ticket"`
+	Person     uint64    `json:"person"`
+	Purpose    string    `json:"purpose"`
+	Expires    time.Time `json:"expires"`
+	IssuedAt   time.Time `json:"issued_at"`
+	NoticeHash string    `json:"notice_hash"`
 }
