@@ -1,0 +1,54 @@
+// Package templates owns the text of the acknowledgement that answers every
+// new ticket, and the transparency notice it carries (GDPR Art. 13), in German
+// and English.
+//
+// # Layout
+//
+// The built-in templates are embedded from builtin/, one file per part and
+// language:
+//
+//	ack.de.txt.tmpl     ack.en.txt.tmpl      text/template, the text part
+//	ack.de.html.tmpl    ack.en.html.tmpl     html/template, the HTML part
+//	notice.de.txt.tmpl  notice.en.txt.tmpl   the notice, included by the text part
+//	notice.de.html.tmpl notice.en.html.tmpl  the notice, included by the HTML part
+//
+// A file of the same name in the configured server.templates_dir replaces the
+// built-in one. Inside a language's text or HTML set the files are named
+// "ack" and "notice"; an ack template includes the notice with
+// {{template "notice" .}}. Both are executed with an Ack (the customer's
+// subject and name already reduced to one line) and two functions:
+//
+//	duration d   a time.Duration in the set's language: "1 Tag und 12 Stunden" (Duration)
+//	period p     a config.Period: "2 Jahre", "90 days" (Period)
+//
+// The text part is reflowed after rendering: a line longer than 72
+// characters is word-wrapped, a list item ("- ") with a hanging indent, so
+// text templates write each paragraph on one line. Trailing white space is
+// removed and the text ends with one newline.
+//
+// # Invariants
+//
+//   - The notice names every item of GDPR Art. 13(1) and (2) from the config:
+//     controller and DPO contact, purpose and legal basis (with the legitimate
+//     interest, Art. 13(1)(d)), recipients, third-country transfers or an
+//     explicit "none", retention and what happens on expiry, the rights of
+//     Art. 15 to 18, 20 and 21, withdrawal of consent (Art. 7(3), only when
+//     the basis is consent), the complaint to the supervisory authority
+//     (Art. 77), whether the data is required, no automated decisions
+//     (Art. 22), and every kind of data recorded beyond what the customer
+//     wrote (sender, timestamps, channel and mailbox, attachments, threading
+//     headers).
+//   - Rendered.Notice is the notice's text version byte for byte as it appears
+//     in the text part, and Rendered.NoticeHash its SHA-256: stored with a
+//     consent, it proves which notice the customer was shown (Art. 7(1)).
+//     A template set whose ack does not include its notice, or leaves out the
+//     consent link, is rejected.
+//   - Everything from the config and from the mail is escaped in the HTML part
+//     by html/template's contextual escaping; no value is ever marked as safe
+//     HTML. The HTML loads nothing external: no images, fonts or style sheets,
+//     inline styles only.
+//   - Load renders every template against sample data covering each legal
+//     basis and each branch of the built-in templates, so an override with a
+//     misspelt field fails at `ticketd check`, not when a customer writes.
+//   - A *Set is immutable after Load and safe for concurrent use.
+package templates
