@@ -245,7 +245,10 @@ func BenchmarkDeliver(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	d := New(db, cfg, testLogger(b))
+	d, err := New(db, cfg, testLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
 	spool := b.TempDir()
 	b.ReportAllocs()
 	n := 0

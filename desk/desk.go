@@ -14,30 +14,66 @@ import (
 	"sync/atomic"
 
 	"ticketd/config"
+	"ticketd/consent"
 	"ticketd/mail"
 	"ticketd/store"
+	"ticketd/templates"
 )
 
-// Desk turns mail into tickets.
+// Desk turns mail into tickets and queues their acknowledgements.
 type Desk struct {
 	DB  *store.DB
 	Log *slog.Logger
+	// Wake, when set, is called after a commit that queued outgoing mail.
+	Wake func()
 
-	cfg atomic.Pointer[config.Config]
+	signer *consent.Signer
+	rt     atomic.Pointer[setup]
 }
 
-// New returns a Desk working with cfg.
-func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Desk {
-	d := &Desk{DB: db, Log: log}
-	d.cfg.Store(cfg)
-	return d
+// setup is what one configuration needs, swapped as a whole on reload.
+type setup struct {
+	cfg       *config.Config
+	templates *templates.Set
+	policy    *mail.AutoReplyPolicy
+	signer    *consent.Signer
+	instance  string
 }
 
-// SetConfig replaces the configuration (on reload); batches in progress finish with the old one.
-func (d *Desk) SetConfig(cfg *config.Config) { d.cfg.Store(cfg) }
+// New returns a Desk working with cfg: it loads the templates (with the
+// overrides of server.templates_dir) and the consent key of the data directory.
+func New(db *store.DB, cfg *config.Config, log *slog.Logger) (*Desk, error) {
+	signer, err := consent.LoadKey(db.Dir())
+	if err != nil {
+		return nil, err
+	}
+	d := &Desk{DB: db, Log: log, signer: signer}
+	if err := d.SetConfig(cfg); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// SetConfig replaces the configuration (on reload); batches in progress
+// finish with the old one. On error the old one stays.
+func (d *Desk) SetConfig(cfg *config.Config) error {
+	tmpl, err := templates.Load(cfg.Server.TemplatesDir)
+	if err != nil {
+		return err
+	}
+	d.rt.Store(&setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(),
+		policy: &mail.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)}})
+	return nil
+}
 
 // Config is the configuration in use.
-func (d *Desk) Config() *config.Config { return d.cfg.Load() }
+func (d *Desk) Config() *config.Config { return d.rt.Load().cfg }
+
+func (d *Desk) wake() {
+	if d.Wake != nil {
+		d.Wake()
+	}
+}
 
 // Outcome is what became of one mail.
 type Outcome struct {
@@ -47,6 +83,8 @@ type Outcome struct {
 	Duplicate  bool   `json:"duplicate,omitempty"`
 	Quarantine uint64 `json:"quarantine,omitempty"`
 	Reason     string `json:"reason,omitempty"` // why it was quarantined
+	AckQueued  bool   `json:"ack_queued,omitempty"`
+	AckReason  string `json:"ack_suppressed,omitempty"` // why a new ticket got no acknowledgement
 }
 
 // parsed is a mail after parsing, before storing.
@@ -58,8 +96,8 @@ type parsed struct {
 
 // Deliver implements mail.Deliverer: the whole batch and commit's writes are one transaction.
 func (d *Desk) Deliver(ctx context.Context, b *mail.Batch, commit func(tx *store.Tx) error) error {
-	cfg := d.Config()
-	box := cfg.Mailbox(b.Mailbox)
+	rt := d.rt.Load()
+	box := rt.cfg.Mailbox(b.Mailbox)
 	if box == nil {
 		return fmt.Errorf("deliver: mailbox %q is not configured", b.Mailbox)
 	}
@@ -68,34 +106,52 @@ func (d *Desk) Deliver(ctx context.Context, b *mail.Batch, commit func(tx *store
 	if err != nil {
 		return err
 	}
-	return d.DB.Update(func(tx *store.Tx) error {
+	acks := false
+	err = d.DB.Update(func(tx *store.Tx) error {
+		acks = false // the transaction may run again
 		for _, it := range items {
 			origin := store.Origin{Channel: store.ChannelEmail, Mailbox: b.Mailbox, UID: it.f.UID,
 				UIDValidity: b.UIDValidity, ReceivedAt: it.f.InternalDate}
-			out, err := d.store(tx, it, origin, box.Queue, blobs)
+			suppress := ""
+			if it.f.UID < b.FirstUIDNext {
+				suppress = reasonOldMail
+			}
+			out, err := d.store(tx, rt, it, origin, box.Queue, box.Address, suppress, blobs)
 			if err != nil {
 				return err
 			}
 			it.f.Quarantined = out.Quarantine != 0
+			acks = acks || out.AckQueued
 		}
 		if err := tx.PutBlobs(blobs); err != nil {
 			return err
 		}
 		return commit(tx)
 	})
+	if err == nil && acks {
+		d.wake()
+	}
+	return err
 }
 
 // Ingest stores one mail that came from a file or a pipe (channel "file").
-// mailbox may be "" (then the first queue gets the ticket).
-func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string) (Outcome, error) {
-	cfg := d.Config()
-	queue := cfg.Queues[0].Name
+// mailbox may be "" (then the first queue gets the ticket, and the
+// acknowledgement comes from smtp.from). silent stores a new ticket without
+// acknowledgement (a migration).
+func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string, silent bool) (Outcome, error) {
+	rt := d.rt.Load()
+	cfg := rt.cfg
+	queue, from := cfg.Queues[0].Name, cfg.SMTP.From
 	if mailbox != "" {
 		box := cfg.Mailbox(mailbox)
 		if box == nil {
 			return Outcome{}, fmt.Errorf("ingest: mailbox %q is not configured", mailbox)
 		}
-		queue = box.Queue
+		queue, from = box.Queue, box.Address
+	}
+	suppress := ""
+	if silent {
+		suppress = reasonSilent
 	}
 	blobs := d.DB.NewBlobWriter()
 	items, err := d.parseAll([]*mail.Fetched{f}, blobs)
@@ -105,11 +161,14 @@ func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string) (Out
 	var out Outcome
 	err = d.DB.Update(func(tx *store.Tx) error {
 		origin := store.Origin{Channel: store.ChannelFile, Mailbox: mailbox, ReceivedAt: tx.Now()}
-		if out, err = d.store(tx, items[0], origin, queue, blobs); err != nil {
+		if out, err = d.store(tx, rt, items[0], origin, queue, from, suppress, blobs); err != nil {
 			return err
 		}
 		return tx.PutBlobs(blobs)
 	})
+	if err == nil && out.AckQueued {
+		d.wake()
+	}
 	return out, err
 }
 
@@ -152,7 +211,7 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 		return err
 	}
 	defer r.Close()
-	msg, err := mail.Parse(r, blobs, mail.ParseOptions{})
+	msg, err := mail.Parse(r, blobs, mail.ParseOptions{KeepHeaders: mail.KeepHeaders})
 	var pe *mail.ParseError
 	switch {
 	case errors.As(err, &pe):
@@ -185,8 +244,10 @@ func sender(m *mail.Message) mail.Address {
 	return mail.Address{}
 }
 
-// store writes one parsed mail: a quarantine record, nothing (a duplicate), or a ticket message.
-func (d *Desk) store(tx *store.Tx, it *parsed, origin store.Origin, queue string, blobs *store.BlobWriter) (Outcome, error) {
+// store writes one parsed mail: a quarantine record, nothing (a duplicate), or
+// a ticket message; a new ticket gets its acknowledgement queued from address
+// from unless suppress (or a rule) says why not.
+func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, queue, from, suppress string, blobs *store.BlobWriter) (Outcome, error) {
 	f := it.f
 	if it.reason != "" {
 		return d.quarantine(tx, it, origin, blobs)
@@ -201,8 +262,8 @@ func (d *Desk) store(tx *store.Tx, it *parsed, origin store.Origin, queue string
 		}
 		return Outcome{Ticket: msg.Ticket, Message: id, Duplicate: true}, nil
 	}
-	from := sender(m)
-	person, err := tx.EnsurePerson(from.Email, from.Name, "system")
+	who := sender(m)
+	person, err := tx.EnsurePerson(who.Email, who.Name, "system")
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -211,20 +272,22 @@ func (d *Desk) store(tx *store.Tx, it *parsed, origin store.Origin, queue string
 		return Outcome{}, err
 	}
 	out := Outcome{Ticket: number}
+	var created *store.Ticket
 	if number == 0 {
 		subject := strings.TrimSpace(m.Subject)
 		if subject == "" {
 			subject = "(no subject)"
 		}
-		tk := &store.Ticket{Subject: subject, Status: store.StatusNew, Queue: queue, RequesterID: person.ID,
-			Participants: []uint64{person.ID}, Origin: origin}
-		if err := tx.CreateTicket(tk, "system"); err != nil {
+		created = &store.Ticket{Subject: subject, Status: store.StatusNew, Queue: queue, RequesterID: person.ID,
+			Participants: []uint64{person.ID}, Origin: origin, Purpose: rt.cfg.Queue(queue).Purpose,
+			Language: templates.Language(m.ContentLanguage, m.Text, rt.cfg.Server.Language)}
+		if err := tx.CreateTicket(created, "system"); err != nil {
 			return Outcome{}, err
 		}
-		out.Ticket, out.NewTicket = tk.Number, true
+		out.Ticket, out.NewTicket = created.Number, true
 	}
 	sm := &store.Message{Ticket: out.Ticket, Direction: "in", PersonID: person.ID,
-		From: addr(from), To: addrs(m.To), Cc: addrs(m.Cc), Subject: m.Subject, MessageID: m.MessageID,
+		From: addr(who), To: addrs(m.To), Cc: addrs(m.Cc), Subject: m.Subject, MessageID: m.MessageID,
 		InReplyTo: m.InReplyTo, References: m.References, Date: m.Date, Language: m.ContentLanguage,
 		Text: m.Text, HTML: m.HTML, TextFromHTML: m.TextFromHTML, Size: f.Size, ContentHash: f.Hash,
 		Warnings: m.Warnings, ThreadedBy: how, Origin: origin}
@@ -235,6 +298,18 @@ func (d *Desk) store(tx *store.Tx, it *parsed, origin store.Origin, queue string
 		return Outcome{}, err
 	}
 	out.Message = sm.ID
+	if created != nil {
+		tk, err := tx.Ticket(created.Number) // with its message counted
+		if err != nil {
+			return Outcome{}, err
+		}
+		if out.AckQueued, err = d.acknowledge(tx, rt, tk, m, person, from, suppress); err != nil {
+			return Outcome{}, err
+		}
+		if tk.Ack != nil {
+			out.AckReason = tk.Ack.Reason
+		}
+	}
 	d.Log.Info("mail stored", "ticket", out.Ticket, "message", sm.ID, "new_ticket", out.NewTicket,
 		"mailbox", origin.Mailbox, "uid", origin.UID, "threaded_by", how)
 	return out, nil

@@ -29,24 +29,69 @@ func server(t testing.TB) *mailtest.Account {
 	return &mailtest.MemIMAP(t, nil).Account
 }
 
-// testConfig is a valid configuration with one mailbox on acct.
+// testTOML is a complete configuration; %s are the IMAP host and port.
+const testTOML = `
+[server]
+data_dir = "data"
+public_url = "https://help.example.com"
+language = "de"
+
+[controller]
+name = "Beispiel GmbH"
+address = "Musterstraße 1, 10115 Berlin"
+email = "datenschutz@example.com"
+dpo = "Dr. Erika Muster, dsb@example.com"
+authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit, Alt-Moabit 59-61, 10555 Berlin"
+
+[smtp]
+host = "127.0.0.1"
+tls = "none"
+from = "support@example.com"
+
+[[queue]]
+name = "support"
+purpose = "support"
+response_time = "1d"
+
+[[mailbox]]
+name = "support"
+address = "support@example.com"
+host = %q
+port = %d
+tls = "none"
+username = "support"
+password_file = "imap.pass"
+queue = "support"
+poll_interval = "1s"
+batch_size = 50
+command_timeout = "5s"
+
+[[purpose]]
+name = "support"
+description = { de = "Bearbeitung Ihrer Anfrage", en = "Handling your request" }
+legal_basis = "contract"
+retention = "2y"
+recipients = ["Example Hosting GmbH (mail hosting, processor)"]
+transfers = []
+required = { de = "Ohne Ihre Adresse können wir nicht antworten.", en = "Without your address we cannot answer." }
+`
+
+// testConfig is a valid configuration with one mailbox on acct, parsed as
+// ticketd parses a file, then changed by mutate.
 func testConfig(t testing.TB, acct *mailtest.Account, mutate ...func(*config.Mailbox)) *config.Config {
 	t.Helper()
 	host, port := splitAddr(t, acct.Addr)
-	box := config.Mailbox{
-		Name: "support", Address: "support@example.com", Host: host, Port: port, TLS: "none",
-		Username: acct.Username, Password: acct.Password, Folder: "INBOX", AfterImport: "seen",
-		Queue: "support", PollInterval: config.Duration{Duration: time.Second}, MaxMessageSize: 64 << 20,
-		BatchSize: 50, CommandTimeout: config.Duration{Duration: 5 * time.Second},
+	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(testTOML, host, port)))
+	if err != nil {
+		t.Fatal(err)
 	}
+	cfg.Server.DataDir = t.TempDir()
+	box := &cfg.Mailboxes[0]
+	box.Username, box.Password = acct.Username, acct.Password
 	for _, m := range mutate {
-		m(&box)
+		m(box)
 	}
-	return &config.Config{
-		Server:    config.Server{DataDir: t.TempDir(), Language: "en", PublicURL: "http://127.0.0.1:8080"},
-		Mailboxes: []config.Mailbox{box},
-		Queues:    []config.Queue{{Name: "support"}},
-	}
+	return cfg
 }
 
 func splitAddr(t testing.TB, addr string) (string, int) {
@@ -93,7 +138,10 @@ func (h *harness) start() {
 	}
 	h.db = db
 	log := testLogger(h.t)
-	h.desk = New(db, h.cfg, log)
+	h.desk, err = New(db, h.cfg, log)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	spool := filepath.Join(h.cfg.Server.DataDir, "spool")
 	os.MkdirAll(spool, 0o700)
 	h.sup = &mail.Supervisor{Box: &h.cfg.Mailboxes[0], DB: db, Deliver: h.desk, Log: log, SpoolDir: spool,

@@ -23,6 +23,9 @@ type TicketSummary struct {
 	UpdatedAt time.Time    `json:"updated_at"`
 	Messages  int          `json:"messages"`
 	Origin    store.Origin `json:"origin"`
+	Purpose   string       `json:"purpose"`
+	Language  string       `json:"language"`
+	Ack       *store.Ack   `json:"acknowledgement,omitempty"`
 }
 
 // TicketDetail is ticketd tickets show: the ticket with its messages.
@@ -38,7 +41,7 @@ func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
 	}
 	return TicketSummary{Number: tk.Number, Subject: tk.Subject, Status: tk.Status, Queue: tk.Queue,
 		Requester: Person{Email: p.Email, Name: p.Name}, CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt,
-		Messages: tk.Messages, Origin: tk.Origin}, nil
+		Messages: tk.Messages, Origin: tk.Origin, Purpose: tk.Purpose, Language: tk.Language, Ack: tk.Ack}, nil
 }
 
 // ListTickets returns every ticket, oldest first.

@@ -1,0 +1,118 @@
+package desk
+
+import (
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"strings"
+
+	"ticketd/config"
+	"ticketd/mail"
+	"ticketd/store"
+	"ticketd/templates"
+)
+
+// ackReason values for suppressions that are not loop rules.
+const (
+	reasonDisabled = "acknowledgements are disabled ([acknowledgement] enabled = false)"
+	reasonOldMail  = "the mail was in the mailbox before ticketd first read it"
+	reasonSilent   = "imported without acknowledgement (ingest -silent)"
+)
+
+// acknowledge decides on and, unless suppressed, queues the acknowledgement
+// of a new ticket, in the ticket's own transaction: no ticket without its
+// queued mail, no mail for a rolled-back ticket. A suppression is recorded on
+// the ticket with its reason.
+func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Message, person *store.Person, from string, suppress string) (queued bool, err error) {
+	cfg := rt.cfg
+	to := replyAddress(m)
+	if suppress == "" && !cfg.Acknowledgement.On() {
+		suppress = reasonDisabled
+	}
+	if suppress == "" {
+		suppress = rt.policy.Suppress(m)
+	}
+	if suppress == "" {
+		ok, err := tx.TakeAckSlot(to.Email, cfg.Acknowledgement.MaxPerSender, cfg.Acknowledgement.Window.Duration)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			suppress = fmt.Sprintf("rate limit: %d acknowledgements to this address within %v", cfg.Acknowledgement.MaxPerSender, cfg.Acknowledgement.Window)
+		}
+	}
+	if suppress != "" {
+		tk.Ack = &store.Ack{Status: "suppressed", Reason: suppress}
+		return false, tx.UpdateTicket(tk, "ticket.ack_suppressed", "system")
+	}
+
+	queue := cfg.Queue(tk.Queue)
+	purpose := cfg.Purpose(tk.Purpose)
+	now := tx.Now()
+	token, claims, err := rt.signer.Issue(tk.Number, person.ID, purpose.Name, now.Add(cfg.Acknowledgement.ConsentLinkValidity.Duration))
+	if err != nil {
+		return false, err
+	}
+	r, err := rt.templates.Ack(templates.Ack{
+		Lang: tk.Language, Ticket: tk.Number, Subject: tk.Subject, RequesterName: to.Name,
+		ResponseTime: queue.ResponseTime.Duration, ConsentURL: strings.TrimSuffix(cfg.Server.PublicURL, "/") + "/consent/" + token,
+		Controller: cfg.Controller, Purpose: *purpose, SupportAddress: from,
+	})
+	if err != nil {
+		return false, fmt.Errorf("render acknowledgement of ticket %d: %w", tk.Number, err)
+	}
+	msgID := fmt.Sprintf("ticketd.%d.%s@%s", tk.Number, strings.ToLower(rand.Text()[:12]), domainOf(from))
+	refs := slices.Clone(m.References)
+	if m.MessageID != "" {
+		refs = append(refs, m.MessageID)
+	}
+	raw, err := mail.Compose(mail.AutoReply{
+		From: mail.Address{Name: cfg.Controller.Name, Email: from}, To: to,
+		Subject: fmt.Sprintf("[#%d] %s", tk.Number, tk.Subject), MessageID: msgID, InReplyTo: m.MessageID,
+		References: refs, Date: now, Language: tk.Language, Instance: rt.instance, Text: r.Text, HTML: r.HTML,
+	})
+	if err != nil {
+		return false, err
+	}
+	item := &store.OutboxItem{Ticket: tk.Number, Kind: "acknowledgement", MessageID: msgID, From: cfg.SMTP.From,
+		To: []string{to.Email}, Raw: raw, GiveUpAt: now.Add(cfg.SMTP.RetryFor.Duration)}
+	if err := tx.Enqueue(item, "system"); err != nil {
+		return false, err
+	}
+	if err := tx.IndexMessageID(msgID, tk.Number); err != nil {
+		return false, err
+	}
+	if err := tx.RecordConsentToken(&store.ConsentToken{ID: claims.ID, Ticket: tk.Number, Person: person.ID,
+		Purpose: purpose.Name, Expires: claims.Expires, NoticeHash: r.NoticeHash}, "system"); err != nil {
+		return false, err
+	}
+	tk.Ack = &store.Ack{Status: "queued", OutboxID: item.ID, MessageID: msgID, NoticeHash: r.NoticeHash,
+		Language: tk.Language, ConsentID: claims.ID}
+	return true, tx.UpdateTicket(tk, "ticket.ack_queued", "system")
+}
+
+// replyAddress is where an answer to m goes: Reply-To when given, else the sender.
+func replyAddress(m *mail.Message) mail.Address {
+	for _, a := range m.ReplyTo {
+		if a.Email != "" {
+			return a
+		}
+	}
+	return sender(m)
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return "localhost"
+}
+
+// ownAddresses are the addresses ticketd sends from: mail from them is never acknowledged.
+func ownAddresses(cfg *config.Config) []string {
+	own := []string{cfg.SMTP.From}
+	for _, b := range cfg.Mailboxes {
+		own = append(own, b.Address)
+	}
+	return own
+}

@@ -1,0 +1,63 @@
+package desk
+
+import (
+	"fmt"
+	"time"
+
+	"ticketd/store"
+)
+
+// OutboxView is one line of ticketd outbox list: an outbox item without its raw message.
+type OutboxView struct {
+	ID          uint64    `json:"id"`
+	Ticket      uint64    `json:"ticket"`
+	Kind        string    `json:"kind"`
+	MessageID   string    `json:"message_id"`
+	To          []string  `json:"to"`
+	Status      string    `json:"status"`
+	Attempts    int       `json:"attempts"`
+	Size        int       `json:"size"`
+	CreatedAt   time.Time `json:"created_at"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	DoneAt      time.Time `json:"done_at,omitzero"`
+	GiveUpAt    time.Time `json:"give_up_at"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// ListOutbox returns every outbox item, oldest first.
+func ListOutbox(db *store.DB) ([]OutboxView, error) {
+	out := []OutboxView{}
+	err := db.View(func(tx *store.Tx) error {
+		return tx.Outbox(func(it *store.OutboxItem) bool {
+			v := OutboxView{ID: it.ID, Ticket: it.Ticket, Kind: it.Kind, MessageID: it.MessageID, To: it.To,
+				Status: it.Status, Attempts: it.Attempts, Size: len(it.Raw), CreatedAt: it.CreatedAt,
+				DoneAt: it.DoneAt, GiveUpAt: it.GiveUpAt, LastError: it.LastError}
+			if it.Status == store.OutboxPending {
+				v.NextAttempt = it.NextAttempt
+			}
+			out = append(out, v)
+			return true
+		})
+	})
+	return out, err
+}
+
+// ErrNotRetryable is returned for an item that was already sent.
+var ErrNotRetryable = fmt.Errorf("outbox: the mail was sent already")
+
+// RetryOutbox makes a failed (or deferred) item due now, with retryFor more
+// time for temporary failures. The admin did it: that is the audit event's actor.
+func RetryOutbox(db *store.DB, id uint64, retryFor time.Duration) error {
+	return db.Update(func(tx *store.Tx) error {
+		it, err := tx.OutboxItem(id)
+		if err != nil {
+			return err
+		}
+		if it.Status == store.OutboxSent {
+			return fmt.Errorf("outbox item %d: %w", id, ErrNotRetryable)
+		}
+		it.Status, it.NextAttempt, it.DoneAt = store.OutboxPending, tx.Now(), time.Time{}
+		it.GiveUpAt = tx.Now().Add(retryFor)
+		return tx.UpdateOutbox(it, "admin")
+	})
+}
