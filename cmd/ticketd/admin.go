@@ -29,7 +29,7 @@ type adminServer struct {
 	ln  net.Listener
 }
 
-func startAdmin(path string, dk *desk.Desk, spool string, log *slog.Logger) (*adminServer, error) {
+func startAdmin(path string, dk *desk.Desk, spool string, wake func(), log *slog.Logger) (*adminServer, error) {
 	os.Remove(path) // a stale socket of a stopped daemon; the database lock proves none runs
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -59,8 +59,24 @@ func startAdmin(path string, dk *desk.Desk, spool string, log *slog.Logger) (*ad
 		reply(w, log, v, err)
 	})
 	mux.HandleFunc("POST /ingest", func(w http.ResponseWriter, r *http.Request) {
-		v, err := local.Ingest(r.Context(), r.Body, r.URL.Query().Get("mailbox"))
+		v, err := local.Ingest(r.Context(), r.Body, r.URL.Query().Get("mailbox"), r.URL.Query().Get("silent") == "1")
 		reply(w, log, v, err)
+	})
+	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
+		v, err := local.Outbox()
+		reply(w, log, v, err)
+	})
+	mux.HandleFunc("POST /outbox/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		err = local.RetryOutbox(id)
+		if err == nil {
+			wake()
+		}
+		reply(w, log, struct{}{}, err)
 	})
 	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go a.srv.Serve(ln)
@@ -103,7 +119,9 @@ type backend interface {
 	Tickets() ([]desk.TicketSummary, error)
 	Ticket(n uint64) (*desk.TicketDetail, error)
 	Quarantine() ([]*store.Quarantine, error)
-	Ingest(ctx context.Context, r io.Reader, mailbox string) (desk.Outcome, error)
+	Ingest(ctx context.Context, r io.Reader, mailbox string, silent bool) (desk.Outcome, error)
+	Outbox() ([]desk.OutboxView, error)
+	RetryOutbox(id uint64) error
 }
 
 // withBackend calls fn with the daemon's socket when it answers, and otherwise
@@ -126,7 +144,11 @@ func withBackend(cfg *config.Config, fn func(backend) error) error {
 	}
 	defer os.RemoveAll(spool)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return fn(&localBackend{desk: desk.New(db, cfg, log), spool: spool})
+	dk, err := desk.New(db, cfg, log)
+	if err != nil {
+		return err
+	}
+	return fn(&localBackend{desk: dk, spool: spool})
 }
 
 type localBackend struct {
@@ -142,7 +164,17 @@ func (l *localBackend) Quarantine() ([]*store.Quarantine, error) {
 	return desk.ListQuarantine(l.desk.DB)
 }
 
-func (l *localBackend) Ingest(ctx context.Context, r io.Reader, mailbox string) (desk.Outcome, error) {
+func (l *localBackend) Outbox() ([]desk.OutboxView, error) { return desk.ListOutbox(l.desk.DB) }
+
+func (l *localBackend) RetryOutbox(id uint64) error {
+	err := desk.RetryOutbox(l.desk.DB, id, l.desk.Config().SMTP.RetryFor.Duration)
+	if errors.Is(err, desk.ErrNotRetryable) {
+		return fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	return err
+}
+
+func (l *localBackend) Ingest(ctx context.Context, r io.Reader, mailbox string, silent bool) (desk.Outcome, error) {
 	if mailbox != "" && l.desk.Config().Mailbox(mailbox) == nil {
 		return desk.Outcome{}, fmt.Errorf("%w: mailbox %q is not configured", errBadRequest, mailbox)
 	}
@@ -155,7 +187,7 @@ func (l *localBackend) Ingest(ctx context.Context, r io.Reader, mailbox string) 
 		return desk.Outcome{}, err
 	}
 	defer f.Release()
-	return l.desk.Ingest(ctx, f, mailbox)
+	return l.desk.Ingest(ctx, f, mailbox, silent)
 }
 
 // socketBackend talks to a running daemon.
@@ -211,8 +243,20 @@ func (s *socketBackend) Quarantine() (out []*store.Quarantine, err error) {
 	return out, s.do("GET", "/quarantine", nil, &out)
 }
 
-func (s *socketBackend) Ingest(ctx context.Context, r io.Reader, mailbox string) (out desk.Outcome, err error) {
-	return out, s.do("POST", "/ingest?mailbox="+url.QueryEscape(mailbox), io.NopCloser(r), &out)
+func (s *socketBackend) Ingest(ctx context.Context, r io.Reader, mailbox string, silent bool) (out desk.Outcome, err error) {
+	q := url.Values{"mailbox": {mailbox}}
+	if silent {
+		q.Set("silent", "1")
+	}
+	return out, s.do("POST", "/ingest?"+q.Encode(), io.NopCloser(r), &out)
+}
+
+func (s *socketBackend) Outbox() (out []desk.OutboxView, err error) {
+	return out, s.do("GET", "/outbox", nil, &out)
+}
+
+func (s *socketBackend) RetryOutbox(id uint64) error {
+	return s.do("POST", "/outbox/"+strconv.FormatUint(id, 10)+"/retry", nil, &struct{}{})
 }
 
 // remoteError is an error the daemon reported; Unwrap gives the kind.

@@ -15,6 +15,7 @@ import (
 
 	"ticketd/desk"
 	"ticketd/store"
+	"ticketd/templates"
 )
 
 func cmdCheck(_ context.Context, e *env, args []string) error {
@@ -26,7 +27,11 @@ func cmdCheck(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: ok (%d mailboxes, %d queues)\n", *path, len(cfg.Mailboxes), len(cfg.Queues))
+	if _, err := templates.Load(cfg.Server.TemplatesDir); err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return &exitError{1, errReported}
+	}
+	fmt.Fprintf(e.stdout, "%s: ok (%d mailboxes, %d queues, %d purposes)\n", *path, len(cfg.Mailboxes), len(cfg.Queues), len(cfg.Purposes))
 	return nil
 }
 
@@ -35,6 +40,7 @@ func cmdCheck(_ context.Context, e *env, args []string) error {
 func cmdIngest(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "ingest")
 	mailbox := fs.String("mailbox", "", "the configured mailbox `name` the mail counts as received by (its queue and dedup scope)")
+	silent := fs.Bool("silent", false, "send no acknowledgement for new tickets (a migration of old mail)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -51,7 +57,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	err = withBackend(cfg, func(b backend) error {
 		var failed error
 		for _, name := range fs.Args() {
-			out, err := ingestOne(ctx, e, b, name, *mailbox)
+			out, err := ingestOne(ctx, e, b, name, *mailbox, *silent)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
 				failed = errReported
@@ -67,7 +73,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func ingestOne(ctx context.Context, e *env, b backend, name, mailbox string) (desk.Outcome, error) {
+func ingestOne(ctx context.Context, e *env, b backend, name, mailbox string, silent bool) (desk.Outcome, error) {
 	var r io.Reader = e.stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -77,7 +83,7 @@ func ingestOne(ctx context.Context, e *env, b backend, name, mailbox string) (de
 		defer f.Close()
 		r = f
 	}
-	return b.Ingest(ctx, r, mailbox)
+	return b.Ingest(ctx, r, mailbox, silent)
 }
 
 func describeOutcome(o desk.Outcome) string {
@@ -88,8 +94,10 @@ func describeOutcome(o desk.Outcome) string {
 		return "already quarantined: " + o.Reason
 	case o.Duplicate:
 		return fmt.Sprintf("already stored in ticket #%d", o.Ticket)
+	case o.NewTicket && o.AckQueued:
+		return fmt.Sprintf("new ticket #%d, acknowledgement queued", o.Ticket)
 	case o.NewTicket:
-		return fmt.Sprintf("new ticket #%d", o.Ticket)
+		return fmt.Sprintf("new ticket #%d, no acknowledgement: %s", o.Ticket, o.AckReason)
 	}
 	return fmt.Sprintf("added to ticket #%d", o.Ticket)
 }
@@ -102,7 +110,7 @@ func cmdTickets(_ context.Context, e *env, args []string) error {
 	if fs.NArg() == 0 {
 		return usageError("tickets", "list or show?")
 	}
-	sub := subFlags(e, "tickets", fs.Arg(0))
+	sub := subFlags(e, "tickets", fs.Arg(0), path)
 	asJSON := sub.Bool("json", false, "print JSON")
 	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
 		return err
@@ -161,7 +169,7 @@ func cmdQuarantine(_ context.Context, e *env, args []string) error {
 	if fs.Arg(0) != "list" {
 		return usageError("quarantine", "only list is known")
 	}
-	sub := subFlags(e, "quarantine", "list")
+	sub := subFlags(e, "quarantine", "list", path)
 	asJSON := sub.Bool("json", false, "print JSON")
 	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
 		return err
@@ -188,10 +196,77 @@ func cmdQuarantine(_ context.Context, e *env, args []string) error {
 	})
 }
 
-// subFlags is the FlagSet of a sub-subcommand (tickets list -json).
-func subFlags(e *env, cmd, sub string) *flag.FlagSet {
+func cmdOutbox(_ context.Context, e *env, args []string) error {
+	fs, path := flags(e, "outbox")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError("outbox", "list or retry?")
+	}
+	sub := subFlags(e, "outbox", fs.Arg(0), path)
+	asJSON := sub.Bool("json", false, "print JSON")
+	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
+		return err
+	}
+	var id uint64
+	switch fs.Arg(0) {
+	case "list":
+		if sub.NArg() != 0 {
+			return usageError("outbox", "list takes no arguments")
+		}
+	case "retry":
+		n, err := strconv.ParseUint(sub.Arg(0), 10, 64)
+		if sub.NArg() != 1 || err != nil {
+			return usageError("outbox", "retry needs one outbox id")
+		}
+		id = n
+	default:
+		return usageError("outbox", "unknown subcommand %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(e, *path)
+	if err != nil {
+		return err
+	}
+	return withBackend(cfg, func(b backend) error {
+		if id != 0 {
+			err := b.RetryOutbox(id)
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no outbox item %d", id)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "outbox item %d is due now\n", id)
+			return nil
+		}
+		items, err := b.Outbox()
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(e.stdout, items)
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tTICKET\tKIND\tSTATUS\tATTEMPTS\tCREATED\tTO\tLAST ERROR")
+		for _, it := range items {
+			status := it.Status
+			if !it.NextAttempt.IsZero() {
+				status += " (next " + it.NextAttempt.Local().Format(time.DateTime) + ")"
+			}
+			fmt.Fprintf(w, "%d\t#%d\t%s\t%s\t%d\t%s\t%s\t%s\n", it.ID, it.Ticket, it.Kind, status, it.Attempts,
+				it.CreatedAt.Local().Format(time.DateTime), strings.Join(it.To, ","), oneLine(it.LastError, 60))
+		}
+		return w.Flush()
+	})
+}
+
+// subFlags is the FlagSet of a sub-subcommand (tickets list -json); it takes
+// -config too, so that it may stand on either side of the subcommand.
+func subFlags(e *env, cmd, sub string, config *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("ticketd "+cmd+" "+sub, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	fs.StringVar(config, "config", *config, "configuration `file` (env TICKETD_CONFIG)")
 	return fs
 }
 
@@ -214,6 +289,15 @@ func printTickets(w io.Writer, tks []desk.TicketSummary) {
 func printTicket(w io.Writer, t *desk.TicketDetail) {
 	fmt.Fprintf(w, "Ticket #%d: %s\n", t.Number, t.Subject)
 	fmt.Fprintf(w, "Status:    %s\nQueue:     %s\nRequester: %s\n", t.Status, t.Queue, formatPerson(t.Requester))
+	if t.Ack != nil {
+		ack := t.Ack.Status
+		if t.Ack.Reason != "" {
+			ack += ": " + t.Ack.Reason
+		} else {
+			ack += fmt.Sprintf(" (outbox %d, %s, notice %.12s)", t.Ack.OutboxID, t.Ack.Language, t.Ack.NoticeHash)
+		}
+		fmt.Fprintf(w, "Purpose:   %s\nAck:       %s\n", t.Purpose, ack)
+	}
 	fmt.Fprintf(w, "Created:   %s\nOrigin:    %s, mailbox %s, Message-ID <%s>, received %s, stored %s\n",
 		t.CreatedAt.Local().Format(time.DateTime), t.Origin.Channel, dash(t.Origin.Mailbox), t.Origin.MessageID,
 		t.Origin.ReceivedAt.Local().Format(time.DateTime), t.Origin.StoredAt.Local().Format(time.DateTime))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -91,6 +92,10 @@ type daemon struct {
 
 	mu       sync.Mutex
 	cfg      *config.Config
+	outbox   *mail.Outbox
+	sender   *mail.Sender
+	stopOut  context.CancelFunc
+	outDone  chan struct{}
 	sups     []*mail.Supervisor
 	supsMu   sync.Mutex // guards sups for status readers
 	cancel   context.CancelFunc
@@ -116,8 +121,14 @@ func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*da
 		db.Close()
 		return nil, err
 	}
-	d.desk = desk.New(db, cfg, log)
-	d.admin, err = startAdmin(cfg.Server.AdminSocket, d.desk, d.spool, log)
+	d.desk, err = desk.New(db, cfg, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.outbox = &mail.Outbox{DB: db, Log: log}
+	d.desk.Wake = d.outbox.Wake
+	d.admin, err = startAdmin(cfg.Server.AdminSocket, d.desk, d.spool, d.outbox.Wake, log)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -128,8 +139,40 @@ func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*da
 		db.Close()
 		return nil, err
 	}
+	d.startOutbox()
 	d.startMailboxes()
 	return d, nil
+}
+
+// startOutbox sends queued mail through the configured relay.
+func (d *daemon) startOutbox() {
+	d.sender = mail.NewSender(&d.cfg.SMTP, heloName(d.cfg), d.log)
+	d.outbox.Send = d.sender
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopOut, d.outDone = cancel, make(chan struct{})
+	go func() {
+		defer close(d.outDone)
+		d.outbox.Run(ctx)
+	}()
+}
+
+// stopOutbox lets a send in progress finish and closes the relay connection.
+func (d *daemon) stopOutbox() {
+	d.stopOut()
+	select {
+	case <-d.outDone:
+	case <-time.After(shutdownGrace):
+		d.log.Error("outbox did not stop", "within", shutdownGrace)
+	}
+	d.sender.Close()
+}
+
+// heloName is the name ticketd greets the relay with: the host of public_url.
+func heloName(cfg *config.Config) string {
+	if u, err := url.Parse(cfg.Server.PublicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "localhost"
 }
 
 // resetDir empties dir (spooled mail of a previous run was never committed) and creates it.
@@ -200,11 +243,16 @@ func (d *daemon) reload(path string) {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
 		return
 	}
+	if err := d.desk.SetConfig(cfg); err != nil {
+		d.log.Error("reload rejected, keeping the running configuration", "err", err)
+		return
+	}
 	if err := d.stopMailboxes(); err != nil {
 		d.log.Error("reload: stopping mailboxes", "err", err)
 	}
+	d.stopOutbox()
 	d.cfg = cfg
-	d.desk.SetConfig(cfg)
+	d.startOutbox()
 	d.startMailboxes()
 	d.log.Info("configuration reloaded", "mailboxes", len(cfg.Mailboxes))
 	if d.onReload != nil {
@@ -212,12 +260,13 @@ func (d *daemon) reload(path string) {
 	}
 }
 
-// stop shuts down in order: mailboxes (finishing their batches), the admin
-// socket, and the store last.
+// stop shuts down in order: mailboxes (finishing their batches), the outbox
+// (finishing its send), the listeners, and the store last.
 func (d *daemon) stop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := d.stopMailboxes()
+	d.stopOutbox()
 	d.http.close()
 	d.admin.close()
 	if cerr := d.db.Close(); err == nil {

@@ -20,6 +20,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"ticketd/desk"
+	"ticketd/mail"
 	"ticketd/mail/imapmem"
 	"ticketd/store"
 )
@@ -93,14 +94,22 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(out, "ticketd demo\n\n")
 	fmt.Fprintf(out, "  data dir     %s\n  config       %s\n  IMAP server  %s (user %s, password %s)\n  SMTP server  %s (mail to %s lands in the IMAP inbox)\n  health       http://%s/healthz\n\n",
 		dir, cfgPath, imapAddr, demoUser, demoPass, smtpAddr, demoSupport, httpAddr)
+	// Mail that is in the mailbox before ticketd first reads it gets no
+	// acknowledgement (it is old mail), so seed once the mailbox is connected.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+		if st := d.status(); len(st) > 0 && st[0].Connected {
+			break
+		}
+	}
 	fmt.Fprintf(out, "Seeding four mails over SMTP: German, English, a reply to the German one, and a broken one.\n\n")
 	if err := seedDemo(smtpAddr); err != nil {
 		d.stop()
 		return err
 	}
 
-	w := &demoWatcher{db: d.db, out: out}
+	w := &demoWatcher{db: d.db, out: out, mta: smtpSrv, dir: dir}
 	w.waitFor(ctx, 4, 10*time.Second)
+	w.waitAcks(ctx, 2, 10*time.Second)
 	w.print()
 	fmt.Fprintf(out, "\nSend more mail with any SMTP client, for example:\n")
 	fmt.Fprintf(out, "  swaks --server %s --from you@example.org --to %s --header 'Subject: Hallo' --body 'Mein Drucker brennt.'\n", smtpAddr, demoSupport)
@@ -182,6 +191,19 @@ func demoSMTP(user *imapmemserver.User) (*demoMTA, string, error) {
 
 func (m *demoMTA) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &demoSession{mta: m}, nil }
 
+func (m *demoMTA) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sent)
+}
+
+// since returns the mails received after the first n.
+func (m *demoMTA) since(n int) [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([][]byte(nil), m.sent[n:]...)
+}
+
 type demoSession struct {
 	mta *demoMTA
 	to  []string
@@ -240,6 +262,8 @@ from = %q
 
 [[queue]]
 name = "support"
+purpose = "support"
+response_time = "8h"
 
 [[mailbox]]
 name = "support"
@@ -253,10 +277,31 @@ after_import = "move"
 move_to = "Processed"
 quarantine_folder = "Quarantine"
 queue = "support"
-`, httpAddr, httpAddr, sh, sp, demoSupport, demoSupport, ih, ip, demoUser)
+`+demoNotice, httpAddr, httpAddr, sh, sp, demoSupport, demoSupport, ih, ip, demoUser)
 	path := filepath.Join(dir, "config.toml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
+
+// demoNotice is what the transparency notice is filled from.
+const demoNotice = `
+[controller]
+name = "Beispiel GmbH"
+address = "Musterstraße 1, 10115 Berlin"
+email = "datenschutz@demo.example"
+dpo = "Dr. Erika Muster, dsb@demo.example"
+authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit, Alt-Moabit 59-61, 10555 Berlin"
+
+[[purpose]]
+name = "support"
+description.de = "Bearbeitung Ihrer Support-Anfrage"
+description.en = "Handling your support request"
+legal_basis = "contract"
+retention = "2y"
+recipients = ["Demo Hosting GmbH (E-Mail-Hosting, Auftragsverarbeiter)"]
+transfers = []
+required.de = "Ohne Ihre E-Mail-Adresse können wir Ihnen nicht antworten."
+required.en = "Without your email address we cannot answer you."
+`
 
 var demoMails = []struct{ from, to, raw string }{
 	{"joerg@example.org", demoSupport, "From: =?ISO-8859-1?Q?J=F6rg_M=FCller?= <joerg@example.org>\r\n" +
@@ -286,12 +331,52 @@ func seedDemo(smtpAddr string) error {
 	return nil
 }
 
-// demoWatcher prints tickets, messages and quarantine records as they appear.
+// demoWatcher prints tickets, messages, quarantine records and the
+// acknowledgements sent, as they appear.
 type demoWatcher struct {
 	db         *store.DB
 	out        io.Writer
+	mta        *demoMTA
+	dir        string
 	messages   map[uint64]bool
 	quarantine map[uint64]bool
+	acks       int
+}
+
+// waitAcks waits until the relay received n mails, or timeout.
+func (w *demoWatcher) waitAcks(ctx context.Context, n int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for w.mta.count() < n && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// printAcks prints each mail the relay received since the last call and
+// saves it in the data directory.
+func (w *demoWatcher) printAcks() {
+	for _, raw := range w.mta.since(w.acks) {
+		w.acks++
+		msg, err := mail.Parse(bytes.NewReader(raw), discardBlobs{}, mail.ParseOptions{})
+		if err != nil {
+			continue
+		}
+		path := filepath.Join(w.dir, fmt.Sprintf("sent-%d.eml", w.acks))
+		os.WriteFile(path, raw, 0o600)
+		to := ""
+		if len(msg.To) > 0 {
+			to = msg.To[0].Email
+		}
+		fmt.Fprintf(w.out, "  %s  acknowledgement sent to %s (%s)\n      subject %q, with the privacy notice (Art. 13 GDPR) and a consent link\n      saved as %s\n",
+			time.Now().Format(time.TimeOnly), to, msg.ContentLanguage, msg.Subject, path)
+	}
+}
+
+// discardBlobs hashes nothing and keeps nothing: the demo only reads headers.
+type discardBlobs struct{}
+
+func (discardBlobs) Put(r io.Reader) (string, int64, error) {
+	n, err := io.Copy(io.Discard, r)
+	return strings.Repeat("0", 64), n, err
 }
 
 func (w *demoWatcher) count() int {
@@ -340,6 +425,7 @@ func (w *demoWatcher) print() {
 				len(m.Attachments), m.Origin.Channel, m.Origin.Mailbox, m.Origin.UID, m.Origin.MessageID)
 		}
 	}
+	defer w.printAcks()
 	qs, _ := desk.ListQuarantine(w.db)
 	for _, q := range qs {
 		if w.quarantine[q.ID] {

@@ -73,6 +73,8 @@ from = "support@example.com"
 
 [[queue]]
 name = "support"
+purpose = "support"
+response_time = "1d"
 
 [[mailbox]]
 name = "support"
@@ -83,7 +85,7 @@ tls = "none"
 username = "support"
 password_file = "imap.pass"
 queue = "support"
-%s`, freePort(t), host, port, extra)
+%s`+demoNotice, freePort(t), host, port, extra)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -312,7 +314,8 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"new ticket #1", "new ticket #2", "reply added to ticket #1", "quarantined mail", "swaks --server"} {
+	for _, want := range []string{"new ticket #1", "new ticket #2", "reply added to ticket #1", "quarantined mail", "swaks --server",
+		"acknowledgement sent to joerg@example.org (de)", "acknowledgement sent to ann@example.com (en)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
