@@ -289,3 +289,58 @@ func TestOldMailGetsNoAcknowledgement(t *testing.T) {
 		t.Errorf("new mail: ack %+v", a)
 	}
 }
+
+// relayFor is the SMTP server acknowledgements go to: an in-process sink, or
+// a private Postfix under make interop. msgs returns what it accepted.
+func relayFor(t testing.TB) (addr string, msgs func(n int) [][]byte) {
+	if mailtest.Interop() {
+		p := mailtest.StartPostfix(t)
+		return p.Addr, func(n int) [][]byte { return p.WaitMessages(t, n, 20*time.Second) }
+	}
+	s := mailtest.StartSMTPSink(t)
+	return s.Addr, func(n int) [][]byte {
+		var out [][]byte
+		for _, m := range s.WaitMsgs(t, n, 20*time.Second) {
+			out = append(out, m.Data)
+		}
+		return out
+	}
+}
+
+func TestAcknowledgementEndToEnd(t *testing.T) {
+	acct := server(t)
+	relay, relayed := relayFor(t)
+	h := newHarness(t, acct)
+	h.relay = relay
+	h.start()
+	h.waitConnected() // what comes now is new mail
+	acct.Append(t, "INBOX", msg{From: "Erika Mustermann <erika@example.org>", Subject: "Rechnung doppelt",
+		MessageID: "e2e@example.org", Extra: "Content-Language: de\r\n", Body: "Guten Tag, die Rechnung wurde doppelt abgebucht."}.raw())
+	raw := relayed(1)[0]
+	got, err := mail.Parse(bytes.NewReader(raw), discard{}, mail.ParseOptions{KeepHeaders: mail.KeepHeaders})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != "[#1] Rechnung doppelt" || got.AutoSubmitted != "auto-replied" || got.ContentLanguage != "de" ||
+		len(got.InReplyTo) != 1 || got.InReplyTo[0] != "e2e@example.org" || !strings.Contains(got.Text, "Datenschutzhinweise") {
+		t.Errorf("acknowledgement as relayed: subject %q auto-submitted %q lang %q in-reply-to %v", got.Subject, got.AutoSubmitted, got.ContentLanguage, got.InReplyTo)
+	}
+	mailtest.WaitFor(t, 10*time.Second, "outbox item sent", func() bool {
+		var it *store.OutboxItem
+		h.db.View(func(tx *store.Tx) (err error) { it, err = tx.OutboxItem(1); return err })
+		return it != nil && it.Status == store.OutboxSent
+	})
+	// The acknowledgement mailed back (a customer's auto-forward) threads into
+	// its ticket and makes no second one.
+	acct.Append(t, "INBOX", raw)
+	h.waitMessages(2)
+	if tks := h.tickets(); len(tks) != 1 || tks[0].Messages != 2 {
+		t.Fatalf("tickets = %+v", tks)
+	}
+	h.db.View(func(tx *store.Tx) error {
+		if _, err := tx.OutboxItem(2); err == nil {
+			t.Error("a second acknowledgement was queued")
+		}
+		return nil
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -268,4 +269,46 @@ func BenchmarkDeliver(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "mails/s")
+}
+
+// BenchmarkAckLatency measures, for 200 mails appended one at a time, the
+// time from the mail landing in the IMAP mailbox (APPEND completed) to its
+// acknowledgement being accepted by the SMTP server, with IDLE. Under make
+// bench the servers are Dovecot and Postfix on loopback.
+func BenchmarkAckLatency(b *testing.B) {
+	const n = 200
+	acct := server(b)
+	relay, _ := relayFor(b)
+	accepted := make(chan time.Time, n)
+	h := newHarness(b, acct, func(m *config.Mailbox) { m.AfterImport = "keep" })
+	h.relay = relay
+	h.cfg.Acknowledgement.MaxPerSender = n
+	h.sent = func(_ []string, err error) {
+		if err == nil {
+			accepted <- time.Now()
+		}
+	}
+	h.start()
+	h.waitConnected()
+	for b.Loop() {
+		lat := make([]time.Duration, 0, n)
+		for i := range n {
+			raw := msg{From: fmt.Sprintf("kunde%d@example.org", i), Subject: fmt.Sprintf("Anfrage %d", i),
+				MessageID: fmt.Sprintf("lat-%d-%d@example.org", b.N, i), Body: "Bitte um Rückruf."}.raw()
+			acct.Append(b, "INBOX", raw)
+			landed := time.Now()
+			select {
+			case at := <-accepted:
+				lat = append(lat, at.Sub(landed))
+			case <-time.After(30 * time.Second):
+				b.Fatalf("mail %d: no acknowledgement within 30s", i)
+			}
+		}
+		slices.Sort(lat)
+		med, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+		fmt.Printf("mail in IMAP -> acknowledgement accepted by SMTP, %d mails, IDLE: median %v, p99 %v, max %v\n",
+			n, med.Round(time.Millisecond), p99.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+		b.ReportMetric(float64(med.Microseconds())/1000, "median-ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	}
 }

@@ -116,6 +116,24 @@ type harness struct {
 	done   chan error
 	// hook, when set before start, runs between commit and after_import.
 	hook func() error
+	// relay, when set before start, is the SMTP server an outbox sends to.
+	relay string
+	// sent observes each outbox send (when it returned and its error).
+	sent func(to []string, err error)
+}
+
+// observed wraps a Submitter to report each send.
+type observed struct {
+	mail.Submitter
+	fn func(to []string, err error)
+}
+
+func (o observed) Send(ctx context.Context, from string, to []string, msg []byte) error {
+	err := o.Submitter.Send(ctx, from, to, msg)
+	if o.fn != nil {
+		o.fn(to, err)
+	}
+	return err
 }
 
 func newHarness(t testing.TB, acct *mailtest.Account, mutate ...func(*config.Mailbox)) *harness {
@@ -148,7 +166,15 @@ func (h *harness) start() {
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, BeforeAfterImport: h.hook}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	h.done = make(chan error, 1)
+	h.done = make(chan error, 2)
+	if h.relay != "" {
+		host, port := splitAddr(h.t, h.relay)
+		h.cfg.SMTP.Host, h.cfg.SMTP.Port = host, port
+		ob := &mail.Outbox{DB: db, Log: log, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+			Send: observed{mail.NewSender(&h.cfg.SMTP, "help.example.com", log), h.sent}}
+		h.desk.Wake = ob.Wake
+		go func() { h.done <- ob.Run(ctx) }()
+	}
 	go func() { h.done <- h.sup.Run(ctx) }()
 	h.t.Cleanup(h.stop)
 }
@@ -159,13 +185,19 @@ func (h *harness) stop() {
 		return
 	}
 	h.cancel()
-	select {
-	case err := <-h.done:
-		if !errors.Is(err, mail.ErrStopped) {
-			h.t.Errorf("supervisor returned %v", err)
+	runs := 1
+	if h.relay != "" {
+		runs = 2
+	}
+	for range runs {
+		select {
+		case err := <-h.done:
+			if !errors.Is(err, mail.ErrStopped) {
+				h.t.Errorf("supervisor or outbox returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			h.t.Error("supervisor or outbox did not stop within 20s")
 		}
-	case <-time.After(20 * time.Second):
-		h.t.Error("supervisor did not stop within 20s")
 	}
 	h.cancel = nil
 	h.db.Close()
@@ -224,6 +256,13 @@ func (h *harness) totalMessages() int {
 func (h *harness) waitMessages(n int) {
 	h.t.Helper()
 	mailtest.WaitFor(h.t, 20*time.Second, fmt.Sprintf("%d stored messages", n), func() bool { return h.totalMessages() >= n })
+}
+
+// waitConnected waits until the supervisor has selected the folder and
+// recorded where new mail starts.
+func (h *harness) waitConnected() {
+	h.t.Helper()
+	mailtest.WaitFor(h.t, 20*time.Second, "the mailbox connected", func() bool { return h.sup.Status().Connected })
 }
 
 // waitSettled waits until the checkpoint has reached lastUID with nothing pending.
