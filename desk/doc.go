@@ -1,5 +1,5 @@
-// Package desk is the ticket workflow: it ties mail, store and (later)
-// consent and retention together. Today it turns fetched mail into tickets.
+// Package desk is the ticket workflow: it ties mail, store, templates and
+// consent together, turning fetched mail into tickets and acknowledgements.
 //
 // # One mail, step by step
 //
@@ -17,4 +17,10 @@
 //  4. Store the person, the ticket (new) and the message, with the origin
 //     (channel, mailbox, Message-ID, UID, INTERNALDATE, stored at), in the
 //     same transaction as the rest of the batch and the mailbox checkpoint.
+//  5. A new ticket is acknowledged in that same transaction: the
+//     acknowledgement (with the transparency notice and a recorded consent
+//     token) goes into the outbox, or its suppression is recorded on the
+//     ticket with the reason: old mail (below the mailbox's first UIDNEXT),
+//     mail.AutoReplyPolicy's loop rules, the per-address rate limit, or
+//     acknowledgements disabled. Wake tells the outbox after the commit.
 package desk

@@ -34,4 +34,15 @@
 // derived from HTML when there is no text part), and attachments streamed to a
 // BlobSink. A mail that cannot become a ticket is a *ParseError, which the
 // caller quarantines with its reason.
+//
+// # Mail out
+//
+// Compose renders an automatic reply (RFC 3834: Auto-Submitted: auto-replied,
+// LoopHeader with the instance id). AutoReplyPolicy says why a mail must get
+// no automatic reply (automatic, list, bulk, bounce, no-reply or our own
+// mail). Sender submits to the relay over one reused connection, RSETs after
+// a failed transaction, sends a password only over TLS or to loopback, and
+// types every error as a *SendError (temporary or permanent). Outbox drains
+// the store's outbox through a Submitter, retrying temporary failures with
+// exponential backoff until the item's give-up time.
 package mail
