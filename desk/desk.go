@@ -272,8 +272,12 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		return Outcome{}, err
 	}
 	out := Outcome{Ticket: number}
-	var created *store.Ticket
-	if number == 0 {
+	var tk, created *store.Ticket
+	if number != 0 {
+		if tk, err = tx.Ticket(number); err != nil {
+			return Outcome{}, err
+		}
+	} else {
 		subject := strings.TrimSpace(m.Subject)
 		if subject == "" {
 			subject = "(no subject)"
@@ -284,7 +288,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		if err := tx.CreateTicket(created, "system"); err != nil {
 			return Outcome{}, err
 		}
-		out.Ticket, out.NewTicket = created.Number, true
+		tk, out.Ticket, out.NewTicket = created, created.Number, true
 	}
 	sm := &store.Message{Ticket: out.Ticket, Direction: "in", PersonID: person.ID,
 		From: addr(who), To: addrs(m.To), Cc: addrs(m.Cc), Subject: m.Subject, MessageID: m.MessageID,
@@ -294,15 +298,11 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 	for _, a := range m.Attachments {
 		sm.Attachments = append(sm.Attachments, store.Attachment(a))
 	}
-	if err := tx.AddMessage(sm, key, "system"); err != nil {
+	if err := tx.AddMessage(tk, sm, key, "system"); err != nil {
 		return Outcome{}, err
 	}
 	out.Message = sm.ID
 	if created != nil {
-		tk, err := tx.Ticket(created.Number) // with its message counted
-		if err != nil {
-			return Outcome{}, err
-		}
 		if out.AckQueued, err = d.acknowledge(tx, rt, tk, m, person, from, suppress); err != nil {
 			return Outcome{}, err
 		}

@@ -392,3 +392,48 @@ func TestTLSModes(t *testing.T) {
 		t.Errorf("imported %d tickets over an untrusted connection", got)
 	}
 }
+
+// A crash after the moves but before the checkpoint recorded them: after the
+// restart the recorded actions name mail that is gone. They are skipped (not
+// re-sent to a server that may choke on them) and the mailbox goes on.
+func TestResumedActionsSkipMailThatIsGone(t *testing.T) {
+	acct := server(t)
+	for i := range 3 {
+		acct.Append(t, "INBOX", msg{Subject: fmt.Sprintf("m%d", i), MessageID: fmt.Sprintf("g%d@example.org", i)}.raw())
+	}
+	acct.Create(t, "Done")
+	h := newHarness(t, acct, func(b *config.Mailbox) { b.AfterImport = "move"; b.MoveTo = "Done" })
+	crashed := make(chan struct{})
+	var once atomic.Bool
+	h.hook = func() error {
+		if once.CompareAndSwap(false, true) {
+			close(crashed)
+			select {}
+		}
+		return nil
+	}
+	h.start()
+	<-crashed
+	h.cancel = nil
+	h.db.Close()
+	// The moves happened; only their record is missing.
+	c := acct.Client(t)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var all imap.UIDSet
+	all.AddRange(1, 0)
+	if _, err := c.Move(all, "Done").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	uid := acct.Append(t, "INBOX", msg{Subject: "after", MessageID: "g9@example.org"}.raw())
+
+	h2 := &harness{t: t, cfg: h.cfg, acct: acct}
+	h2.start()
+	h2.waitSettled(uid)
+	mailtest.WaitFor(t, 10*time.Second, "all four in Done", func() bool { return len(acct.Folder(t, "Done")) == 4 })
+	if n := len(h2.tickets()); n != 4 {
+		t.Errorf("%d tickets, want 4", n)
+	}
+}

@@ -47,6 +47,9 @@ type Supervisor struct {
 	suspect  uint32           // UIDs up to this one were in a failed batch: fetch them one at a time
 	progress bool             // a batch was committed in this session
 	stored   store.Checkpoint // the checkpoint as last written
+	applied  map[uint32]bool  // UIDs whose actions were applied while a later batch was being stored
+
+	resumeFailures int // sessions in a row whose resumed after_import actions failed
 
 	mu     sync.Mutex
 	status Status
@@ -99,6 +102,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	if s.failures == nil {
 		s.failures = make(map[uint32]int)
+		s.applied = make(map[uint32]bool)
 	}
 	log := s.Log.With("mailbox", s.Box.Name)
 	backoff := s.MinBackoff
@@ -268,7 +272,7 @@ func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := s.applyPending(cn, &cp, log); err != nil {
+	if err := s.resumePending(cn, &cp, log); err != nil {
 		return err
 	}
 	idle := box.UseIDLE() && cn.caps.Has(imap.CapIdle)
@@ -276,6 +280,10 @@ func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {
 	s.setStatus(func(st *Status) { st.Connected, st.Idle = true, idle })
 	for {
 		if err := s.catchUp(ctx, cn, &cp, log); err != nil {
+			// Keep what was applied meanwhile from being applied again.
+			if ferr := s.flushCheckpoint(&cp); ferr != nil {
+				log.Error("storing the checkpoint", "err", ferr)
+			}
 			return err
 		}
 		s.setStatus(func(st *Status) { st.LastSync, st.LastUID = time.Now(), cp.LastUID })
@@ -356,7 +364,7 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			uids = uids[n:]
 			mails, err := s.fetchBatch(cn, batch, log)
 			if inflight != nil {
-				if ferr := s.finish(cn, cp, inflight, log); ferr != nil {
+				if ferr := s.finish(cp, inflight, log); ferr != nil {
 					release(mails)
 					return ferr
 				}
@@ -365,15 +373,25 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			if err != nil {
 				return err
 			}
-			if len(mails) == 0 {
+			if len(mails) > 0 {
+				inflight = s.deliver(ctx, *cp, batch, mails)
+			} else {
 				// Every UID vanished between SEARCH and FETCH (expunged by another client).
 				cp.LastUID = max(cp.LastUID, batch[len(batch)-1])
-				continue
 			}
-			inflight = s.deliver(ctx, *cp, batch, mails)
+			// The previous batch's flags and moves go out while this one is stored.
+			if err := s.afterImport(cn, cp, log); err != nil {
+				if inflight != nil {
+					s.finish(cp, inflight, log)
+				}
+				return err
+			}
 		}
 		if inflight != nil {
-			if err := s.finish(cn, cp, inflight, log); err != nil {
+			if err := s.finish(cp, inflight, log); err != nil {
+				return err
+			}
+			if err := s.afterImport(cn, cp, log); err != nil {
 				return err
 			}
 		}
@@ -381,6 +399,19 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			return s.flushCheckpoint(cp)
 		}
 	}
+}
+
+// afterImport applies the after_import actions of what is committed.
+func (s *Supervisor) afterImport(cn *conn, cp *store.Checkpoint, log *slog.Logger) error {
+	if len(cp.Pending) == 0 {
+		return nil
+	}
+	if s.BeforeAfterImport != nil {
+		if err := s.BeforeAfterImport(); err != nil {
+			return err
+		}
+	}
+	return s.applyPending(cn, cp, log)
 }
 
 func release(mails []*Fetched) {
@@ -432,23 +463,22 @@ func (s *Supervisor) deliver(ctx context.Context, cp store.Checkpoint, uids []ui
 	return d
 }
 
-// finish waits for a delivery and applies its after_import actions.
-func (s *Supervisor) finish(cn *conn, cp *store.Checkpoint, d *delivery, log *slog.Logger) error {
+// finish waits for a delivery and takes its checkpoint, less the actions that
+// were applied while it was stored (its commit still lists them; applying
+// them again after a crash is harmless).
+func (s *Supervisor) finish(cp *store.Checkpoint, d *delivery, log *slog.Logger) error {
 	err := <-d.done
 	release(d.mails)
 	if err != nil {
 		return fmt.Errorf("deliver batch: %w", err)
 	}
-	*cp = d.next
 	s.stored = d.next
+	*cp = d.next
+	cp.Pending = slices.DeleteFunc(slices.Clone(cp.Pending), func(p store.PendingAction) bool { return s.applied[p.UID] })
+	clear(s.applied)
 	s.progress = true
 	log.Debug("batch imported", "mails", len(d.mails), "last_uid", cp.LastUID)
-	if s.BeforeAfterImport != nil {
-		if err := s.BeforeAfterImport(); err != nil {
-			return err
-		}
-	}
-	return s.applyPending(cn, cp, log)
+	return nil
 }
 
 // flushCheckpoint stores cp when it is ahead of what the last commit
@@ -483,12 +513,19 @@ func (s *Supervisor) pendingFor(mails []*Fetched) []store.PendingAction {
 // action with a log line, so a mail deleted meanwhile cannot wedge the
 // mailbox; a connection error keeps it for the next session.
 func (s *Supervisor) applyPending(cn *conn, cp *store.Checkpoint, log *slog.Logger) error {
+	return s.apply(cn, cp, nil, log)
+}
+
+// apply applies cp.Pending; with exist set, only to the UIDs in it.
+func (s *Supervisor) apply(cn *conn, cp *store.Checkpoint, exist map[imap.UID]bool, log *slog.Logger) error {
 	if len(cp.Pending) == 0 {
 		return nil
 	}
 	byAction := map[string][]imap.UID{}
 	for _, p := range cp.Pending {
-		byAction[p.Action] = append(byAction[p.Action], imap.UID(p.UID))
+		if exist == nil || exist[imap.UID(p.UID)] {
+			byAction[p.Action] = append(byAction[p.Action], imap.UID(p.UID))
+		}
 	}
 	for _, action := range []string{"seen", "move", "quarantine"} {
 		uids := byAction[action]
@@ -517,8 +554,51 @@ func (s *Supervisor) applyPending(cn *conn, cp *store.Checkpoint, log *slog.Logg
 	// Cleared in memory; stored with the next checkpoint write. Re-applying
 	// an action after a crash is harmless (flags are idempotent, and a moved
 	// mail is gone, which the server answers with a no-op or a NO).
+	for _, p := range cp.Pending {
+		s.applied[p.UID] = true
+	}
 	cp.Pending = nil
 	return nil
+}
+
+// resumePending applies the actions a previous session left in the
+// checkpoint. They may have been applied already (the checkpoint lists them
+// until the next write), so only the UIDs still in the folder get them; a
+// server that keeps failing on them cannot wedge the mailbox: after
+// maxFetchFailures sessions they are dropped.
+func (s *Supervisor) resumePending(cn *conn, cp *store.Checkpoint, log *slog.Logger) error {
+	if len(cp.Pending) == 0 {
+		return nil
+	}
+	var set imap.UIDSet
+	for _, p := range cp.Pending {
+		set.AddNum(imap.UID(p.UID))
+	}
+	exist := map[imap.UID]bool{}
+	err := cn.wait("uid search", func() error {
+		data, err := cn.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		if err != nil {
+			return err
+		}
+		for _, u := range data.AllUIDs() {
+			exist[u] = true
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.apply(cn, cp, exist, log)
+	}
+	if err == nil {
+		s.resumeFailures = 0
+		return s.flushCheckpoint(cp)
+	}
+	if s.resumeFailures++; s.resumeFailures < maxFetchFailures {
+		return err
+	}
+	log.Error("after_import actions keep failing, dropping them; the mail stays where it is", "actions", len(cp.Pending), "err", err)
+	s.resumeFailures = 0
+	cp.Pending = nil
+	return s.flushCheckpoint(cp)
 }
 
 // move moves mail to folder, creating the folder when the server says it is missing.

@@ -37,7 +37,7 @@ func fill(t *testing.T, db *DB, email, msgID string) *Ticket {
 		}
 		m := &Message{Ticket: tk.Number, PersonID: p.ID, From: Address{Email: email}, Subject: "Drucker",
 			MessageID: msgID, Text: "Der Drucker von Erika brennt.", ContentHash: "h-" + msgID}
-		return tx.AddMessage(m, DedupKey("support", msgID, m.ContentHash), "system")
+		return tx.AddMessage(tk, m, DedupKey("support", msgID, m.ContentHash), "system")
 	})
 	if err != nil {
 		t.Fatal(err)

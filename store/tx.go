@@ -140,13 +140,11 @@ func (t *Tx) CreateTicket(tk *Ticket, actor string) error {
 		Mailbox: tk.Origin.Mailbox, Channel: tk.Origin.Channel})
 }
 
-// AddMessage stores m on its ticket, sets m.ID, indexes its Message-ID and
-// dedup key, and counts it on the ticket (adding the sender as a participant).
-func (t *Tx) AddMessage(m *Message, dedupKey []byte, actor string) error {
-	tk, err := t.Ticket(m.Ticket)
-	if err != nil {
-		return err
-	}
+// AddMessage stores m on ticket tk (as read or created in this
+// transaction), sets m.ID, indexes its Message-ID and dedup key, and counts it
+// on the ticket (adding the sender as a participant); tk is updated in place.
+func (t *Tx) AddMessage(tk *Ticket, m *Message, dedupKey []byte, actor string) error {
+	m.Ticket = tk.Number
 	id, err := t.b(bMessages).NextSequence()
 	if err != nil {
 		return err

@@ -55,21 +55,7 @@ func Language(contentLanguage, text, def string) string {
 	if len(text) > sniffBytes {
 		text = text[:sniffBytes] // half a rune at the end is a separator
 	}
-	var de, en int
-	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), ">") {
-			continue // quoted from an earlier mail, maybe ours
-		}
-		for _, w := range strings.FieldsFunc(line, func(r rune) bool { return !unicode.IsLetter(r) }) {
-			w = strings.ToLower(w)
-			switch {
-			case germanWords[w] || strings.ContainsAny(w, "äöüß"):
-				de++
-			case englishWords[w]:
-				en++
-			}
-		}
-	}
+	de, en := countVotes(text)
 	switch {
 	case de >= minVotes && de >= 2*en:
 		return "de"
@@ -77,4 +63,55 @@ func Language(contentLanguage, text, def string) string {
 		return "en"
 	}
 	return def
+}
+
+// decided is when countVotes stops early: the verdict can no longer change
+// in practice once one side has this many votes and three times the other's.
+const decided = 10
+
+// countVotes counts the marker words of each language in text, skipping
+// quoted lines, without allocating.
+func countVotes(text string) (de, en int) {
+	var lower [24]byte
+	for len(text) > 0 {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		if strings.HasPrefix(strings.TrimSpace(line), ">") {
+			continue // quoted from an earlier mail, maybe ours
+		}
+		for len(line) > 0 {
+			// Skip to the next letter, then take the word.
+			i := strings.IndexFunc(line, unicode.IsLetter)
+			if i < 0 {
+				break
+			}
+			line = line[i:]
+			j := strings.IndexFunc(line, func(r rune) bool { return !unicode.IsLetter(r) })
+			if j < 0 {
+				j = len(line)
+			}
+			w := line[:j]
+			line = line[j:]
+			if strings.ContainsAny(w, "äöüßÄÖÜ") {
+				de++
+			} else if len(w) <= len(lower) {
+				n := copy(lower[:], w)
+				for k := range n {
+					if c := lower[k]; 'A' <= c && c <= 'Z' {
+						lower[k] = c + 'a' - 'A'
+					}
+				}
+				switch {
+				case germanWords[string(lower[:n])]:
+					de++
+				case englishWords[string(lower[:n])]:
+					en++
+				}
+			}
+			if (de >= decided && de >= 3*en) || (en >= decided && en >= 3*de) {
+				return de, en
+			}
+		}
+	}
+	return de, en
 }
