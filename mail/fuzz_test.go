@@ -1,8 +1,10 @@
 package mail
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +91,56 @@ func FuzzParse(f *testing.F) {
 			if !utf8.ValidString(a.Filename) || strings.ContainsAny(a.Filename, "\r\n\x00") {
 				t.Errorf("bad file name %q", a.Filename)
 			}
+		}
+	})
+}
+
+// qpReference is the quoted-printable decoder qpReader must agree with:
+// the rules of qpReader applied one byte at a time, each decision looking
+// ahead as far as a full buffer of br reaches.
+type qpReference struct {
+	br *bufio.Reader
+}
+
+func (q *qpReference) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if _, err := q.br.Peek(1); err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		n += (&qpReader{br: q.br}).decodeByte(p[n:])
+	}
+	return n, nil
+}
+
+// FuzzQPReader checks that qpReader's bulk decoding gives the same bytes as
+// deciding byte by byte, whatever the sizes of the reads.
+func FuzzQPReader(f *testing.F) {
+	f.Add([]byte("a =41=\r\nb  \r\nc=\n= \t\r\nd=4=zz \t"), uint8(3))
+	f.Add([]byte(strings.Repeat(" ", 5000)+"=\r\nx"+strings.Repeat("\t", 4095)+"=\r"), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
+		want, err := io.ReadAll(&qpReference{br: bufio.NewReader(bytes.NewReader(data))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := &qpReader{br: bufio.NewReader(bytes.NewReader(data))}
+		var got []byte
+		buf := make([]byte, int(step)+1)
+		for {
+			n, err := q.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("qpReader gives\n%q\nbyte by byte\n%q", got, want)
 		}
 	})
 }

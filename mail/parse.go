@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -71,7 +72,8 @@ func Parse(r io.Reader, blobs BlobSink, opts ParseOptions) (msg *Message, err er
 	}
 	opts.MaxTextBytes = min(opts.MaxTextBytes, 1<<40) // keeps limit+1 and int conversions safe
 	src := &sourceReader{r: r}
-	p := &parser{blobs: blobs, opts: opts, src: src, msg: &Message{}, seen: map[string]bool{}}
+	buf := scratchPool.Get().(*scratch)
+	p := &parser{blobs: blobs, opts: opts, src: src, buf: buf, msg: &Message{}}
 	defer func() {
 		if v := recover(); v != nil {
 			msg = nil
@@ -79,6 +81,7 @@ func Parse(r io.Reader, blobs BlobSink, opts ParseOptions) (msg *Message, err er
 		}
 	}()
 	err = p.parse()
+	buf.release()
 	if src.err != nil {
 		return nil, fmt.Errorf("read mail: %w", src.err)
 	}
@@ -101,6 +104,50 @@ func (s *sourceReader) Read(b []byte) (int, error) {
 		s.err = err
 	}
 	return n, err
+}
+
+// scratch holds the buffers that one Parse call reads through, so that
+// parsing a mail allocates little more than the strings of its Message.
+// Parts are handled one after the other, so one set serves a whole mail.
+// Parse takes a scratch from scratchPool and puts it back when done (not
+// after a panic: what a panic left behind is not reused).
+type scratch struct {
+	top     *bufio.Reader // the mail
+	sniff   *bufio.Reader // a text part, of which sniffBytes are looked at before it is converted
+	qp      qpReader
+	b64     base64Reader
+	utf8    validUTF8Reader
+	head    bytes.Buffer // the start of a body part, up to MaxTextBytes
+	capture []byte       // for captureReader; nil while one has it
+}
+
+// maxPooledBytes caps the growable buffers a scratch keeps for the next
+// mail; a larger one (a body of megabytes) is left to the garbage collector.
+const maxPooledBytes = 256 << 10
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{
+		top:   bufio.NewReader(nil),
+		sniff: bufio.NewReaderSize(nil, sniffBytes),
+		qp:    qpReader{br: bufio.NewReader(nil)},
+	}
+}}
+
+// release drops the references to the mail and returns s to scratchPool.
+func (s *scratch) release() {
+	s.top.Reset(nil)
+	s.sniff.Reset(nil)
+	s.qp.br.Reset(nil)
+	s.b64.reset(nil)
+	s.utf8.reset(nil)
+	if s.head.Cap() > maxPooledBytes {
+		s.head = bytes.Buffer{}
+	}
+	s.head.Reset()
+	if cap(s.capture) > maxPooledBytes {
+		s.capture = nil
+	}
+	scratchPool.Put(s)
 }
 
 var errHeaderTooBig = errors.New("header exceeds 1 MiB")
@@ -165,6 +212,7 @@ type parser struct {
 	blobs BlobSink
 	opts  ParseOptions
 	src   *sourceReader
+	buf   *scratch
 	msg   *Message
 
 	top          mtextproto.Header
@@ -181,6 +229,9 @@ func (p *parser) warn(format string, args ...any) {
 	if p.seen[w] {
 		return
 	}
+	if p.seen == nil {
+		p.seen = map[string]bool{}
+	}
 	p.seen[w] = true
 	switch {
 	case len(p.msg.Warnings) < maxWarnings:
@@ -192,7 +243,8 @@ func (p *parser) warn(format string, args ...any) {
 
 func (p *parser) parse() error {
 	lr := &limitReader{r: p.src, n: maxHeaderBytes}
-	br := bufio.NewReader(lr)
+	br := p.buf.top
+	br.Reset(lr)
 	skipMboxFromLine(br)
 	h, err := p.readHeader(br)
 	lr.n = math.MaxInt64
@@ -240,18 +292,15 @@ func skipMboxFromLine(br *bufio.Reader) {
 // blank line, so that a mail starting with a stray line or carrying a broken
 // Received field keeps its From and Subject.
 func (p *parser) readHeader(br *bufio.Reader) (mtextproto.Header, error) {
-	type field struct{ k, v string }
 	var (
-		fields    []field
+		pieces    = make([]mtextproto.Header, 0, 1) // the header between malformed lines
 		malformed int
 		err       error
 	)
 	for {
 		var h mtextproto.Header
 		h, err = mtextproto.ReadHeader(br)
-		for f := h.Fields(); f.Next(); {
-			fields = append(fields, field{f.Key(), f.Value()})
-		}
+		pieces = append(pieces, h)
 		if err == nil || p.src.err != nil || errors.Is(err, errHeaderTooBig) {
 			break
 		}
@@ -261,8 +310,16 @@ func (p *parser) readHeader(br *bufio.Reader) (mtextproto.Header, error) {
 		}
 		malformed++
 	}
-	if malformed > 0 {
-		p.warn("header: skipped %d malformed line(s)", malformed)
+	if malformed == 0 {
+		return pieces[0], err
+	}
+	p.warn("header: skipped %d malformed line(s)", malformed)
+	type field struct{ k, v string }
+	var fields []field
+	for _, h := range pieces {
+		for f := h.Fields(); f.Next(); {
+			fields = append(fields, field{f.Key(), f.Value()})
+		}
 	}
 	var h mtextproto.Header
 	for i := len(fields) - 1; i >= 0; i-- { // Add puts a field on top
@@ -281,13 +338,28 @@ type frame struct {
 }
 
 // captureReader keeps the first bytes read through it, up to limit, while on.
-// A multipart whose boundary never shows up has then lost nothing.
+// A multipart whose boundary never shows up has then lost nothing. Its
+// buffer is borrowed from the scratch and given back by stop.
 type captureReader struct {
 	r     io.Reader
 	buf   []byte
 	limit int
 	on    bool
 	over  bool
+}
+
+func (s *scratch) newCapture(r io.Reader, limit int) *captureReader {
+	c := &captureReader{r: r, buf: s.capture[:0], limit: limit, on: true}
+	s.capture = nil
+	return c
+}
+
+// stop ends the capture and gives its buffer back to s.
+func (c *captureReader) stop(s *scratch) {
+	if c.buf != nil {
+		s.capture = c.buf[:0]
+	}
+	c.on, c.buf = false, nil
 }
 
 func (c *captureReader) Read(b []byte) (int, error) {
@@ -305,10 +377,11 @@ func (c *captureReader) Read(b []byte) (int, error) {
 // walk visits the MIME tree depth first. Each multipart level is one
 // MultipartReader on a stack; a level that fails (no closing boundary,
 // garbage between parts, a part header that cannot be read) is abandoned with
-// a warning and its parent goes on, so the loop always ends.
+// a warning and its parent goes on, so the loop always ends. h is the
+// top-level header, whose content type is in p.topMedia and p.topParams.
 func (p *parser) walk(h mtextproto.Header, body io.Reader) error {
 	var stack []frame
-	if err := p.visit(h, body, false, 0, &stack); err != nil {
+	if err := p.visit(h, p.topMedia, p.topParams, body, false, 0, &stack); err != nil {
 		return err
 	}
 	for len(stack) > 0 {
@@ -333,13 +406,14 @@ func (p *parser) walk(h mtextproto.Header, body io.Reader) error {
 		}
 		if !f.found {
 			f.found = true
-			f.capture.on, f.capture.buf = false, nil
+			f.capture.stop(p.buf)
 		}
 		if p.parts >= maxParts {
 			p.warn("more than %d parts; the rest is ignored", maxParts)
 			return nil
 		}
-		if err := p.visit(part.Header, part, f.inAlt, f.depth+1, &stack); err != nil {
+		media, params := parseMediaType(part.Header.Get("Content-Type"))
+		if err := p.visit(part.Header, media, params, part, f.inAlt, f.depth+1, &stack); err != nil {
 			return err
 		}
 	}
@@ -352,6 +426,7 @@ func (p *parser) walk(h mtextproto.Header, body io.Reader) error {
 // content instead of coming out empty.
 func (p *parser) noParts(f frame, err error) error {
 	c := f.capture
+	defer c.stop(p.buf)
 	if len(bytes.TrimSpace(c.buf)) == 0 {
 		p.warn("multipart at depth %d is empty", f.depth)
 		return nil
@@ -364,8 +439,8 @@ func (p *parser) noParts(f frame, err error) error {
 	return p.leaf(f.h, "text/plain", params, bytes.NewReader(c.buf), f.inAlt, f.depth == 0)
 }
 
-func (p *parser) visit(h mtextproto.Header, body io.Reader, inAlt bool, depth int, stack *[]frame) error {
-	media, params := parseMediaType(h.Get("Content-Type"))
+// visit handles a part with header h and content type media and params.
+func (p *parser) visit(h mtextproto.Header, media string, params map[string]string, body io.Reader, inAlt bool, depth int, stack *[]frame) error {
 	if strings.HasPrefix(media, "multipart/") {
 		boundary := params["boundary"]
 		switch {
@@ -377,7 +452,7 @@ func (p *parser) visit(h mtextproto.Header, body io.Reader, inAlt bool, depth in
 		default:
 			// The Content-Transfer-Encoding of a multipart is ignored (RFC 2045
 			// section 6.4 allows only identity encodings there), as go-message does.
-			c := &captureReader{r: body, limit: int(p.opts.MaxTextBytes), on: true}
+			c := p.buf.newCapture(body, int(p.opts.MaxTextBytes))
 			*stack = append(*stack, frame{
 				mr:      mtextproto.NewMultipartReader(c, boundary),
 				h:       h,
@@ -410,7 +485,7 @@ func (p *parser) leaf(h mtextproto.Header, media string, params map[string]strin
 	isBody := (media == "text/plain" || media == "text/html") && disp != "attachment" && meta.filename == ""
 
 	cte := normalizeCTE(h.Get("Content-Transfer-Encoding"))
-	dec, known := decodeCTE(cte, body)
+	dec, known := p.buf.decodeCTE(cte, body)
 	if !known {
 		if top && isBody {
 			p.warn("unknown Content-Transfer-Encoding %q: body kept undecoded", cte)
@@ -471,7 +546,7 @@ func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt bool
 		cand = &p.html
 	}
 	br := &bodyReader{r: r}
-	text := &bodyReader{r: &validUTF8Reader{r: p.textReader(meta, charset, br)}}
+	text := &bodyReader{r: p.buf.utf8.reset(p.textReader(meta, charset, br))}
 	defer func() {
 		for _, err := range []error{br.err, text.err} {
 			if err != nil {
@@ -483,7 +558,9 @@ func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt bool
 		return p.attachment(meta, text)
 	}
 	limit := p.opts.MaxTextBytes
-	head, _ := io.ReadAll(io.LimitReader(text, limit+1)) // a bodyReader does not fail
+	p.buf.head.Reset()
+	p.buf.head.ReadFrom(io.LimitReader(text, limit+1)) // a bodyReader does not fail
+	head := p.buf.head.Bytes()
 	next := bodyCandidate{set: true, inAlt: inAlt, meta: meta}
 	if int64(len(head)) > limit {
 		sha, size, err := p.blobs.Put(io.MultiReader(bytes.NewReader(head), text))
@@ -560,12 +637,22 @@ func utf8Cut[T string | []byte](b T, limit int) int {
 	return n
 }
 
+// normalizeNewlines turns CRLF and lone CR into LF.
 func normalizeNewlines(s string) string {
-	if !strings.ContainsRune(s, '\r') {
+	i := strings.IndexByte(s, '\r')
+	if i < 0 {
 		return s
 	}
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.ReplaceAll(s, "\r", "\n")
+	var b strings.Builder
+	b.Grow(len(s))
+	for i >= 0 {
+		b.WriteString(s[:i])
+		b.WriteByte('\n')
+		s = strings.TrimPrefix(s[i+1:], "\n")
+		i = strings.IndexByte(s, '\r')
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 // textReader converts a text part to UTF-8. The charset parameter decides,
@@ -574,7 +661,8 @@ func normalizeNewlines(s string) string {
 // parameter uses its <meta> charset; see lookupCharset for the rest. An
 // unknown charset keeps the raw bytes (made valid UTF-8 later) with a warning.
 func (p *parser) textReader(meta partMeta, label string, r io.Reader) io.Reader {
-	br := bufio.NewReaderSize(r, sniffBytes)
+	br := p.buf.sniff
+	br.Reset(r)
 	sample, _ := br.Peek(sniffBytes)
 	label = normalizeLabel(label)
 	if label == "" && meta.media == "text/html" {
@@ -609,6 +697,12 @@ type validUTF8Reader struct {
 	err   error
 }
 
+// reset makes v read r, as new.
+func (v *validUTF8Reader) reset(r io.Reader) *validUTF8Reader {
+	v.r, v.carry, v.out, v.store, v.err = r, v.carry[:0], nil, v.store[:0], nil
+	return v
+}
+
 func (v *validUTF8Reader) Read(p []byte) (int, error) {
 	for len(v.out) == 0 {
 		if v.err != nil {
@@ -631,6 +725,10 @@ func (v *validUTF8Reader) Read(p []byte) (int, error) {
 			}
 		} else {
 			v.err = err
+		}
+		if utf8.Valid(data) { // the common case: passed on as it is
+			v.out = data
+			continue
 		}
 		out := v.store[:0]
 		for len(data) > 0 {
@@ -797,6 +895,8 @@ func normalizeCTE(v string) string {
 		v = v[:i]
 	}
 	switch v {
+	case "", "7bit", "8bit", "binary", "quoted-printable", "base64":
+		return v
 	case "7-bit", "8-bit", "7bits", "8bits":
 		return "8bit"
 	case "quotedprintable", "quoted_printable", "qp":
@@ -812,15 +912,17 @@ func normalizeCTE(v string) string {
 
 // decodeCTE undoes a Content-Transfer-Encoding. Both decoders are lenient
 // (see qpReader and base64Reader); known is false for encodings such as
-// x-uuencode, whose content is then returned undecoded.
-func decodeCTE(cte string, r io.Reader) (io.Reader, bool) {
+// x-uuencode, whose content is then returned undecoded. The decoders are
+// those of s: the reader returned is good until the next call.
+func (s *scratch) decodeCTE(cte string, r io.Reader) (io.Reader, bool) {
 	switch cte {
 	case "", "7bit", "8bit", "binary":
 		return r, true
 	case "quoted-printable":
-		return &qpReader{br: bufio.NewReader(r)}, true
+		s.qp.br.Reset(r)
+		return &s.qp, true
 	case "base64":
-		return &base64Reader{r: r}, true
+		return s.b64.reset(r), true
 	}
 	return r, false
 }
@@ -831,6 +933,11 @@ func decodeCTE(cte string, r io.Reader) (io.Reader, bool) {
 // white space at the end of a line is dropped as the RFC asks. (The standard
 // library's reader fails on control characters and on lines longer than its
 // 4 KiB buffer.)
+//
+// Whether a blank is at the end of a line, or an "=" starts a soft line
+// break, is decided by looking ahead as far as the buffer of br reaches.
+// Read decides in bulk what the buffered input settles, and leaves the rest
+// to decodeByte, which peeks ahead a whole buffer.
 type qpReader struct {
 	br *bufio.Reader
 }
@@ -838,40 +945,123 @@ type qpReader struct {
 func (q *qpReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
-		c, err := q.br.ReadByte()
-		if err != nil {
+		if _, err := q.br.Peek(1); err != nil {
 			if n > 0 {
 				return n, nil
 			}
 			return 0, err
 		}
-		switch c {
-		case '=':
-			next, _ := q.br.Peek(2)
-			switch {
-			case len(next) == 2 && isHex(next[0]) && isHex(next[1]):
-				p[n] = unhex(next[0])<<4 | unhex(next[1])
-				n++
-				q.br.Discard(2)
-			case len(next) == 0:
-				// "=" at the very end: a soft line break without the line.
-			case q.softBreak():
-			default:
-				p[n] = '='
-				n++
+		buf, _ := q.br.Peek(q.br.Buffered())
+		i, m := decodeQP(buf, p[n:])
+		q.br.Discard(i)
+		n += m
+		if i == len(buf) || n == len(p) {
+			continue
+		}
+		// The next byte needs a look further ahead. So may the blanks
+		// after it, in a run longer than the buffer: they are decided one
+		// by one too, without scanning the run again for each.
+		for {
+			n += q.decodeByte(p[n:])
+			if n == len(p) || q.br.Buffered() == 0 {
+				break
 			}
-		case ' ', '\t':
-			if q.trailingSpace() {
-				continue
+			if next, _ := q.br.Peek(1); next[0] != ' ' && next[0] != '\t' {
+				break
 			}
-			p[n] = c
-			n++
-		default:
-			p[n] = c
-			n++
 		}
 	}
 	return n, nil
+}
+
+// decodeQP decodes in into out until out is full or the rest of in is not
+// enough to decide how to decode its next byte. It returns the bytes of in
+// consumed and of out written.
+func decodeQP(in, out []byte) (i, n int) {
+	for i < len(in) && n < len(out) {
+		// Text up to the next "=" or line break is copied as it is, but for
+		// the white space at its end: dropped before a line break, left to
+		// decodeByte at the end of in.
+		k := i
+		for k < len(in) && !qpStop[in[k]] {
+			k++
+		}
+		text := in[i:k]
+		if k == len(in) || in[k] != '=' {
+			text = bytes.TrimRight(text, " \t")
+		}
+		m := copy(out[n:], text)
+		n += m
+		i += m
+		if m < len(text) || k == len(in) || n == len(out) {
+			return i, n
+		}
+		i = k
+		switch {
+		case in[k] != '=': // a line break
+			out[n] = in[k]
+			n++
+			i++
+		case k+2 >= len(in):
+			return i, n
+		case isHex(in[k+1]) && isHex(in[k+2]):
+			out[n] = unhex(in[k+1])<<4 | unhex(in[k+2])
+			n++
+			i += 3
+		default:
+			j := skipBlanks(in, k+1)
+			switch {
+			case j == len(in) || in[j] == '\r' && j+1 == len(in):
+				return i, n
+			case in[j] == '\n':
+				i = j + 1 // soft line break
+			case in[j] == '\r' && in[j+1] == '\n':
+				i = j + 2 // soft line break
+			default:
+				out[n] = '='
+				n++
+				i++
+			}
+		}
+	}
+	return i, n
+}
+
+// qpStop marks the bytes that end a run of text for decodeQP.
+var qpStop = [256]bool{'=': true, '\r': true, '\n': true}
+
+func skipBlanks(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// decodeByte decodes the next input byte, which is buffered, into p (not
+// empty) and returns the number of bytes written, 0 or 1.
+func (q *qpReader) decodeByte(p []byte) int {
+	c, _ := q.br.ReadByte()
+	switch c {
+	case '=':
+		next, _ := q.br.Peek(2)
+		switch {
+		case len(next) == 2 && isHex(next[0]) && isHex(next[1]):
+			p[0] = unhex(next[0])<<4 | unhex(next[1])
+			q.br.Discard(2)
+			return 1
+		case len(next) == 0:
+			// "=" at the very end: a soft line break without the line.
+			return 0
+		case q.softBreak():
+			return 0
+		}
+	case ' ', '\t':
+		if q.trailingSpace() {
+			return 0
+		}
+	}
+	p[0] = c
+	return 1
 }
 
 // softBreak consumes "[ \t]*\r?\n" after "=" and reports whether it was there.
@@ -924,17 +1114,20 @@ func unhex(c byte) byte {
 	return c - '0'
 }
 
-// base64Reader decodes base64 leniently: characters outside the alphabet
-// (line breaks, spaces, junk) are skipped, and padding ends a quantum, so
-// concatenated encoded blocks decode too.
+// base64Reader decodes base64 leniently (see base64Decoder).
 type base64Reader struct {
-	r    io.Reader
-	in   [16 << 10]byte
-	buf  [12<<10 + 8]byte // room for the decoded in plus a flushed quantum
-	out  []byte           // decoded, not yet read
-	quad [4]byte
-	nq   int
-	err  error
+	r   io.Reader
+	dec base64Decoder
+	in  [16 << 10]byte
+	buf [12<<10 + 8]byte // room for the decoded in plus a flushed quantum
+	out []byte           // decoded, not yet read
+	err error
+}
+
+// reset makes b read r, as new.
+func (b *base64Reader) reset(r io.Reader) *base64Reader {
+	b.r, b.dec, b.out, b.err = r, base64Decoder{}, nil, nil
+	return b
 }
 
 func (b *base64Reader) Read(p []byte) (int, error) {
@@ -943,9 +1136,9 @@ func (b *base64Reader) Read(p []byte) (int, error) {
 			return 0, b.err
 		}
 		n, err := b.r.Read(b.in[:])
-		b.out = b.decode(b.in[:n], b.buf[:0])
+		b.out = b.dec.decode(b.in[:n], b.buf[:0])
 		if err != nil {
-			b.out = b.flush(b.out)
+			b.out = b.dec.flush(b.out)
 			b.err = err
 		}
 	}
@@ -954,7 +1147,15 @@ func (b *base64Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (b *base64Reader) decode(in, out []byte) []byte {
+// base64Decoder decodes base64 leniently: characters outside the alphabet
+// (line breaks, spaces, junk) are skipped, and padding ends a quantum, so
+// concatenated encoded blocks decode too.
+type base64Decoder struct {
+	quad [4]byte
+	nq   int
+}
+
+func (b *base64Decoder) decode(in, out []byte) []byte {
 	for _, c := range in {
 		v := base64Value[c]
 		switch {
@@ -973,7 +1174,7 @@ func (b *base64Reader) decode(in, out []byte) []byte {
 }
 
 // flush emits the bytes of an incomplete quantum (2 or 3 characters).
-func (b *base64Reader) flush(out []byte) []byte {
+func (b *base64Decoder) flush(out []byte) []byte {
 	switch b.nq {
 	case 2:
 		out = append(out, b.quad[0]<<2|b.quad[1]>>4)
@@ -998,9 +1199,9 @@ var base64Value = func() (t [256]byte) {
 
 // decodeBase64 decodes a short base64 string with the same leniency.
 func decodeBase64(s string) []byte {
-	var b base64Reader
-	out := b.decode([]byte(s), make([]byte, 0, len(s)))
-	return b.flush(out)
+	var d base64Decoder
+	out := d.decode([]byte(s), make([]byte, 0, len(s)))
+	return d.flush(out)
 }
 
 // parseMediaType parses a Content-Type value: the media type in lower case,
@@ -1033,10 +1234,11 @@ func parseParams(v string) (string, map[string]string) {
 	if params == nil {
 		params = map[string]string{}
 	}
+	lower := strings.ToLower(v)
 	for _, k := range []string{"filename", "name"} {
 		// The standard library drops RFC 2231 values in charsets other
 		// than UTF-8 and ASCII, even a single piece of a continuation.
-		if strings.Contains(strings.ToLower(v), k+"*") {
+		if strings.Contains(lower, k+"*") {
 			if val, ok := rfc2231(v, k); ok {
 				params[k] = val
 			}
@@ -1587,8 +1789,11 @@ func quoteLocal(local string) string {
 	if isDotAtom(local) || local == "" {
 		return local
 	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local) + `"`
+	return `"` + quotedStringEscaper.Replace(local) + `"`
 }
+
+// quotedStringEscaper escapes text for a quoted string.
+var quotedStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 func isDotAtom(s string) bool {
 	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
@@ -1816,7 +2021,7 @@ func (p *parser) quoteEncodedPhrases(s string) string {
 					}
 					return r
 				}, text)
-				text = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(text)
+				text = quotedStringEscaper.Replace(text)
 				out.WriteString(` "` + text + `" `)
 				i = end - 1
 				continue
@@ -1928,12 +2133,28 @@ var dateLayouts = []string{
 	time.RFC3339,
 }
 
+// commonDate parses the date format that nearly every mail uses
+// ("Mon, 2 Jan 2006 15:04:05 -0700"), with the result net/mail would give.
+// net/mail tries 24 layouts before this one, each failing with an error to
+// allocate. A value in this format starts with a day name and has no sign
+// before its zone, so net/mail neither cuts it nor matches an earlier layout.
+func commonDate(v string) (time.Time, bool) {
+	if strings.ContainsAny(v, "\r\n") {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", v)
+	return t, err == nil
+}
+
 // date parses Date with net/mail, then with a list of layouts seen in the
 // wild after dropping comments and doubled spaces. Zero when it fails.
 func (p *parser) date(h msgmail.Header) time.Time {
 	v := h.Get("Date")
 	if strings.TrimSpace(v) == "" {
 		return time.Time{}
+	}
+	if t, ok := commonDate(v); ok {
+		return t
 	}
 	if t, err := h.Date(); err == nil {
 		return t

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -359,6 +360,23 @@ var parseCases = []struct {
 		}
 		eq(t, "other text parts", fmt.Sprint(texts), "[Dieser Hinweis wurde vom Gateway vorangestellt. Ein Nachsatz als zweiter Textteil.]")
 	}},
+	{"support-qp", ParseOptions{}, func(t *testing.T, m *Message, s *memSink) {
+		para := "Sehr geehrte Damen und Herren, ich habe eine Frage zu meiner Bestellung über Ihren Shop. " +
+			"Die Lieferung ist bis heute nicht eingetroffen, und die Rechnung wurde bereits abgebucht. Summe: 100 €, Rabatt = 0."
+		eq(t, "Text", m.Text, strings.Repeat(para+"\n", 10))
+		if !strings.HasPrefix(m.HTML, `<html><body><p style="margin:0">`+para+"</p><p") {
+			t.Errorf("HTML = %.200q", m.HTML)
+		}
+		eq(t, "From", m.From, Address{Name: "Jörg Müller", Email: "joerg.mueller@example.org"})
+		eq(t, "Subject", m.Subject, "Re: [Ticket #4711] Rechnung für Bestellung 12345")
+		eq(t, "Date", m.Date.UTC(), time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+		pdf := attachmentNamed(t, m, "rechnung.pdf")
+		eq(t, "pdf size", pdf.Size, int64(1509))
+		if !bytes.HasPrefix(s.get(t, pdf.SHA256), []byte("%PDF-1.4\n")) {
+			t.Error("pdf content not decoded")
+		}
+		eq(t, "warnings", len(m.Warnings), 0)
+	}},
 	{"wrong-boundary", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
 		eq(t, "Text", m.Text, "äöüß ad asd\n\n-Martin\n")
 		if !hasWarning(m, "has no parts") {
@@ -509,6 +527,48 @@ func TestParseTemporaryErrors(t *testing.T) {
 
 	if _, err := Parse(bytes.NewReader(raw), nil, ParseOptions{}); err == nil {
 		t.Error("nil BlobSink accepted")
+	}
+}
+
+// TestCommonDate checks that the shortcut for the common date format gives
+// what net/mail gives, and leaves the other formats to it.
+func TestCommonDate(t *testing.T) {
+	for _, v := range []string{
+		"Mon, 23 Nov 2026 10:00:00 +0100",
+		"Fri, 06 Mar 2026 08:00:00 -0000",
+		"wed, 2 jan 2006 15:04:05 +0530",
+		"Thu,  2 Jan 2006  15:04:05  -0700",
+		"Sun, 2 Jan 2006 15:04:05.25 -0700",
+		"Mon, 2 Jan 2006 15:04:05 -0700 (MST)",
+		"2 Jan 2006 15:04:05 -0700",
+		"Mon, 2 Jan 2006 15:04 -0700",
+		"Mon, 2 Jan 06 15:04:05 -0700",
+		"Mon, 2 Jan 2006 15:04:05 GMT",
+		"Mon, 2 Jan 2006 15:04:05 -0700\r\n",
+		" Mon, 2 Jan 2006 15:04:05 -0700",
+	} {
+		got, ok := commonDate(v)
+		want, err := netmail.ParseDate(v)
+		if ok && (err != nil || !got.Equal(want) || got.Location().String() != want.Location().String()) {
+			t.Errorf("commonDate(%q) = %v, net/mail %v, %v", v, got, want, err)
+		}
+	}
+	if _, ok := commonDate("Mon, 23 Nov 2026 10:00:00 +0100"); !ok {
+		t.Error("commonDate does not take the common format")
+	}
+}
+
+func TestNormalizeNewlines(t *testing.T) {
+	// Every string of up to 6 bytes over {a, \r, \n} against the definition.
+	words := []string{""}
+	for i := 0; i < len(words); i++ {
+		if len(words[i]) < 6 {
+			words = append(words, words[i]+"a", words[i]+"\r", words[i]+"\n")
+		}
+	}
+	for _, w := range words {
+		want := strings.ReplaceAll(strings.ReplaceAll(w, "\r\n", "\n"), "\r", "\n")
+		eq(t, fmt.Sprintf("normalizeNewlines(%q)", w), normalizeNewlines(w), want)
 	}
 }
 
