@@ -387,7 +387,9 @@ func TestTLSModes(t *testing.T) {
 	a.Addr = implicit
 	h := newHarness(t, &a, func(b *config.Mailbox) { b.TLS, b.Host = "implicit", "localhost" })
 	h.start()
-	time.Sleep(300 * time.Millisecond)
+	mailtest.WaitFor(t, 10*time.Second, "the certificate to be refused", func() bool {
+		return strings.Contains(h.sup.Status().LastError, "certificate")
+	})
 	if got := len(h.tickets()); got != 0 {
 		t.Errorf("imported %d tickets over an untrusted connection", got)
 	}

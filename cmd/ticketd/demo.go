@@ -360,14 +360,16 @@ func (w *demoWatcher) printAcks() {
 		if err != nil {
 			continue
 		}
-		path := filepath.Join(w.dir, fmt.Sprintf("sent-%d.eml", w.acks))
-		os.WriteFile(path, raw, 0o600)
+		saved := filepath.Join(w.dir, fmt.Sprintf("sent-%d.eml", w.acks))
+		if err := os.WriteFile(saved, raw, 0o600); err != nil {
+			saved = "not saved: " + err.Error()
+		}
 		to := ""
 		if len(msg.To) > 0 {
 			to = msg.To[0].Email
 		}
 		fmt.Fprintf(w.out, "  %s  acknowledgement sent to %s (%s)\n      subject %q, with the privacy notice (Art. 13 GDPR) and a consent link\n      saved as %s\n",
-			time.Now().Format(time.TimeOnly), to, msg.ContentLanguage, msg.Subject, path)
+			time.Now().Format(time.TimeOnly), to, msg.ContentLanguage, msg.Subject, saved)
 	}
 }
 

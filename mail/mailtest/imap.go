@@ -1,7 +1,6 @@
 package mailtest
 
 import (
-	"bytes"
 	"crypto/tls"
 	"net"
 	"path/filepath"
@@ -161,9 +160,4 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// Contains reports whether any mail's raw content contains s.
-func Contains(mails []Mail, s string) bool {
-	return slices.ContainsFunc(mails, func(m Mail) bool { return bytes.Contains(m.Raw, []byte(s)) })
 }

@@ -20,7 +20,6 @@ type Proxy struct {
 	stalled  bool   // server-to-client data is held back (a server that stops answering)
 	dropOn   []byte // close a connection when the server sends this
 	drops    int    // how many more times dropOn applies (-1: always)
-	refuse   bool   // close new connections at once
 	wake     *sync.Cond
 }
 
@@ -50,12 +49,7 @@ func (p *Proxy) serve() {
 		}
 		p.mu.Lock()
 		p.accepted++
-		refuse := p.refuse
 		p.mu.Unlock()
-		if refuse {
-			c.Close()
-			continue
-		}
 		up, err := net.Dial("tcp", p.upstream)
 		if err != nil {
 			c.Close()
@@ -139,13 +133,6 @@ func (p *Proxy) Stall(on bool) {
 func (p *Proxy) DropOn(marker string, times int) {
 	p.mu.Lock()
 	p.dropOn, p.drops = []byte(marker), times
-	p.mu.Unlock()
-}
-
-// Refuse makes new connections close at once (true) or pass again (false).
-func (p *Proxy) Refuse(on bool) {
-	p.mu.Lock()
-	p.refuse = on
 	p.mu.Unlock()
 }
 
