@@ -13,4 +13,7 @@ require (
 	golang.org/x/text v0.43.0
 )
 
-require github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
+require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
+	github.com/robfig/cron/v3 v3.0.1 // indirect
+)

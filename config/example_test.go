@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,18 +89,25 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		t.Fatalf("uncommented example is invalid:\n%v", d.errs)
 	}
 	lines := strings.Split(string(full), "\n")
+	// grace and without_consent are only valid for a consent purpose: the second.
+	consentOnly := []string{"grace", "without_consent"}
 	for _, table := range []struct {
 		path string
 		v    any
+		only []string // when set, only these keys are checked
+		skip []string
 	}{
-		{"server", Server{}}, {"controller", Controller{}}, {"smtp", SMTP{}}, {"acknowledgement", Acknowledgement{}},
-		{"queue[1]", Queue{}}, {"mailbox[1]", Mailbox{}}, {"purpose[1]", Purpose{}},
+		{"server", Server{}, nil, nil}, {"controller", Controller{}, nil, nil}, {"smtp", SMTP{}, nil, nil},
+		{"acknowledgement", Acknowledgement{}, nil, nil}, {"queue[1]", Queue{}, nil, nil}, {"mailbox[1]", Mailbox{}, nil, nil},
+		{"purpose[1]", Purpose{}, nil, consentOnly}, {"purpose[2]", Purpose{}, consentOnly, nil},
+		{"hold[1]", Hold{}, nil, nil}, {"processor[1]", Processor{}, nil, nil},
+		{"retention", Retention{}, nil, nil}, {"consent", Consent{}, nil, nil},
 	} {
 		typ := reflect.TypeOf(table.v)
 		prev := 0
 		for i := range typ.NumField() {
 			key := typ.Field(i).Tag.Get("toml")
-			if key == "-" {
+			if key == "-" || slices.Contains(table.skip, key) || table.only != nil && !slices.Contains(table.only, key) {
 				continue
 			}
 			path := join(table.path, key)

@@ -11,6 +11,10 @@ type Config struct {
 	Mailboxes       []Mailbox       `toml:"mailbox"`
 	Queues          []Queue         `toml:"queue"`
 	Purposes        []Purpose       `toml:"purpose"`
+	Holds           []Hold          `toml:"hold"`
+	Processors      []Processor     `toml:"processor"`
+	Retention       Retention       `toml:"retention"`
+	Consent         Consent         `toml:"consent"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`
@@ -128,6 +132,20 @@ type Purpose struct {
 	Transfers []string `toml:"transfers"`
 	// Required says whether the customer must provide the data and what happens if not (Art. 13(2)(e)).
 	Required Text `toml:"required"` // required, de and en
+	// CountedFrom is when the retention period starts: "closed" (the ticket
+	// was closed; open tickets are kept) or "collected" (the ticket was created); default "closed".
+	CountedFrom string `toml:"counted_from"`
+	// DataCategories and SubjectCategories describe the purpose in the record
+	// of processing activities (Art. 30(1)(c)); the defaults name what ticketd stores.
+	DataCategories    []string `toml:"data_categories"`
+	SubjectCategories []string `toml:"subject_categories"`
+	// Grace, for legal_basis = "consent" only, is how long after the ticket was
+	// created consent may still be granted; default "14d".
+	Grace Duration `toml:"grace"`
+	// WithoutConsent, for legal_basis = "consent" only, is what happens when
+	// the grace period ends without a grant or consent is withdrawn:
+	// "restrict" (kept, no longer processed) or "erase"; default "restrict".
+	WithoutConsent string `toml:"without_consent"`
 }
 
 // Text is a text in each language the notice is written in.

@@ -104,6 +104,7 @@ func (d *decoder) defaults(c *Config) {
 	for i := range c.Purposes {
 		setDefault(d, purposePath(i)+".on_expiry", &c.Purposes[i].OnExpiry, "anonymize")
 	}
+	d.retentionDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -170,6 +171,7 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Queues) == 0 {
 		d.errorf("queue", "no [[queue]] defined, at least one is required")
 	}
+	d.retentionValidate(c, queues)
 
 	mailboxes := map[string]string{}
 	for i := range c.Mailboxes {

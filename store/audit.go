@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 var keyAuditHead = []byte("audit_head")
@@ -54,7 +52,8 @@ func (t *Tx) AuditEvents(fn func(*AuditEvent) bool) error { return forEach(t.b(b
 // VerifyAudit walks the chain and returns the number of events checked and an
 // error naming the first event whose link or hash is broken.
 func (db *DB) VerifyAudit() (n uint64, err error) {
-	err = db.bolt.View(func(btx *bolt.Tx) error {
+	err = db.View(func(t *Tx) error {
+		btx := t.tx
 		prev := ""
 		c := btx.Bucket(bAudit).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {

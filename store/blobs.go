@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // InlineBlobMax is the largest blob kept inside the database; larger blobs
@@ -173,8 +171,8 @@ func (db *DB) OpenBlob(sum string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("open blob %q: %w", sum, ErrNotFound)
 	}
 	var data []byte
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bBlobs).Get([]byte(sum)); v != nil {
+	err := db.View(func(tx *Tx) error {
+		if v := tx.b(bBlobs).Get([]byte(sum)); v != nil {
 			data = bytes.Clone(v)
 		}
 		return nil

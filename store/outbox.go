@@ -141,7 +141,7 @@ func (t *Tx) ConsentTokenRecord(id string) (*ConsentToken, error) {
 // UpdateTicket stores a changed ticket (its acknowledgement, status).
 func (t *Tx) UpdateTicket(tk *Ticket, action, actor string) error {
 	tk.UpdatedAt = t.now
-	if err := putJSON(t.b(bTickets), be64(tk.Number), tk); err != nil {
+	if err := t.putTicket(tk); err != nil {
 		return err
 	}
 	return t.audit(AuditEvent{Actor: actor, Action: action, Ticket: tk.Number})

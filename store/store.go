@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -41,9 +43,14 @@ var (
 	bIdxDue     = []byte("idx_outbox_due")
 	bAckRate    = []byte("ack_rate")
 	bConsentTok = []byte("consent_tokens")
+	bConsents   = []byte("consents")     // person | purpose | 0 | seq -> ConsentRecord
+	bIdxPlan    = []byte("idx_plan")     // kind | unix seconds | ticket -> nil: retention and consent due times
+	bIdxPerson  = []byte("idx_person")   // person | ticket -> nil: the tickets a person wrote to
+	bIdxBlobRef = []byte("idx_blob_ref") // sha256 hex | kind | id -> nil: who references a blob
 
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
-		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok}
+		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
+		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef}
 )
 
 // Options tunes Open.
@@ -62,6 +69,24 @@ type DB struct {
 	now   func() time.Time
 	Blobs *Blobs
 	dir   string
+
+	// gate is held shared by every transaction and exclusively by Scrub,
+	// which overwrites free pages only while no transaction can read them.
+	gate    sync.RWMutex
+	planner atomic.Pointer[Planner]
+}
+
+// Planner computes a ticket's PurgeAt and ConsentDue from the configuration
+// in force; the store calls it on every ticket write and indexes the result.
+type Planner func(tx *Tx, tk *Ticket)
+
+// SetPlanner sets the function that schedules tickets (nil: none).
+func (db *DB) SetPlanner(p Planner) {
+	if p == nil {
+		db.planner.Store(nil)
+		return
+	}
+	db.planner.Store(&p)
 }
 
 // Open opens (creating if needed) the store in dir. A second process that
@@ -120,7 +145,10 @@ func (db *DB) init() error {
 			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
 				return fmt.Errorf("store: schema version %d, this ticketd knows %d", got, schemaVersion)
 			}
-			return nil
+			return (&Tx{tx: tx, now: db.now(), db: db}).migrateIndexes()
+		}
+		if err := meta.Put([]byte("idx_v2"), []byte{1}); err != nil {
+			return err
 		}
 		return meta.Put([]byte("schema"), be64(schemaVersion))
 	})
@@ -132,8 +160,8 @@ var keyInstance = []byte("instance")
 // marks the mail ticketd sends, so that its own mail is recognised when it comes back.
 func (db *DB) InstanceID() string {
 	var id string
-	db.bolt.View(func(tx *bolt.Tx) error {
-		id = string(tx.Bucket(bMeta).Get(keyInstance))
+	db.View(func(tx *Tx) error {
+		id = string(tx.b(bMeta).Get(keyInstance))
 		return nil
 	})
 	return id
@@ -150,12 +178,24 @@ func (db *DB) Now() time.Time { return db.now() }
 
 // Update runs fn in one read-write transaction; fn's writes commit together or not at all.
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, now: db.now()}) })
+	db.gate.RLock()
+	defer db.gate.RUnlock()
+	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(db.tx(btx)) })
 }
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(tx *Tx) error) error {
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, now: db.now()}) })
+	db.gate.RLock()
+	defer db.gate.RUnlock()
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(db.tx(btx)) })
+}
+
+func (db *DB) tx(btx *bolt.Tx) *Tx {
+	t := &Tx{tx: btx, now: db.now(), db: db}
+	if p := db.planner.Load(); p != nil {
+		t.planner = *p
+	}
+	return t
 }
 
 func be64(v uint64) []byte {

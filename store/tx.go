@@ -14,8 +14,12 @@ import (
 
 // Tx is one transaction. Its write methods append the audit event for what they change.
 type Tx struct {
-	tx  *bolt.Tx
-	now time.Time
+	tx      *bolt.Tx
+	now     time.Time
+	db      *DB
+	planner Planner
+	// removeFiles are blob files to delete once the transaction has committed.
+	removeFiles []string
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.
@@ -133,7 +137,7 @@ func (t *Tx) CreateTicket(tk *Ticket, actor string) error {
 	}
 	tk.UpdatedAt = t.now
 	tk.Origin.StoredAt = t.now
-	if err := putJSON(t.b(bTickets), be64(n), tk); err != nil {
+	if err := t.putTicket(tk); err != nil {
 		return err
 	}
 	return t.audit(AuditEvent{Actor: actor, Action: "ticket.created", Ticket: n, Person: tk.RequesterID,
@@ -157,6 +161,11 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message, dedupKey []byte, actor string) e
 	if err := t.b(bIdxTicket).Put(append(be64(m.Ticket), be64(id)...), nil); err != nil {
 		return err
 	}
+	for _, a := range m.Attachments {
+		if err := t.refBlob(a.SHA256, 'm', id); err != nil {
+			return err
+		}
+	}
 	if err := t.IndexMessageID(m.MessageID, m.Ticket); err != nil {
 		return err
 	}
@@ -170,7 +179,7 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message, dedupKey []byte, actor string) e
 	if m.PersonID != 0 && !slices.Contains(tk.Participants, m.PersonID) {
 		tk.Participants = append(tk.Participants, m.PersonID)
 	}
-	if err := putJSON(t.b(bTickets), be64(tk.Number), tk); err != nil {
+	if err := t.putTicket(tk); err != nil {
 		return err
 	}
 	return t.audit(AuditEvent{Actor: actor, Action: "message.added", Ticket: tk.Number, Message: id,
@@ -242,6 +251,9 @@ func (t *Tx) AddQuarantine(q *Quarantine, key, actor string) error {
 		return err
 	}
 	if err := t.b(bIdxQDedup).Put([]byte(q.Origin.Mailbox+"\x00"+key), be64(id)); err != nil {
+		return err
+	}
+	if err := t.refBlob(q.Blob, 'q', id); err != nil {
 		return err
 	}
 	return t.audit(AuditEvent{Actor: actor, Action: "quarantine.added", Quarantine: id,

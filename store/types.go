@@ -10,8 +10,9 @@ const (
 
 // Ticket statuses.
 const (
-	StatusNew  = "new"  // no agent has answered yet
-	StatusOpen = "open" // in progress
+	StatusNew    = "new"    // no agent has answered yet
+	StatusOpen   = "open"   // in progress
+	StatusClosed = "closed" // done; retention counted from closing starts
 )
 
 // Origin says where a record came from and when it was stored (GDPR logging).
@@ -40,6 +41,54 @@ type Ticket struct {
 	Purpose      string    `json:"purpose"`  // the [[purpose]] its data is processed for
 	Language     string    `json:"language"` // "de" | "en": the customer's language
 	Ack          *Ack      `json:"acknowledgement,omitempty"`
+
+	ClosedAt time.Time `json:"closed_at,omitzero"`
+	// Holds are statutory retention holds: while one is active the ticket is
+	// neither changed nor purged.
+	Holds []Hold `json:"holds,omitempty"`
+	// Restricted is set when processing is restricted (Art. 18), e.g. because
+	// consent was not given or was withdrawn: the ticket is kept, not processed.
+	Restricted *Restriction `json:"restricted,omitempty"`
+	// Objected is set when the customer objected to the processing (Art. 21).
+	Objected time.Time `json:"objected,omitzero"`
+	// AnonymizedAt is set when names, addresses and text were removed; what is
+	// left (number, queue, purpose, timestamps, status) serves statistics.
+	AnonymizedAt time.Time `json:"anonymized_at,omitzero"`
+
+	// PurgeAt is when the retention rule next applies to the ticket (zero: not
+	// scheduled, e.g. an open ticket whose retention counts from closing);
+	// ConsentDue is when the grace period for consent ends without a grant.
+	// Both are computed by the store's Planner on every write and indexed by time.
+	PurgeAt    time.Time `json:"purge_at,omitzero"`
+	ConsentDue time.Time `json:"consent_due,omitzero"`
+}
+
+// Hold is a statutory retention hold on a ticket ([[hold]] in the config).
+type Hold struct {
+	Category string    `json:"category"`
+	Since    time.Time `json:"since"`
+	Until    time.Time `json:"until"`
+	By       string    `json:"by"` // who set it: "admin", "rule", "agent:<id>"
+}
+
+// Active reports whether the hold still applies at now.
+func (h Hold) Active(now time.Time) bool { return now.Before(h.Until) }
+
+// HeldUntil is the end of the latest hold still active at now (zero if none).
+func (tk *Ticket) HeldUntil(now time.Time) time.Time {
+	var until time.Time
+	for _, h := range tk.Holds {
+		if h.Active(now) && h.Until.After(until) {
+			until = h.Until
+		}
+	}
+	return until
+}
+
+// Restriction records that processing of a ticket is restricted, and why.
+type Restriction struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
 }
 
 // Ack is what happened to a ticket's acknowledgement.
@@ -101,6 +150,9 @@ type Person struct {
 	Email     string    `json:"email"`
 	Name      string    `json:"name,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Offboarded is when the customer left: their tickets are anonymised as
+	// soon as no hold remains.
+	Offboarded time.Time `json:"offboarded,omitzero"`
 }
 
 // Quarantine is a mail that could not become a ticket, with the reason.
@@ -186,4 +238,26 @@ type ConsentToken struct {
 	Expires    time.Time `json:"expires"`
 	IssuedAt   time.Time `json:"issued_at"`
 	NoticeHash string    `json:"notice_hash"`
+}
+
+// Consent decisions.
+const (
+	ConsentGranted   = "granted"
+	ConsentWithdrawn = "withdrawn"
+	ConsentObjected  = "objected" // an objection to processing on a basis other than consent (Art. 21)
+)
+
+// ConsentRecord is one decision of a person about one purpose. Records are
+// kept as a history, never overwritten: together they prove what was decided,
+// when, through which channel and on which notice (GDPR Art. 7(1)).
+type ConsentRecord struct {
+	Seq        uint64    `json:"seq"`
+	Person     uint64    `json:"person"`
+	Purpose    string    `json:"purpose"`
+	Decision   string    `json:"decision"` // granted | withdrawn | objected
+	At         time.Time `json:"at"`
+	Channel    string    `json:"channel"` // "link": the consent page; "admin": recorded by an admin
+	TokenID    string    `json:"token_id,omitempty"`
+	Ticket     uint64    `json:"ticket,omitempty"`
+	NoticeHash string    `json:"notice_hash,omitempty"` // SHA-256 of the notice text the person was shown
 }

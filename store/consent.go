@@ -1,0 +1,93 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+)
+
+func consentPrefix(person uint64, purpose string) []byte {
+	return append(append(be64(person), purpose...), 0)
+}
+
+// RecordConsent appends a decision to the person's history for its purpose
+// and sets rec.Seq and rec.At.
+func (t *Tx) RecordConsent(rec *ConsentRecord, actor string) error {
+	b := t.b(bConsents)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	rec.Seq = seq
+	rec.At = t.now
+	if err := putJSON(b, append(consentPrefix(rec.Person, rec.Purpose), be64(seq)...), rec); err != nil {
+		return err
+	}
+	detail := "purpose " + rec.Purpose + " channel " + rec.Channel
+	if rec.TokenID != "" {
+		detail += " token " + rec.TokenID
+	}
+	return t.audit(AuditEvent{Actor: actor, Action: "consent." + rec.Decision, Person: rec.Person, Ticket: rec.Ticket, Detail: detail})
+}
+
+// ConsentHistory returns every decision of a person, by purpose and then in order.
+func (t *Tx) ConsentHistory(person uint64) ([]*ConsentRecord, error) {
+	var out []*ConsentRecord
+	prefix := be64(person)
+	c := t.b(bConsents).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		rec := new(ConsentRecord)
+		if err := json.Unmarshal(v, rec); err != nil {
+			return nil, fmt.Errorf("consent record %x: %w", k, err)
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// LatestConsent returns the person's latest decision about purpose, or nil.
+func (t *Tx) LatestConsent(person uint64, purpose string) (*ConsentRecord, error) {
+	prefix := consentPrefix(person, purpose)
+	c := t.b(bConsents).Cursor()
+	// The last key with the prefix: seek past it and step back.
+	k, v := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
+		return nil, nil
+	}
+	rec := new(ConsentRecord)
+	if err := json.Unmarshal(v, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// ConsentVersion counts a person's decisions about a purpose: it changes with
+// every decision, so a form rendered before one is recognised as stale.
+func (t *Tx) ConsentVersion(person uint64, purpose string) uint64 {
+	prefix := consentPrefix(person, purpose)
+	var n uint64
+	c := t.b(bConsents).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix)+8 {
+			n = max(n, binary.BigEndian.Uint64(k[len(prefix):]))
+		}
+	}
+	return n
+}
+
+func (t *Tx) deleteConsents(person uint64) error {
+	prefix := be64(person)
+	c := t.b(bConsents).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,487 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+)
+
+// Plan index kinds.
+const (
+	PlanPurge   byte = 'p' // the retention rule (anonymize or delete) applies
+	PlanConsent byte = 'c' // the consent grace period ends
+)
+
+func planKey(kind byte, at time.Time, ticket uint64) []byte {
+	k := make([]byte, 17)
+	k[0] = kind
+	binary.BigEndian.PutUint64(k[1:], uint64(at.Unix()))
+	binary.BigEndian.PutUint64(k[9:], ticket)
+	return k
+}
+
+// indexed is what the indexes of a stored ticket were built from.
+type indexed struct {
+	Participants []uint64  `json:"participants"`
+	PurgeAt      time.Time `json:"purge_at,omitzero"`
+	ConsentDue   time.Time `json:"consent_due,omitzero"`
+}
+
+// putTicket stores tk after the Planner has scheduled it, and keeps the plan
+// and person indexes in step with the stored version.
+func (t *Tx) putTicket(tk *Ticket) error {
+	if t.planner != nil {
+		t.planner(t, tk)
+	}
+	var old indexed
+	if v := t.b(bTickets).Get(be64(tk.Number)); v != nil {
+		if err := json.Unmarshal(v, &old); err != nil {
+			return fmt.Errorf("ticket %d: %w", tk.Number, err)
+		}
+	}
+	if err := putJSON(t.b(bTickets), be64(tk.Number), tk); err != nil {
+		return err
+	}
+	if err := t.reindexPlan(PlanPurge, tk.Number, old.PurgeAt, tk.PurgeAt); err != nil {
+		return err
+	}
+	if err := t.reindexPlan(PlanConsent, tk.Number, old.ConsentDue, tk.ConsentDue); err != nil {
+		return err
+	}
+	return t.reindexPeople(tk.Number, old.Participants, tk.Participants)
+}
+
+func (t *Tx) reindexPlan(kind byte, ticket uint64, old, cur time.Time) error {
+	if old.Unix() == cur.Unix() && old.IsZero() == cur.IsZero() {
+		return nil
+	}
+	b := t.b(bIdxPlan)
+	if !old.IsZero() {
+		if err := b.Delete(planKey(kind, old, ticket)); err != nil {
+			return err
+		}
+	}
+	if cur.IsZero() {
+		return nil
+	}
+	return b.Put(planKey(kind, cur, ticket), nil)
+}
+
+func (t *Tx) reindexPeople(ticket uint64, old, cur []uint64) error {
+	b := t.b(bIdxPerson)
+	for _, p := range old {
+		if !slices.Contains(cur, p) {
+			if err := b.Delete(append(be64(p), be64(ticket)...)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range cur {
+		if !slices.Contains(old, p) {
+			if err := b.Put(append(be64(p), be64(ticket)...), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Replan stores ticket n again, so that the Planner schedules it with the
+// configuration in force; no audit event, as no personal data changes.
+func (t *Tx) Replan(n uint64) error {
+	tk, err := t.Ticket(n)
+	if err != nil {
+		return err
+	}
+	return t.putTicket(tk)
+}
+
+// Due returns up to limit tickets whose plan of the given kind is at or
+// before until, earliest first, walking only the index entries that are due.
+func (t *Tx) Due(kind byte, until time.Time, limit int) ([]uint64, error) {
+	var out []uint64
+	end := uint64(until.Unix())
+	c := t.b(bIdxPlan).Cursor()
+	for k, _ := c.Seek([]byte{kind}); k != nil && k[0] == kind; k, _ = c.Next() {
+		if binary.BigEndian.Uint64(k[1:9]) > end || (limit > 0 && len(out) >= limit) {
+			break
+		}
+		out = append(out, binary.BigEndian.Uint64(k[9:]))
+	}
+	return out, nil
+}
+
+// NextPlanned returns when the earliest plan of the given kind is due.
+func (t *Tx) NextPlanned(kind byte) (time.Time, bool) {
+	k, _ := t.b(bIdxPlan).Cursor().Seek([]byte{kind})
+	if k == nil || k[0] != kind {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(k[1:9])), 0), true
+}
+
+// TicketsOf returns the numbers of the tickets person wrote to, in order.
+func (t *Tx) TicketsOf(person uint64) []uint64 {
+	var out []uint64
+	prefix := be64(person)
+	c := t.b(bIdxPerson).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		out = append(out, binary.BigEndian.Uint64(k[8:]))
+	}
+	return out
+}
+
+// UpdatePerson stores a changed person (rectification, offboarding); a
+// changed address is re-indexed. action names the change for the audit trail.
+func (t *Tx) UpdatePerson(p *Person, action, actor string) error {
+	old, err := t.Person(p.ID)
+	if err != nil {
+		return err
+	}
+	if key := NormalizeEmail(p.Email); key != old.Email {
+		if key == "" {
+			return fmt.Errorf("person %d: empty address", p.ID)
+		}
+		if v := t.b(bIdxEmail).Get([]byte(key)); v != nil && binary.BigEndian.Uint64(v) != p.ID {
+			return fmt.Errorf("person %d: the address is already another person's", p.ID)
+		}
+		if err := t.b(bIdxEmail).Delete([]byte(old.Email)); err != nil {
+			return err
+		}
+		if err := t.b(bAckRate).Delete([]byte(old.Email)); err != nil {
+			return err
+		}
+		if err := t.b(bIdxEmail).Put([]byte(key), be64(p.ID)); err != nil {
+			return err
+		}
+		p.Email = key
+	}
+	if err := putJSON(t.b(bPeople), be64(p.ID), p); err != nil {
+		return err
+	}
+	return t.audit(AuditEvent{Actor: actor, Action: action, Person: p.ID})
+}
+
+// DeleteMessage removes one message, its indexes and the blobs only it
+// referenced; the ticket's count and participants are updated by the caller.
+func (t *Tx) DeleteMessage(m *Message, actor, why string) error {
+	id := be64(m.ID)
+	if err := t.b(bMessages).Delete(id); err != nil {
+		return err
+	}
+	if err := t.b(bIdxTicket).Delete(append(be64(m.Ticket), id...)); err != nil {
+		return err
+	}
+	if m.MessageID != "" {
+		if v := t.b(bIdxMsgID).Get([]byte(m.MessageID)); v != nil && binary.BigEndian.Uint64(v) == m.Ticket {
+			if err := t.b(bIdxMsgID).Delete([]byte(m.MessageID)); err != nil {
+				return err
+			}
+		}
+	}
+	if m.Origin.Mailbox != "" || m.Origin.Channel == ChannelFile {
+		if err := t.b(bIdxDedup).Delete(DedupKey(m.Origin.Mailbox, m.MessageID, m.ContentHash)); err != nil {
+			return err
+		}
+	}
+	for _, a := range m.Attachments {
+		if err := t.unrefBlob(a.SHA256, 'm', m.ID); err != nil {
+			return err
+		}
+	}
+	return t.audit(AuditEvent{Actor: actor, Action: "message.deleted", Ticket: m.Ticket, Message: m.ID, Person: m.PersonID, Detail: why})
+}
+
+// PutMessage stores a changed message (a redaction).
+func (t *Tx) PutMessage(m *Message, action, actor string) error {
+	if err := putJSON(t.b(bMessages), be64(m.ID), m); err != nil {
+		return err
+	}
+	return t.audit(AuditEvent{Actor: actor, Action: action, Ticket: m.Ticket, Message: m.ID})
+}
+
+// Messages calls fn for each message in id order until fn returns false.
+func (t *Tx) Messages(fn func(*Message) bool) error { return forEach(t.b(bMessages), fn) }
+
+func blobRefKey(sum string, kind byte, id uint64) []byte {
+	return append(append([]byte(sum), kind), be64(id)...)
+}
+
+func (t *Tx) refBlob(sum string, kind byte, id uint64) error {
+	if sum == "" {
+		return nil
+	}
+	return t.b(bIdxBlobRef).Put(blobRefKey(sum, kind, id), nil)
+}
+
+// unrefBlob drops one reference to a blob and deletes the blob when it was
+// the last: from the database now, from its file after the commit.
+func (t *Tx) unrefBlob(sum string, kind byte, id uint64) error {
+	if sum == "" {
+		return nil
+	}
+	b := t.b(bIdxBlobRef)
+	if err := b.Delete(blobRefKey(sum, kind, id)); err != nil {
+		return err
+	}
+	if k, _ := b.Cursor().Seek([]byte(sum)); k != nil && bytes.HasPrefix(k, []byte(sum)) {
+		return nil // still referenced
+	}
+	if t.b(bBlobs).Get([]byte(sum)) != nil {
+		return t.b(bBlobs).Delete([]byte(sum))
+	}
+	if len(sum) == 64 && t.db != nil {
+		t.removeFile(t.db.Blobs.path(sum))
+	}
+	return nil
+}
+
+// removeFile deletes a file once the transaction has committed; its content
+// is overwritten first, so that it does not linger in the file system's free blocks.
+func (t *Tx) removeFile(path string) {
+	if len(t.removeFiles) == 0 {
+		t.tx.OnCommit(func() {
+			for _, p := range t.removeFiles {
+				shredFile(p)
+			}
+		})
+	}
+	t.removeFiles = append(t.removeFiles, path)
+}
+
+func shredFile(path string) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	if fi, err := f.Stat(); err == nil {
+		zero := make([]byte, 64<<10)
+		for off := int64(0); off < fi.Size(); off += int64(len(zero)) {
+			n := min(int64(len(zero)), fi.Size()-off)
+			if _, err := f.WriteAt(zero[:n], off); err != nil {
+				break
+			}
+		}
+		f.Sync()
+	}
+	f.Close()
+	os.Remove(path)
+}
+
+// DeleteTicket removes a ticket with all its messages, blobs, outgoing mail
+// and indexes; people no ticket references any more go too.
+func (t *Tx) DeleteTicket(n uint64, actor, why string) error {
+	tk, err := t.Ticket(n)
+	if err != nil {
+		return err
+	}
+	people, err := t.dropContent(tk, actor, why)
+	if err != nil {
+		return err
+	}
+	tk.Participants = nil
+	tk.PurgeAt, tk.ConsentDue = time.Time{}, time.Time{}
+	if err := t.reindexAll(tk); err != nil {
+		return err
+	}
+	if err := t.b(bTickets).Delete(be64(n)); err != nil {
+		return err
+	}
+	if err := t.audit(AuditEvent{Actor: actor, Action: "ticket.deleted", Ticket: n, Detail: why}); err != nil {
+		return err
+	}
+	return t.dropOrphans(people, actor, why)
+}
+
+// AnonymizeTicket removes names, addresses, text, attachments and headers of
+// a ticket. Its skeleton stays for statistics: number, queue, purpose, status,
+// language and timestamps. People no ticket references any more are deleted.
+func (t *Tx) AnonymizeTicket(n uint64, actor, why string) error {
+	tk, err := t.Ticket(n)
+	if err != nil {
+		return err
+	}
+	people, err := t.dropContent(tk, actor, why)
+	if err != nil {
+		return err
+	}
+	*tk = Ticket{Number: tk.Number, Status: tk.Status, Queue: tk.Queue, Purpose: tk.Purpose, Language: tk.Language,
+		CreatedAt: tk.CreatedAt, ClosedAt: tk.ClosedAt, Messages: tk.Messages, Holds: tk.Holds,
+		Origin:  Origin{Channel: tk.Origin.Channel, Mailbox: tk.Origin.Mailbox, ReceivedAt: tk.Origin.ReceivedAt, StoredAt: tk.Origin.StoredAt},
+		Subject: "", AnonymizedAt: t.now, UpdatedAt: t.now}
+	if err := t.putTicket(tk); err != nil {
+		return err
+	}
+	if err := t.audit(AuditEvent{Actor: actor, Action: "ticket.anonymized", Ticket: n, Detail: why}); err != nil {
+		return err
+	}
+	return t.dropOrphans(people, actor, why)
+}
+
+// dropContent deletes a ticket's messages and outgoing mail and returns the people it referenced.
+func (t *Tx) dropContent(tk *Ticket, actor, why string) ([]uint64, error) {
+	msgs, err := t.TicketMessages(tk.Number)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if err := t.DeleteMessage(m, actor, why); err != nil {
+			return nil, err
+		}
+	}
+	if tk.Ack != nil {
+		if tk.Ack.OutboxID != 0 {
+			if err := t.deleteOutbox(tk.Ack.OutboxID); err != nil {
+				return nil, err
+			}
+		}
+		if tk.Ack.MessageID != "" {
+			if err := t.b(bIdxMsgID).Delete([]byte(tk.Ack.MessageID)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	people := slices.Clone(tk.Participants)
+	if tk.RequesterID != 0 && !slices.Contains(people, tk.RequesterID) {
+		people = append(people, tk.RequesterID)
+	}
+	return people, nil
+}
+
+func (t *Tx) deleteOutbox(id uint64) error {
+	it, err := t.OutboxItem(id)
+	if err != nil {
+		return nil // already gone
+	}
+	if it.Status == OutboxPending {
+		if err := t.b(bIdxDue).Delete(dueKey(it)); err != nil {
+			return err
+		}
+	}
+	return t.b(bOutbox).Delete(be64(id))
+}
+
+// reindexAll drops the plan and person index entries of a ticket about to be deleted.
+func (t *Tx) reindexAll(tk *Ticket) error {
+	var old indexed
+	if v := t.b(bTickets).Get(be64(tk.Number)); v != nil {
+		if err := json.Unmarshal(v, &old); err != nil {
+			return err
+		}
+	}
+	if err := t.reindexPlan(PlanPurge, tk.Number, old.PurgeAt, time.Time{}); err != nil {
+		return err
+	}
+	if err := t.reindexPlan(PlanConsent, tk.Number, old.ConsentDue, time.Time{}); err != nil {
+		return err
+	}
+	return t.reindexPeople(tk.Number, old.Participants, nil)
+}
+
+// dropOrphans deletes the people among ids that no ticket references any more.
+func (t *Tx) dropOrphans(ids []uint64, actor, why string) error {
+	for _, id := range ids {
+		if len(t.TicketsOf(id)) > 0 {
+			continue
+		}
+		if err := t.DeletePerson(id, actor, why); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeletePerson removes a person record with its address index, rate-limit
+// state and consent history. Tickets that still reference it keep the id only.
+func (t *Tx) DeletePerson(id uint64, actor, why string) error {
+	p, err := t.Person(id)
+	if err != nil {
+		return nil // already gone
+	}
+	for _, b := range [][]byte{bIdxEmail, bAckRate} {
+		if err := t.b(b).Delete([]byte(p.Email)); err != nil {
+			return err
+		}
+	}
+	if err := t.deleteConsents(id); err != nil {
+		return err
+	}
+	if err := t.b(bPeople).Delete(be64(id)); err != nil {
+		return err
+	}
+	return t.audit(AuditEvent{Actor: actor, Action: "person.deleted", Person: id, Detail: why})
+}
+
+// DeleteQuarantine removes a quarantine record and its stored mail.
+func (t *Tx) DeleteQuarantine(q *Quarantine, actor, why string) error {
+	if err := t.b(bQuarantine).Delete(be64(q.ID)); err != nil {
+		return err
+	}
+	if err := t.unrefBlob(q.Blob, 'q', q.ID); err != nil {
+		return err
+	}
+	return t.audit(AuditEvent{Actor: actor, Action: "quarantine.deleted", Quarantine: q.ID, Detail: why})
+}
+
+// OutboxFor returns the outgoing mail to an address (erasure reaches it too).
+func (t *Tx) OutboxFor(email string) ([]*OutboxItem, error) {
+	key := NormalizeEmail(email)
+	var out []*OutboxItem
+	err := t.Outbox(func(it *OutboxItem) bool {
+		for _, to := range it.To {
+			if NormalizeEmail(to) == key {
+				out = append(out, it)
+				break
+			}
+		}
+		return true
+	})
+	return out, err
+}
+
+// DeleteOutboxItem removes one outgoing mail.
+func (t *Tx) DeleteOutboxItem(id uint64, actor, why string) error {
+	if err := t.deleteOutbox(id); err != nil {
+		return err
+	}
+	return t.audit(AuditEvent{Actor: actor, Action: "outbox.deleted", Detail: fmt.Sprintf("item %d %s", id, why)})
+}
+
+// migrateIndexes builds the person and blob-reference indexes of a store
+// written before they existed.
+func (t *Tx) migrateIndexes() error {
+	meta := t.b(bMeta)
+	if meta.Get([]byte("idx_v2")) != nil {
+		return nil
+	}
+	err := forEach(t.b(bTickets), func(tk *Ticket) bool {
+		for _, p := range tk.Participants {
+			if t.b(bIdxPerson).Put(append(be64(p), be64(tk.Number)...), nil) != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if err := forEach(t.b(bMessages), func(m *Message) bool {
+		for _, a := range m.Attachments {
+			t.refBlob(a.SHA256, 'm', m.ID)
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	if err := forEach(t.b(bQuarantine), func(q *Quarantine) bool {
+		t.refBlob(q.Blob, 'q', q.ID)
+		return true
+	}); err != nil {
+		return err
+	}
+	return meta.Put([]byte("idx_v2"), []byte{1})
+}
