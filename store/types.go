@@ -85,6 +85,11 @@ func (tk *Ticket) HeldUntil(now time.Time) time.Time {
 	return until
 }
 
+// RestrictedNoConsent is the Restriction reason when a purpose based on
+// consent was not granted within its grace period, or was withdrawn. A later
+// grant lifts such a restriction.
+const RestrictedNoConsent = "consent not given or withdrawn"
+
 // Restriction records that processing of a ticket is restricted, and why.
 type Restriction struct {
 	Since  time.Time `json:"since"`

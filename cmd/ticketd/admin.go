@@ -78,6 +78,7 @@ func startAdmin(path string, dk *desk.Desk, spool string, wake func(), log *slog
 		}
 		reply(w, log, struct{}{}, err)
 	})
+	mux.HandleFunc("POST /op/{name}", serveOp(&opEnv{desk: dk, log: log, wake: wake}))
 	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go a.srv.Serve(ln)
 	return a, nil

@@ -47,10 +47,11 @@ type env struct {
 	stopSignals func()
 }
 
-var commands map[string]command
+// commands are the subcommands; files that add one register it in their init.
+var commands = map[string]command{}
 
 func init() {
-	commands = map[string]command{
+	for name, c := range map[string]command{
 		"run":        {"run [-config FILE]", "run the daemon", cmdRun},
 		"check":      {"check [-config FILE]", "check the configuration and report every problem", cmdCheck},
 		"ingest":     {"ingest [-config FILE] [-mailbox NAME] [-silent] FILE...|-", "store mail from files or stdin (channel file)", cmdIngest},
@@ -62,6 +63,8 @@ func init() {
 			fmt.Fprintln(e.stdout, "ticketd", version)
 			return nil
 		}},
+	} {
+		commands[name] = c
 	}
 }
 
