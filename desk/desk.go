@@ -256,6 +256,9 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 	origin.MessageID = m.MessageID
 	key := store.DedupKey(origin.Mailbox, m.MessageID, f.Hash)
 	if id, ok := tx.SeenMail(key); ok {
+		if id == 0 { // imported before and erased since
+			return Outcome{Duplicate: true}, nil
+		}
 		msg, err := tx.Message(id)
 		if err != nil {
 			return Outcome{}, err

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -183,8 +184,14 @@ func (t *Tx) DeleteMessage(m *Message, actor, why string) error {
 			}
 		}
 	}
-	if m.Origin.Mailbox != "" || m.Origin.Channel == ChannelFile {
-		if err := t.b(bIdxDedup).Delete(DedupKey(m.Origin.Mailbox, m.MessageID, m.ContentHash)); err != nil {
+	// The dedup entry stays as a tombstone: an erased mail still on the IMAP
+	// server is not imported again (after a UIDVALIDITY change, say).
+	key, err := hex.DecodeString(m.DedupKey)
+	if err != nil || len(key) == 0 {
+		key = DedupKey(m.Origin.Mailbox, m.MessageID, m.ContentHash) // stored before messages named their key
+	}
+	if t.b(bIdxDedup).Get(key) != nil {
+		if err := t.b(bIdxDedup).Put(key, be64(0)); err != nil {
 			return err
 		}
 	}
@@ -458,7 +465,15 @@ func (t *Tx) migrateIndexes() error {
 	if meta.Get([]byte("idx_v2")) != nil {
 		return nil
 	}
-	err := forEach(t.b(bTickets), func(tk *Ticket) bool {
+	// Dedup keys were the plain mailbox, Message-ID and hash; now a SHA-256 of them.
+	if err := t.tx.DeleteBucket(bIdxDedup); err != nil {
+		return err
+	}
+	dedup, err := t.tx.CreateBucket(bIdxDedup)
+	if err != nil {
+		return err
+	}
+	err = forEach(t.b(bTickets), func(tk *Ticket) bool {
 		for _, p := range tk.Participants {
 			if t.b(bIdxPerson).Put(append(be64(p), be64(tk.Number)...), nil) != nil {
 				return false
@@ -473,6 +488,11 @@ func (t *Tx) migrateIndexes() error {
 		for _, a := range m.Attachments {
 			t.refBlob(a.SHA256, 'm', m.ID)
 		}
+		key, err := hex.DecodeString(m.DedupKey)
+		if err != nil || len(key) == 0 {
+			key = DedupKey(m.Origin.Mailbox, m.MessageID, m.ContentHash)
+		}
+		dedup.Put(key, be64(m.ID))
 		return true
 	}); err != nil {
 		return err

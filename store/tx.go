@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -27,12 +29,20 @@ func (t *Tx) Now() time.Time { return t.now }
 
 func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
 
-// DedupKey identifies one mail in one mailbox.
+// DedupKey identifies one mail in one mailbox: a SHA-256 over the mailbox,
+// the Message-ID and the content hash, so that the key of an erased mail
+// (kept, so that the mail is never imported again) holds no personal data.
 func DedupKey(mailbox, messageID, contentHash string) []byte {
-	return []byte(mailbox + "\x00" + messageID + "\x00" + contentHash)
+	h := sha256.New()
+	for _, s := range []string{mailbox, messageID, contentHash} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
 }
 
-// SeenMail returns the message id stored under the dedup key, if any.
+// SeenMail returns the message id stored under the dedup key, if any; id 0
+// means the mail was imported and has been erased since.
 func (t *Tx) SeenMail(key []byte) (uint64, bool) {
 	v := t.b(bIdxDedup).Get(key)
 	if v == nil {
@@ -155,6 +165,9 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message, dedupKey []byte, actor string) e
 	}
 	m.ID = id
 	m.Origin.StoredAt = t.now
+	if dedupKey != nil {
+		m.DedupKey = hex.EncodeToString(dedupKey)
+	}
 	if err := putJSON(t.b(bMessages), be64(id), m); err != nil {
 		return err
 	}

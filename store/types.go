@@ -146,6 +146,7 @@ type Message struct {
 	ContentHash  string       `json:"content_hash"` // SHA-256 of the raw mail
 	Warnings     []string     `json:"warnings,omitempty"`
 	ThreadedBy   string       `json:"threaded_by,omitempty"` // how it was matched to an existing ticket
+	DedupKey     string       `json:"dedup_key,omitempty"`   // the key AddMessage recorded it under, removed with it
 	Origin       Origin       `json:"origin"`
 }
 
