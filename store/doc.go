@@ -23,7 +23,8 @@
 //	sync          mailbox name -> Checkpoint
 //	idx_email     lower-case address -> person id
 //	idx_msgid     Message-ID -> ticket number (first ticket that stored it)
-//	idx_dedup     mailbox NUL Message-ID NUL content hash -> message id
+//	idx_dedup     SHA-256(mailbox, Message-ID, content hash) -> message id; 0 once the message was erased,
+//	              so that erased mail still on the IMAP server is never imported again
 //	idx_qdedup    mailbox NUL content hash (or size and date of an unread mail) -> quarantine id
 //	idx_ticket    ticket number ‖ message id -> nil (messages of a ticket, in order)
 //	blobs         hex SHA-256 -> content, for contents up to 64 KiB
@@ -31,6 +32,11 @@
 //	idx_outbox_due  next attempt (Unix ns) ‖ outbox id -> nil, pending items only
 //	ack_rate      lower-case address -> times of recent acknowledgements (rate limit)
 //	consent_tokens  token id -> ConsentToken (issued consent links)
+//	consents      person ‖ purpose NUL ‖ seq -> ConsentRecord (the history of decisions, never overwritten)
+//	idx_plan      kind ('p' purge, 'c' consent) ‖ Unix seconds ‖ ticket number -> nil: when each
+//	              ticket is next due, computed by the Planner on every ticket write
+//	idx_person    person id ‖ ticket number -> nil (the tickets a person wrote to)
+//	idx_blob_ref  hex SHA-256 ‖ 'm' or 'q' ‖ message or quarantine id -> nil (blob reference counts)
 //
 // # Invariants
 //
@@ -45,4 +51,25 @@
 //     at a lost file. Small blobs are written in that transaction itself.
 //   - A Message-ID that is empty never enters idx_msgid, so it never threads.
 //   - Time comes from Options.Now, never from time.Now in logic.
+//
+// # Erased means gone
+//
+// GDPR Art. 17 asks that erased data be unrecoverable, from the file and its
+// free pages as well. bbolt copies a page on write and puts the old one on its
+// free list, where the old bytes stay until the page is reused. ticketd
+// chooses overwriting over encryption: after every erasure or purge, Scrub
+// waits until no transaction is open and writes zeros over every free page
+// (the pause is measured by the retention benchmark), and a blob file that
+// loses its last reference is overwritten with zeros before it is removed.
+// Backups (Backup) are compacted copies that hold live records only, so a
+// backup made after an erasure does not hold the erased data.
+//
+// Per-person encryption keys (crypto-shredding) would also reach backups
+// made before the erasure, but only if the keys are kept apart from the
+// file and from its backups: a key deleted in bbolt lingers in a free page
+// just like the data, and a key store copied with each backup shreds
+// nothing. The operational cost of a separate key store (its own backup,
+// loss means loss of all data) is not worth it for ticketd's single-file
+// design; backups taken before an erasure must therefore expire on their own
+// schedule, which README.md states.
 package store
