@@ -969,3 +969,33 @@ func FuzzConsentPath(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkBadToken measures what each kind of bad link costs next to a
+// good one: the bad ones should cost the same, so that timing does not
+// tell them apart.
+func BenchmarkBadToken(b *testing.B) {
+	f := newFixture(b)
+	f.cfg.Consent.RateLimit = 1 << 30
+	n, tok := f.ticket("support", "erika@example.org", "Erika", "Drucker", "de")
+	c, _ := f.signer.Verify(tok, start)
+	enc, sig, _ := strings.Cut(tok, ".")
+	unrecorded, _, _ := f.signer.Issue(n, c.Person, "support", start.Add(time.Hour))
+	expired, _, _ := f.signer.Issue(n, c.Person, "support", start.Add(-time.Hour))
+	for _, bc := range []struct{ name, token string }{
+		{"malformed", "not-a-token"},
+		{"tampered", enc + "." + strings.ToUpper(sig[:4]) + sig[4:]},
+		{"expired", expired},
+		{"unknown", unrecorded},
+		{"good", tok},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "/consent/"+bc.token, nil)
+			r.RemoteAddr = "192.0.2.1:1"
+			start := time.Now()
+			for b.Loop() {
+				f.h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/request")
+		})
+	}
+}
