@@ -139,12 +139,13 @@ func (h *Handler) lookup(tx *store.Tx, token string, now time.Time) (*subject, b
 		return nil, false
 	}
 	for _, err := range []error{err1, err2, err3} {
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
 			h.Log.Error("consent page: read the store", "token", c.ID, "err", err)
 		}
-		if err != nil {
-			return nil, false
-		}
+		return nil, false
 	}
 	if rec.Ticket != c.Ticket || rec.Person != c.Person || rec.Purpose != c.Purpose ||
 		(tk.RequesterID != p.ID && !slices.Contains(tk.Participants, p.ID)) {
