@@ -26,9 +26,10 @@ fmt:
 	gofmt -w .
 
 # Interop: the end-to-end tests against a private Dovecot and Postfix on
-# loopback (.ci/install-deps installs them from Debian packages).
+# loopback, and the consent page in headless Chromium (.ci/install-deps
+# installs them from Debian packages); missing ones fail here instead of skipping.
 interop:
-	TICKETD_INTEROP=1 $(GO) test -race -count=1 ./mail/... ./desk/...
+	TICKETD_INTEROP=1 $(GO) test -race -count=1 ./mail/... ./desk/... ./cmd/ticketd/
 
 # Benchmarks print figures; see README.md for what they measure.
 bench:
@@ -37,6 +38,8 @@ bench:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./mail/
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./config/
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=30s ./consent/
+	$(GO) test -run='^$$' -fuzz='^FuzzConsentPath$$' -fuzztime=30s ./consent/
 
 clean:
 	rm -rf bin

@@ -1,4 +1,8 @@
-// Package consent issues and verifies the signed tokens in consent links.
+// Package consent issues and verifies the signed tokens in consent links,
+// serves the consent page behind them, and records the decisions made
+// there (GDPR Art. 7).
+//
+// # Tokens
 //
 // A token names one ticket, one person and one purpose, and expires. It is
 //
@@ -11,4 +15,49 @@
 // Verify checks the signature in constant time before it reads any field,
 // and answers every bad token with one of three errors that say nothing about
 // whether the ticket or person exists.
+//
+// # The page
+//
+// Handler serves GET and POST /consent/{token}. GET only reads: mail
+// security scanners open every link in a mail. It shows, in the ticket's
+// language (?lang=de|en switches), the controller, the ticket's own purpose
+// and every purpose based on consent that no queue names, each with its
+// legal basis, retention, recipients, transfers, full notice (Art. 13) and
+// the customer's latest decision; a purpose based on consent has a grant
+// or, once granted, a withdraw button, the same kind of button on the same
+// page (Art. 7(3)); legitimate interest has an objection button (Art. 21);
+// contract and legal obligation explain their basis.
+//
+// A button posts purpose, decision, language and an anti-forgery value: an
+// HMAC (key derived from the consent key) over the token id, the purpose,
+// the decision, the language, the hash of the notice shown, the person's
+// consent version for the purpose and the render time. It is stateless (no
+// cookie), expires after FormValidity, and is stale as soon as any decision
+// about the purpose was recorded or the notice changed, so the same form
+// submitted twice records once. The check and the record are one store
+// transaction. A POST whose Sec-Fetch-Site is cross-site or same-site, or
+// whose Origin is neither the request's host nor public_url's, is refused.
+// After a decision the page answers 303 See Other to itself with the
+// record's number, and shows what was recorded and when; a reload sends
+// nothing.
+//
+// A malformed, forged, expired or unknown token, or one whose ticket or
+// person is gone, gets the same 404 page with the same headers, after the
+// same work (one HMAC and three store lookups). Every request takes a token
+// from its client address's bucket (consent.rate_limit per minute, an IPv6
+// client by its /64); the buckets live in memory, at most 10000, the least
+// recently seen forgotten first. The address is the connection's: behind a
+// proxy every client shares the proxy's bucket. Every answer carries a
+// Content-Security-Policy that allows inline styles only, no referrer, no
+// caching and no sniffing.
+//
+// # Records
+//
+// Record is the one place a decision is stored: appended to the person's
+// history with its channel, token id, ticket and notice hash, never
+// overwriting one (Art. 7(1)); the person's tickets with the purpose are
+// planned anew, so the grace-period sweep sees it; a grant lifts a
+// restriction their own tickets got for missing consent, and an objection
+// marks their own tickets objected. Each change is an audit event with the
+// actor "customer" (the page) or the caller's.
 package consent

@@ -1,6 +1,6 @@
 // Package templates owns the text of the acknowledgement that answers every
-// new ticket, and the transparency notice it carries (GDPR Art. 13), in German
-// and English.
+// new ticket, the transparency notice it carries (GDPR Art. 13), and the
+// consent page behind its link, in German and English.
 //
 // # Layout
 //
@@ -11,6 +11,15 @@
 //	ack.de.html.tmpl    ack.en.html.tmpl     html/template, the HTML part
 //	notice.de.txt.tmpl  notice.en.txt.tmpl   the notice, included by the text part
 //	notice.de.html.tmpl notice.en.html.tmpl  the notice, included by the HTML part
+//
+// and the consent page (html/template, one set per language):
+//
+//	consent.de.html.tmpl       consent.en.html.tmpl        the page, executed with a *consent.Page
+//	consent-error.de.html.tmpl consent-error.en.html.tmpl  its error pages, with a *consent.ErrorPage
+//
+// The consent templates have the functions duration and period (below) and
+//
+//	date t       a time in UTC: "23.11.2026 um 10:00 Uhr (UTC)", "23 November 2026 at 10:00 UTC" (Date)
 //
 // A file of the same name in the configured server.templates_dir replaces the
 // built-in one. Inside a language's text or HTML set the files are named
@@ -50,5 +59,14 @@
 //   - Load renders every template against sample data covering each legal
 //     basis and each branch of the built-in templates, so an override with a
 //     misspelt field fails at `ticketd check`, not when a customer writes.
+//   - Notice renders a purpose's notice and hash exactly as Ack does, so the
+//     consent page records the hash of the notice the acknowledgement carried
+//     while the configuration is unchanged. A notice override that uses more
+//     than .Lang, .Controller, .Purpose, .Ticket and .Subject breaks that.
+//   - Load renders the consent page against sample data too, and rejects an
+//     override that leaves out a purpose's notice or a purpose's button (with
+//     its purpose, lang and form fields) inside a POST form: withdrawing must
+//     stay as easy as granting. The page loads nothing external and every
+//     value is escaped by html/template.
 //   - A *Set is immutable after Load and safe for concurrent use.
 package templates

@@ -37,7 +37,8 @@ func fileName(role, lang, ext string) string { return role + "." + lang + "." + 
 
 // Set is the parsed templates. It is immutable and safe for concurrent use.
 type Set struct {
-	langs map[string]*langSet
+	langs   map[string]*langSet
+	consent map[string]*consentSet // the consent page (consent.go)
 }
 
 // langSet is the templates of one language.
@@ -116,6 +117,9 @@ func Load(overrideDir string) (*Set, error) {
 			return nil, err
 		}
 	}
+	if err := s.loadConsent(overrides); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -128,7 +132,7 @@ func knownNames() []string {
 			}
 		}
 	}
-	return names
+	return append(names, consentNames()...)
 }
 
 // parseLang parses the text and HTML sets of lang.

@@ -133,7 +133,7 @@ func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*da
 		db.Close()
 		return nil, err
 	}
-	d.http, err = startHTTP(cfg.Server.HTTPListen, d.status)
+	d.http, err = startHTTP(cfg.Server.HTTPListen, d.status, desk.ConsentHandler(d.desk))
 	if err != nil {
 		d.admin.close()
 		db.Close()

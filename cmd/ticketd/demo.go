@@ -11,6 +11,7 @@ import (
 	"net/smtp"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(out, "ticketd demo\n\n")
 	fmt.Fprintf(out, "  data dir     %s\n  config       %s\n  IMAP server  %s (user %s, password %s)\n  SMTP server  %s (mail to %s lands in the IMAP inbox)\n  health       http://%s/healthz\n\n",
 		dir, cfgPath, imapAddr, demoUser, demoPass, smtpAddr, demoSupport, httpAddr)
+	fmt.Fprintf(out, "Each acknowledgement carries a link to the consent page on http://%s/consent/...; open it in a browser.\n\n", httpAddr)
 	// Mail that is in the mailbox before ticketd first reads it gets no
 	// acknowledgement (it is old mail), so seed once the mailbox is connected.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
@@ -301,6 +303,18 @@ recipients = ["Demo Hosting GmbH (E-Mail-Hosting, Auftragsverarbeiter)"]
 transfers = []
 required.de = "Ohne Ihre E-Mail-Adresse können wir Ihnen nicht antworten."
 required.en = "Without your email address we cannot answer you."
+
+[[purpose]]
+name = "product_feedback"
+description.de = "Auswertung Ihrer Rückmeldung, um unsere Produkte zu verbessern"
+description.en = "Evaluating your feedback to improve our products"
+legal_basis = "consent"
+retention = "1y"
+on_expiry = "delete"
+recipients = ["Demo Hosting GmbH (E-Mail-Hosting, Auftragsverarbeiter)"]
+transfers = []
+required.de = "Freiwillig. Ohne Ihre Einwilligung bearbeiten wir Ihre Anfrage genauso, werten sie aber nicht für die Produktentwicklung aus."
+required.en = "Voluntary. Without your consent we handle your request just the same, but do not use it for product development."
 `
 
 var demoMails = []struct{ from, to, raw string }{
@@ -370,8 +384,19 @@ func (w *demoWatcher) printAcks() {
 		}
 		fmt.Fprintf(w.out, "  %s  acknowledgement sent to %s (%s)\n      subject %q, with the privacy notice (Art. 13 GDPR) and a consent link\n      saved as %s\n",
 			time.Now().Format(time.TimeOnly), to, msg.ContentLanguage, msg.Subject, saved)
+		if link, ticket := consentLink(msg.Text), demoTicketTag.FindStringSubmatch(msg.Subject); link != "" && ticket != nil {
+			fmt.Fprintf(w.out, "      consent page for ticket #%s: %s\n", ticket[1], link)
+		}
 	}
 }
+
+var (
+	demoTicketTag  = regexp.MustCompile(`\[#(\d+)\]`)
+	demoConsentURL = regexp.MustCompile(`https?://\S+/consent/[A-Za-z0-9_.-]+`)
+)
+
+// consentLink is the consent page's URL in an acknowledgement's text.
+func consentLink(text string) string { return demoConsentURL.FindString(text) }
 
 // discardBlobs hashes nothing and keeps nothing: the demo only reads headers.
 type discardBlobs struct{}

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -155,7 +157,14 @@ func (d *daemonProc) log() string {
 
 func startRun(t *testing.T, cfg string) *daemonProc {
 	t.Helper()
-	d := &daemonProc{cmd: exec.Command(binary, "run", "-config", cfg), done: make(chan struct{})}
+	return startProc(t, "run", "-config", cfg)
+}
+
+// startProc starts the binary with args; its output is collected, and it is
+// killed at the end of the test.
+func startProc(t *testing.T, args ...string) *daemonProc {
+	t.Helper()
+	d := &daemonProc{cmd: exec.Command(binary, args...), done: make(chan struct{})}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -310,12 +319,37 @@ func TestIngestWithoutDaemon(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	out, errOut, code := ticketd(t, nil, "demo", "-for", "3s")
-	if code != 0 {
-		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	d := startProc(t, "demo", "-for", "60s")
+	d.waitLog(t, "Send more mail")
+
+	// The consent link it prints works: the page with a button to give consent.
+	link := regexp.MustCompile(`consent page for ticket #1: (http://127\.0\.0\.1:\d+/consent/\S+)`).FindStringSubmatch(d.log())
+	if link == nil {
+		t.Fatalf("demo printed no consent link for ticket #1:\n%s", d.log())
+	}
+	resp, err := http.Get(link[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "Drucker druckt nicht") || !strings.Contains(string(page), "Einwilligung erteilen") {
+		t.Errorf("GET %s: %s\n%s", link[1], resp.Status, page)
+	}
+
+	d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop on SIGINT")
+	}
+	out := d.log()
+	if d.err != nil {
+		t.Fatalf("demo: %v\n%s", d.err, out)
 	}
 	for _, want := range []string{"new ticket #1", "new ticket #2", "reply added to ticket #1", "quarantined mail", "swaks --server",
-		"acknowledgement sent to joerg@example.org (de)", "acknowledgement sent to ann@example.com (en)"} {
+		"acknowledgement sent to joerg@example.org (de)", "acknowledgement sent to ann@example.com (en)",
+		"consent page for ticket #2: http://", "stopping"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
