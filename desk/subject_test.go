@@ -409,17 +409,40 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 // BenchmarkErase1000 erases a person with 1,000 tickets (and the rest of
-// eraseScenario) and reports how long it took.
+// eraseScenario) and reports how long it took, how long the free-page scrub
+// at its end took, and the longest a concurrent write waited meanwhile.
 func BenchmarkErase1000(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		e := newEraseScenario(b, 1000)
 		b.StartTimer()
+		// A concurrent writer, like ingest, measures how long it is held up.
+		stop, done := make(chan struct{}), make(chan time.Duration)
+		go func() {
+			var longest time.Duration
+			for {
+				select {
+				case <-stop:
+					done <- longest
+					return
+				default:
+				}
+				t0 := time.Now()
+				e.db.Update(func(*store.Tx) error { return nil })
+				longest = max(longest, time.Since(t0))
+			}
+		}()
 		start := time.Now()
-		if _, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, false); err != nil {
+		rep, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, false)
+		took := time.Since(start)
+		close(stop)
+		longest := <-done
+		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/erasure")
+		b.ReportMetric(float64(took.Microseconds())/1000, "ms/erasure")
+		b.ReportMetric(rep.Scrub.TookMS, "ms-scrub")
+		b.ReportMetric(float64(longest.Microseconds())/1000, "ms-longest-concurrent-write")
 	}
 }
 
