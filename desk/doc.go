@@ -1,5 +1,6 @@
 // Package desk is the ticket workflow: it ties mail, store, templates and
-// consent together, turning fetched mail into tickets and acknowledgements.
+// consent together, turning fetched mail into tickets and acknowledgements,
+// and carries out the data subjects' rights and the record of processing.
 //
 // # One mail, step by step
 //
@@ -23,4 +24,37 @@
 //     ticket with the reason: old mail (below the mailbox's first UIDNEXT),
 //     mail.AutoReplyPolicy's loop rules, the per-address rate limit, or
 //     acknowledgements disabled. Wake tells the outbox after the commit.
+//
+// # Data-subject rights (GDPR Art. 15-17, 20)
+//
+// Each right is one function on the store, found by the person's address
+// (unknown: store.ErrNotFound), run by the admin (audit actor "admin"):
+//
+//   - Export writes a ZIP: subject.json (SubjectExport: the person, every
+//     ticket they wrote to with its messages, the purposes, consent history
+//     and links, the mail sent to them, the audit events about them) and the
+//     attachments and sent mails as files. Event "subject.exported".
+//   - Erase deletes the tickets the person opened, their messages elsewhere,
+//     quarantined and outgoing mail with their address and the person record;
+//     replaces the address in other people's tickets with "[erased]"; keeps
+//     what an active hold covers; lists (or, with erase_imap_copies, deletes
+//     through mail.DeleteCopies) the copies on the IMAP server; then
+//     overwrites the free pages (store.Scrub). A dry run writes nothing and
+//     returns the same ErasureReport. Event "subject.erased".
+//   - Offboard marks the person offboarded and anonymises their unheld
+//     tickets; the scheduled purge does the held ones when the hold ends.
+//   - Rectify corrects name and address in the person record and in the
+//     sender of their messages, except in held tickets.
+//
+// Invariants: a ticket under an active hold (Ticket.HeldUntil) is never
+// changed by them; the work is done in batches of short write transactions
+// (batchSize), so ingest goes on meanwhile; audit events hold identifiers only.
+//
+// # Record of processing (Art. 30(1))
+//
+// RecordOf builds the record of processing activities from the configuration
+// in force: controller and DPO, one activity per purpose with its categories,
+// recipients, processors, transfers and time limits for erasure, and the
+// technical and organisational measures ticketd applies. It is written as
+// Markdown or JSON.
 package desk

@@ -29,17 +29,22 @@ func ListOutbox(db *store.DB) ([]OutboxView, error) {
 	out := []OutboxView{}
 	err := db.View(func(tx *store.Tx) error {
 		return tx.Outbox(func(it *store.OutboxItem) bool {
-			v := OutboxView{ID: it.ID, Ticket: it.Ticket, Kind: it.Kind, MessageID: it.MessageID, To: it.To,
-				Status: it.Status, Attempts: it.Attempts, Size: len(it.Raw), CreatedAt: it.CreatedAt,
-				DoneAt: it.DoneAt, GiveUpAt: it.GiveUpAt, LastError: it.LastError}
-			if it.Status == store.OutboxPending {
-				v.NextAttempt = it.NextAttempt
-			}
-			out = append(out, v)
+			out = append(out, outboxView(it))
 			return true
 		})
 	})
 	return out, err
+}
+
+// outboxView is an outbox item without its raw message.
+func outboxView(it *store.OutboxItem) OutboxView {
+	v := OutboxView{ID: it.ID, Ticket: it.Ticket, Kind: it.Kind, MessageID: it.MessageID, To: it.To,
+		Status: it.Status, Attempts: it.Attempts, Size: len(it.Raw), CreatedAt: it.CreatedAt,
+		DoneAt: it.DoneAt, GiveUpAt: it.GiveUpAt, LastError: it.LastError}
+	if it.Status == store.OutboxPending {
+		v.NextAttempt = it.NextAttempt
+	}
+	return v
 }
 
 // ErrNotRetryable is returned for an item that was already sent.

@@ -169,8 +169,9 @@ func (c *conn) wait(what string, fn func() error) error {
 	}
 }
 
-func (s *Supervisor) dial() (*conn, error) {
-	box := s.Box
+// dial connects to box's server as configured (implicit TLS, STARTTLS or
+// plain), logs in and reads the capabilities; every step has a bounded wait.
+func dial(box *config.Mailbox) (*conn, error) {
 	addr := net.JoinHostPort(box.Host, strconv.Itoa(box.Port))
 	d := &net.Dialer{Timeout: box.CommandTimeout.Duration, KeepAlive: 30 * time.Second}
 	raw, err := d.Dial("tcp", addr)
@@ -255,7 +256,7 @@ func TLSConfig(host, caFile string) (*tls.Config, error) {
 
 // session runs one connection until an error or ctx ends it.
 func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {
-	cn, err := s.dial()
+	cn, err := dial(s.Box)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+
+	"ticketd/desk"
+)
+
+// ticketd ropa: the record of processing activities (GDPR Art. 30(1)).
+
+func init() {
+	commands["ropa"] = command{"ropa [-config FILE] [-format md|json]",
+		"print the record of processing activities (GDPR Art. 30(1)) of the configuration in force", cmdRopa}
+	ops["ropa"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
+		r := desk.RecordOf(env.desk.Config())
+		switch args.Get("format") {
+		case "", "md":
+			return r.WriteMarkdown(out)
+		case "json":
+			return r.WriteJSON(out)
+		}
+		return fmt.Errorf("%w: unknown format %q (md or json)", errBadRequest, args.Get("format"))
+	}
+}
+
+func cmdRopa(ctx context.Context, e *env, args []string) error {
+	fs, path := flags(e, "ropa")
+	format := fs.String("format", "md", "output `format`: md (Markdown) or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError("ropa", "takes no arguments")
+	}
+	if *format != "md" && *format != "json" {
+		return usageError("ropa", "-format is md or json, not %q", *format)
+	}
+	cfg, err := loadConfig(e, *path)
+	if err != nil {
+		return err
+	}
+	return callOp(ctx, cfg, "ropa", url.Values{"format": {*format}}, e.stdout)
+}

@@ -1,0 +1,304 @@
+package desk
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"ticketd/config"
+)
+
+// RecordOfProcessing is the record of processing activities (GDPR Art.
+// 30(1)) as the configuration in force makes it: the controller, one
+// activity per [[purpose]], the processors, the statutory holds and the
+// technical and organisational measures ticketd applies (Art. 32).
+type RecordOfProcessing struct {
+	Controller ControllerInfo `json:"controller"`
+	Activities []Activity     `json:"activities"`
+	Measures   []Measure      `json:"technical_and_organisational_measures"`
+}
+
+// ControllerInfo is the controller and its data protection officer (Art. 30(1)(a)).
+type ControllerInfo struct {
+	Name      string `json:"name"`
+	Address   string `json:"address"`
+	Email     string `json:"email"`
+	DPO       string `json:"dpo"`
+	Authority string `json:"supervisory_authority"`
+}
+
+// Activity is the processing for one purpose (Art. 30(1)(b)-(f)).
+type Activity struct {
+	Purpose     string `json:"purpose"`
+	Description Text   `json:"description"`
+	// Queues are the queues whose tickets are processed for the purpose.
+	Queues             []string        `json:"queues"`
+	LegalBasis         string          `json:"legal_basis"`
+	LegalBasisArticle  string          `json:"legal_basis_article"`
+	LegitimateInterest *Text           `json:"legitimate_interest,omitempty"`
+	SubjectCategories  []string        `json:"subject_categories"`
+	DataCategories     []string        `json:"data_categories"`
+	Recipients         []string        `json:"recipients"`
+	Processors         []ProcessorInfo `json:"processors"`
+	Transfers          []string        `json:"transfers"` // empty: none
+	Erasure            ErasureLimits   `json:"erasure"`
+}
+
+// ProcessorInfo is a processor under a data processing agreement (Art. 28).
+type ProcessorInfo struct {
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	Agreement string `json:"agreement"` // date, YYYY-MM-DD
+	Location  string `json:"location,omitempty"`
+}
+
+// ErasureLimits are the time limits for erasure of one purpose (Art. 30(1)(f)).
+type ErasureLimits struct {
+	Retention   string `json:"retention"`    // "2y", "90d"
+	CountedFrom string `json:"counted_from"` // "closed" | "collected"
+	OnExpiry    string `json:"on_expiry"`    // "anonymize" | "delete"
+	// ConsentGrace and WithoutConsent apply to a purpose based on consent:
+	// how long consent may still be given, and what happens without it.
+	ConsentGrace   string     `json:"consent_grace,omitempty"`
+	WithoutConsent string     `json:"without_consent,omitempty"`
+	Holds          []HoldInfo `json:"holds"`
+}
+
+// HoldInfo is a statutory retention category ([[hold]]).
+type HoldInfo struct {
+	Name           string   `json:"name"`
+	Duration       string   `json:"duration"`
+	FromYearEnd    bool     `json:"from_year_end"`
+	Queues         []string `json:"queues"`
+	SubjectPattern string   `json:"subject_pattern,omitempty"`
+}
+
+// Measure is one technical or organisational measure (Art. 32).
+type Measure struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// legalBasisArticles are the provisions each legal_basis stands for.
+var legalBasisArticles = map[string]string{
+	"consent":             "Art. 6(1)(a) GDPR",
+	"contract":            "Art. 6(1)(b) GDPR",
+	"legal_obligation":    "Art. 6(1)(c) GDPR",
+	"legitimate_interest": "Art. 6(1)(f) GDPR",
+}
+
+// RecordOf builds the record of processing activities from cfg.
+func RecordOf(cfg *config.Config) *RecordOfProcessing {
+	c := cfg.Controller
+	r := &RecordOfProcessing{
+		Controller: ControllerInfo{Name: c.Name, Address: c.Address, Email: c.Email, DPO: c.DPO, Authority: c.Authority},
+		Activities: []Activity{},
+		Measures:   measures(cfg),
+	}
+	processors := []ProcessorInfo{}
+	for _, p := range cfg.Processors {
+		processors = append(processors, ProcessorInfo{Name: p.Name, Role: p.Role, Agreement: p.Agreement, Location: p.Location})
+	}
+	holds := []HoldInfo{}
+	for _, h := range cfg.Holds {
+		holds = append(holds, HoldInfo{Name: h.Name, Duration: h.Duration.String(), FromYearEnd: h.YearEnd(),
+			Queues: nonNil(h.Queues), SubjectPattern: h.SubjectPattern})
+	}
+	for i := range cfg.Purposes {
+		p := &cfg.Purposes[i]
+		info := purposeInfo(p)
+		a := Activity{Purpose: p.Name, Description: info.Description, Queues: []string{}, LegalBasis: p.LegalBasis,
+			LegalBasisArticle: legalBasisArticles[p.LegalBasis], LegitimateInterest: info.LegitimateInterest,
+			SubjectCategories: nonNil(p.SubjectCategories), DataCategories: nonNil(p.DataCategories),
+			Recipients: info.Recipients, Processors: processors, Transfers: info.Transfers,
+			Erasure: ErasureLimits{Retention: info.Retention, CountedFrom: p.CountedFrom, OnExpiry: info.OnExpiry, Holds: holds}}
+		if p.LegalBasis == "consent" {
+			a.Erasure.ConsentGrace, a.Erasure.WithoutConsent = p.Grace.String(), p.WithoutConsent
+		}
+		for _, q := range cfg.Queues {
+			if q.Purpose == p.Name {
+				a.Queues = append(a.Queues, q.Name)
+			}
+		}
+		r.Activities = append(r.Activities, a)
+	}
+	return r
+}
+
+// measures are the technical and organisational measures this ticketd
+// applies, with the settings of cfg. Each states only what the code does.
+func measures(cfg *config.Config) []Measure {
+	var transport []string
+	for _, b := range cfg.Mailboxes {
+		transport = append(transport, fmt.Sprintf("IMAP mailbox %s (%s): %s", b.Name, b.Host, tlsMode(b.TLS)))
+	}
+	transport = append(transport, fmt.Sprintf("SMTP relay %s: %s", cfg.SMTP.Host, tlsMode(cfg.SMTP.TLS)))
+	ack := cfg.Acknowledgement
+	return []Measure{
+		{"Encryption in transit", strings.Join(transport, "; ") + ". TLS is version 1.2 or later and the server " +
+			"certificate is verified (against ca_file where one is configured); STARTTLS never falls back to " +
+			"plain text. A password is never sent unencrypted except to a loopback address: the configuration " +
+			"check refuses it."},
+		{"Secrets outside the configuration", "Passwords are read from the files named by the `*_file` keys, never " +
+			"written in the configuration file (a password key there is an error). The key that signs consent " +
+			"links is generated on first start and kept in the data directory."},
+		{"Access to the stored data", "The data directory is created with mode 0700; the database, the attachment " +
+			"files and the consent-link key have mode 0600. One ticketd process owns the database (a file lock); " +
+			"administrative commands reach it through a unix socket of mode 0600 in the data directory."},
+		{"Signed consent links", fmt.Sprintf("Consent links carry a token signed with HMAC-SHA256; a changed, "+
+			"forged or expired token is refused. A link is valid for %s.", ack.ConsentLinkValidity)},
+		{"Audit trail", "Every change to tickets, messages, people, consent records and outgoing mail appends an " +
+			"audit event in the same transaction: who, when, what, on which ticket or person, as identifiers only " +
+			"(no names, addresses or text). The trail is append-only and hash-chained (each event carries the " +
+			"SHA-256 of the one before); `ticketd audit verify` checks every link and reports the first broken one."},
+		{"Import without loss or duplicates", "Each mail is stored with its origin (channel, mailbox, UID, " +
+			"UIDVALIDITY, Message-ID, when received and stored) in one transaction with the mailbox's checkpoint; " +
+			"only after that commit is it flagged or moved on the server. It is deduplicated on mailbox, " +
+			"Message-ID and the SHA-256 of its content, so a crash or a rescan imports nothing twice and loses nothing."},
+		{"Quarantine", "Mail that cannot become a ticket (unparseable, over max_message_size, no sender) is kept " +
+			"as a quarantine record with its reason, and moved to quarantine_folder where one is configured; it " +
+			"never blocks a mailbox and is never dropped."},
+		{"Erasure", "After every erasure, offboarding and purge the free pages of the database file are " +
+			"overwritten with zeros; attachment files are overwritten before they are removed. `ticketd backup` " +
+			"writes compacted copies, which hold only live records. " + imapErasure(cfg)},
+		{"Retention on a schedule", fmt.Sprintf("Each purpose's retention rule is applied by a scheduled purge "+
+			"(`%s`); the consent grace period is checked on its own schedule (`%s`). `ticketd purge -dry-run` lists "+
+			"what is due.", cfg.Retention.Schedule, cfg.Consent.Schedule)},
+		{"Rate limits", fmt.Sprintf("At most %d acknowledgements go to one address per %s, and no automatic "+
+			"reply goes to automatic mail, mailing lists, bounces or ticketd's own mail. The consent page answers "+
+			"at most %d requests per minute from one client address.", ack.MaxPerSender, shortDuration(ack.Window.Duration), cfg.Consent.RateLimit)},
+		{"No tracking on the consent page", "The consent page loads no external resources (no CDN, fonts or " +
+			"trackers) and sets no cookie beyond the anti-forgery value its form needs."},
+	}
+}
+
+// shortDuration writes d without zero parts: "1h", "90m", "2d".
+func shortDuration(d time.Duration) string {
+	switch {
+	case d != 0 && d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d != 0 && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d != 0 && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
+}
+
+func tlsMode(mode string) string {
+	switch mode {
+	case "implicit":
+		return "implicit TLS"
+	case "starttls":
+		return "STARTTLS (required)"
+	}
+	return "no encryption (tls = none)"
+}
+
+func imapErasure(cfg *config.Config) string {
+	if cfg.Retention.EraseIMAPCopies {
+		return "An erasure also deletes the person's mail from the IMAP folders it was imported from (erase_imap_copies)."
+	}
+	return "An erasure lists the copies of the person's mail on the IMAP server for the mail administrator to delete (erase_imap_copies is off)."
+}
+
+// WriteJSON writes the record as indented JSON.
+func (r *RecordOfProcessing) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteMarkdown writes the record as a Markdown document.
+func (r *RecordOfProcessing) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	c := r.Controller
+	b.WriteString("# Record of processing activities (GDPR Art. 30(1))\n\n")
+	b.WriteString("Generated by ticketd from the configuration in force.\n\n")
+	b.WriteString("## Controller\n\n")
+	fmt.Fprintf(&b, "- Name: %s\n- Address: %s\n- Contact for data protection: %s\n- Data protection officer: %s\n- Supervisory authority: %s\n",
+		c.Name, c.Address, c.Email, c.DPO, c.Authority)
+	for _, a := range r.Activities {
+		fmt.Fprintf(&b, "\n## Processing activity: %s\n\n", a.Purpose)
+		fmt.Fprintf(&b, "Purpose (de): %s\n\nPurpose (en): %s\n\n", a.Description.DE, a.Description.EN)
+		b.WriteString("| | |\n|---|---|\n")
+		row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v)) }
+		row("Queues", orNone(strings.Join(a.Queues, ", ")))
+		row("Legal basis", a.LegalBasis+" ("+a.LegalBasisArticle+")")
+		if li := a.LegitimateInterest; li != nil {
+			row("Legitimate interest", "de: "+li.DE+"; en: "+li.EN)
+		}
+		row("Categories of data subjects", strings.Join(a.SubjectCategories, "; "))
+		row("Categories of personal data", strings.Join(a.DataCategories, "; "))
+		row("Recipients", strings.Join(a.Recipients, "; "))
+		var procs []string
+		for _, p := range a.Processors {
+			procs = append(procs, processorText(p))
+		}
+		row("Processors (Art. 28)", orNone(strings.Join(procs, "; ")))
+		row("Transfers to third countries", orNone(strings.Join(a.Transfers, "; ")))
+		row("Time limit for erasure", erasureText(a.Erasure))
+		if a.Erasure.ConsentGrace != "" {
+			row("Without consent", fmt.Sprintf("consent may be given within %s of the ticket's creation; without it, or after a withdrawal: %s",
+				a.Erasure.ConsentGrace, a.Erasure.WithoutConsent))
+		}
+		var holds []string
+		for _, h := range a.Erasure.Holds {
+			holds = append(holds, holdText(h))
+		}
+		row("Statutory retention (holds)", orNone(strings.Join(holds, "; ")))
+	}
+	b.WriteString("\n## Technical and organisational measures (Art. 32)\n\n")
+	for _, m := range r.Measures {
+		fmt.Fprintf(&b, "- **%s.** %s\n", m.Name, m.Description)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func processorText(p ProcessorInfo) string {
+	s := fmt.Sprintf("%s, %s, agreement of %s", p.Name, p.Role, p.Agreement)
+	if p.Location != "" {
+		s += ", processing in " + p.Location
+	}
+	return s
+}
+
+func erasureText(e ErasureLimits) string {
+	from := "after the ticket is closed (open tickets are kept)"
+	if e.CountedFrom == "collected" {
+		from = "after the ticket was created"
+	}
+	then := "then names, addresses, text and attachments are removed and an anonymous skeleton stays for statistics"
+	if e.OnExpiry == "delete" {
+		then = "then the ticket is deleted"
+	}
+	return fmt.Sprintf("%s %s; %s", e.Retention, from, then)
+}
+
+func holdText(h HoldInfo) string {
+	from := "from when it is set"
+	if h.FromYearEnd {
+		from = "from the end of the year it is set in"
+	}
+	var how []string
+	if len(h.Queues) > 0 {
+		how = append(how, "new tickets of queue "+strings.Join(h.Queues, ", "))
+	}
+	if h.SubjectPattern != "" {
+		how = append(how, "new tickets whose subject matches "+h.SubjectPattern)
+	}
+	how = append(how, "tickets an admin puts under it")
+	return fmt.Sprintf("%s: %s %s, for %s; the ticket is kept unaltered until it ends", h.Name, h.Duration, from, strings.Join(how, ", "))
+}
+
+// cell escapes a table cell's pipes and line breaks.
+func cell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func orNone(s string) string { return cmp.Or(s, "none") }
