@@ -50,7 +50,6 @@ func (b *Blobs) putFile(head []byte, r io.Reader) (string, int64, error) {
 		return "", 0, fmt.Errorf("store blob: %w", err)
 	}
 	h := sha256.New()
-	h.Write(head)
 	w := io.MultiWriter(f, h)
 	_, err = w.Write(head)
 	n := int64(len(head))

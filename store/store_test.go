@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -157,6 +159,9 @@ func TestBlobs(t *testing.T) {
 		sum, n, err := w.Put(bytes.NewReader(content))
 		if err != nil || n != int64(len(content)) {
 			t.Fatalf("Put: %d, %v", n, err)
+		}
+		if want := sha256.Sum256(content); sum != hex.EncodeToString(want[:]) {
+			t.Errorf("blob of %d bytes named %s, not its SHA-256", len(content), sum)
 		}
 		sums = append(sums, sum)
 	}
