@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"ticketd/store"
@@ -60,5 +61,8 @@ func (w *dueWalk) run(ctx context.Context, db *store.DB) error {
 			return nil
 		}
 		w.done(handled)
+		// A writer that waited for this batch was woken when it committed:
+		// let it run before the next batch takes the lock again.
+		runtime.Gosched()
 	}
 }

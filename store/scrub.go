@@ -25,8 +25,7 @@ type ScrubStats struct {
 // open (a reader could still see a page freed after it began), so that
 // every page on the free list is truly unreferenced, and writes zeros over it.
 // Other transactions wait for that long (Pause).
-func (db *DB) Scrub() (ScrubStats, error) {
-	var st ScrubStats
+func (db *DB) Scrub() (st ScrubStats, err error) {
 	db.gate.Lock()
 	start := time.Now()
 	defer func() {
