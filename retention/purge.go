@@ -14,8 +14,10 @@ import (
 
 // DefaultBatch is how many tickets one write transaction of a purge handles:
 // large enough that the commits do not dominate, small enough that a
-// concurrent ingest waits only a few milliseconds for one (see bench_test.go).
-const DefaultBatch = 200
+// concurrent ingest waits only a few milliseconds for one: in a store of
+// 1,000,000 tickets the 99th percentile of its waits was 35 ms with batches of
+// 100 and 138 ms with 200, at the same throughput (see BenchmarkPurge).
+const DefaultBatch = 100
 
 // Progress is reported at most this often, or every progressEvery tickets.
 const (
