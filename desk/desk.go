@@ -16,6 +16,7 @@ import (
 	"ticketd/config"
 	"ticketd/consent"
 	"ticketd/mail"
+	"ticketd/retention"
 	"ticketd/store"
 	"ticketd/templates"
 )
@@ -41,7 +42,9 @@ type setup struct {
 }
 
 // New returns a Desk working with cfg: it loads the templates (with the
-// overrides of server.templates_dir) and the consent key of the data directory.
+// overrides of server.templates_dir) and the consent key of the data
+// directory, and installs the retention planner in db, which plans each
+// ticket with the configuration in use.
 func New(db *store.DB, cfg *config.Config, log *slog.Logger) (*Desk, error) {
 	signer, err := consent.LoadKey(db.Dir())
 	if err != nil {
@@ -51,6 +54,7 @@ func New(db *store.DB, cfg *config.Config, log *slog.Logger) (*Desk, error) {
 	if err := d.SetConfig(cfg); err != nil {
 		return nil, err
 	}
+	db.SetPlanner(retention.Planner(d.Config))
 	return d, nil
 }
 
@@ -288,6 +292,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		created = &store.Ticket{Subject: subject, Status: store.StatusNew, Queue: queue, RequesterID: person.ID,
 			Participants: []uint64{person.ID}, Origin: origin, Purpose: rt.cfg.Queue(queue).Purpose,
 			Language: templates.Language(m.ContentLanguage, m.Text, rt.cfg.Server.Language)}
+		retention.ApplyHoldRules(rt.cfg, created, tx.Now())
 		if err := tx.CreateTicket(created, "system"); err != nil {
 			return Outcome{}, err
 		}

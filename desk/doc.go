@@ -18,6 +18,8 @@
 //  4. Store the person, the ticket (new) and the message, with the origin
 //     (channel, mailbox, Message-ID, UID, INTERNALDATE, stored at), in the
 //     same transaction as the rest of the batch and the mailbox checkpoint.
+//     A new ticket gets the legal holds whose rule picks it, and the retention
+//     planner that New installs in the store plans its purge.
 //  5. A new ticket is acknowledged in that same transaction: the
 //     acknowledgement (with the transparency notice and a recorded consent
 //     token) goes into the outbox, or its suppression is recorded on the

@@ -26,6 +26,15 @@ type TicketSummary struct {
 	Purpose   string       `json:"purpose"`
 	Language  string       `json:"language"`
 	Ack       *store.Ack   `json:"acknowledgement,omitempty"`
+
+	// What retention and consent did or plan (see package retention).
+	ClosedAt     time.Time          `json:"closed_at,omitzero"`
+	Holds        []store.Hold       `json:"holds,omitempty"` // with released and ended ones
+	Restricted   *store.Restriction `json:"restricted,omitempty"`
+	Objected     time.Time          `json:"objected,omitzero"`
+	AnonymizedAt time.Time          `json:"anonymized_at,omitzero"`
+	PurgeAt      time.Time          `json:"purge_at,omitzero"`
+	ConsentDue   time.Time          `json:"consent_due,omitzero"`
 }
 
 // TicketDetail is ticketd tickets show: the ticket with its messages.
@@ -35,13 +44,19 @@ type TicketDetail struct {
 }
 
 func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
-	p, err := tx.Person(tk.RequesterID)
-	if err != nil {
-		return TicketSummary{}, err
+	var requester Person
+	if tk.AnonymizedAt.IsZero() {
+		p, err := tx.Person(tk.RequesterID)
+		if err != nil {
+			return TicketSummary{}, err
+		}
+		requester = Person{Email: p.Email, Name: p.Name}
 	}
 	return TicketSummary{Number: tk.Number, Subject: tk.Subject, Status: tk.Status, Queue: tk.Queue,
-		Requester: Person{Email: p.Email, Name: p.Name}, CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt,
-		Messages: tk.Messages, Origin: tk.Origin, Purpose: tk.Purpose, Language: tk.Language, Ack: tk.Ack}, nil
+		Requester: requester, CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt,
+		Messages: tk.Messages, Origin: tk.Origin, Purpose: tk.Purpose, Language: tk.Language, Ack: tk.Ack,
+		ClosedAt: tk.ClosedAt, Holds: tk.Holds, Restricted: tk.Restricted, Objected: tk.Objected,
+		AnonymizedAt: tk.AnonymizedAt, PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue}, nil
 }
 
 // ListTickets returns every ticket, oldest first.

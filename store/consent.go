@@ -51,7 +51,8 @@ func (t *Tx) LatestConsent(person uint64, purpose string) (*ConsentRecord, error
 	prefix := consentPrefix(person, purpose)
 	c := t.b(bConsents).Cursor()
 	// The last key with the prefix: seek past it and step back.
-	k, v := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	k, _ := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	var v []byte
 	if k == nil {
 		k, v = c.Last()
 	} else {

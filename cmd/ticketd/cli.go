@@ -102,13 +102,16 @@ func describeOutcome(o desk.Outcome) string {
 	return fmt.Sprintf("added to ticket #%d", o.Ticket)
 }
 
-func cmdTickets(_ context.Context, e *env, args []string) error {
+func cmdTickets(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "tickets")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return usageError("tickets", "list or show?")
+		return usageError("tickets", "list, show, close or reopen?")
+	}
+	if fs.Arg(0) == "close" || fs.Arg(0) == "reopen" {
+		return cmdTicketStatus(ctx, e, fs.Arg(0), fs.Args()[1:], path)
 	}
 	sub := subFlags(e, "tickets", fs.Arg(0), path)
 	asJSON := sub.Bool("json", false, "print JSON")
@@ -278,10 +281,10 @@ func printJSON(w io.Writer, v any) error {
 
 func printTickets(w io.Writer, tks []desk.TicketSummary) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tSTATUS\tQUEUE\tCREATED\tMSGS\tREQUESTER\tSUBJECT")
+	fmt.Fprintln(tw, "#\tSTATUS\tQUEUE\tCREATED\tMSGS\tREQUESTER\tPURGE\tSUBJECT")
 	for _, t := range tks {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Number, t.Status, t.Queue, t.CreatedAt.Local().Format(time.DateTime),
-			t.Messages, t.Requester.Email, oneLine(t.Subject, 60))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Number, statusLine(t, time.Now()), t.Queue, t.CreatedAt.Local().Format(time.DateTime),
+			t.Messages, dash(t.Requester.Email), column(t.PurgeAt), oneLine(t.Subject, 60))
 	}
 	tw.Flush()
 }
@@ -289,6 +292,7 @@ func printTickets(w io.Writer, tks []desk.TicketSummary) {
 func printTicket(w io.Writer, t *desk.TicketDetail) {
 	fmt.Fprintf(w, "Ticket #%d: %s\n", t.Number, t.Subject)
 	fmt.Fprintf(w, "Status:    %s\nQueue:     %s\nRequester: %s\n", t.Status, t.Queue, formatPerson(t.Requester))
+	printRetention(w, &t.TicketSummary, time.Now())
 	if t.Ack != nil {
 		ack := t.Ack.Status
 		if t.Ack.Reason != "" {

@@ -17,6 +17,7 @@ import (
 	"ticketd/config"
 	"ticketd/desk"
 	"ticketd/mail"
+	"ticketd/retention"
 	"ticketd/store"
 )
 
@@ -88,6 +89,7 @@ type daemon struct {
 	desk  *desk.Desk
 	admin *adminServer
 	http  *httpServer
+	sched *retention.Scheduler
 	spool string
 
 	mu       sync.Mutex
@@ -126,6 +128,11 @@ func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*da
 		db.Close()
 		return nil, err
 	}
+	d.sched, err = retention.NewScheduler(db, cfg, log, db.Now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	d.outbox = &mail.Outbox{DB: db, Log: log}
 	d.desk.Wake = d.outbox.Wake
 	d.admin, err = startAdmin(cfg.Server.AdminSocket, d.desk, d.spool, d.outbox.Wake, log)
@@ -141,6 +148,7 @@ func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*da
 	}
 	d.startOutbox()
 	d.startMailboxes()
+	d.sched.Start()
 	return d, nil
 }
 
@@ -247,6 +255,9 @@ func (d *daemon) reload(path string) {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
 		return
 	}
+	if err := d.sched.Reload(cfg); err != nil {
+		d.log.Error("reload: retention schedules kept", "err", err)
+	}
 	if err := d.stopMailboxes(); err != nil {
 		d.log.Error("reload: stopping mailboxes", "err", err)
 	}
@@ -261,12 +272,14 @@ func (d *daemon) reload(path string) {
 }
 
 // stop shuts down in order: mailboxes (finishing their batches), the outbox
-// (finishing its send), the listeners, and the store last.
+// (finishing its send), the retention scheduler (ending its run between two
+// batches), the listeners, and the store last.
 func (d *daemon) stop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := d.stopMailboxes()
 	d.stopOutbox()
+	d.sched.Stop()
 	d.http.close()
 	d.admin.close()
 	if cerr := d.db.Close(); err == nil {

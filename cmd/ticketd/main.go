@@ -56,7 +56,7 @@ func init() {
 		"check":      {"check [-config FILE]", "check the configuration and report every problem", cmdCheck},
 		"ingest":     {"ingest [-config FILE] [-mailbox NAME] [-silent] FILE...|-", "store mail from files or stdin (channel file)", cmdIngest},
 		"outbox":     {"outbox [-config FILE] list [-json] | retry ID", "list outgoing mail or retry a failed one", cmdOutbox},
-		"tickets":    {"tickets [-config FILE] list [-json] | show [-json] N", "list tickets or show one", cmdTickets},
+		"tickets":    {"tickets [-config FILE] list [-json] | show [-json] N | close N | reopen N", "list tickets, show one, close or reopen one", cmdTickets},
 		"quarantine": {"quarantine [-config FILE] list [-json]", "list quarantined mail", cmdQuarantine},
 		"demo":       {"demo", "run ticketd on embedded IMAP and SMTP servers with seeded mail", cmdDemo},
 		"version": {"version", "print the version", func(_ context.Context, e *env, _ []string) error {

@@ -1,0 +1,127 @@
+package retention
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"ticketd/config"
+	"ticketd/store"
+)
+
+// Errors of the hold and status operations; callers test them with errors.Is.
+var (
+	ErrUnknownHold  = errors.New("retention: no such [[hold]] category")
+	ErrAlreadyHeld  = errors.New("retention: the ticket is already under this hold")
+	ErrNotHeld      = errors.New("retention: the ticket is not under this hold")
+	ErrAnonymized   = errors.New("retention: the ticket is anonymized")
+	ErrStatusIsSame = errors.New("retention: the ticket already has this status")
+)
+
+// ApplyHoldRules adds to a new ticket the holds whose rule picks it: its
+// queue is one of the hold's queues, or its subject matches the hold's
+// subject_pattern. Each runs from now for the hold's duration, By "rule".
+func ApplyHoldRules(cfg *config.Config, tk *store.Ticket, now time.Time) {
+	for i := range cfg.Holds {
+		h := &cfg.Holds[i]
+		if slices.Contains(h.Queues, tk.Queue) || h.Subject != nil && h.Subject.MatchString(tk.Subject) {
+			tk.Holds = append(tk.Holds, store.Hold{Category: h.Name, Since: now, Until: h.Until(now), By: "rule"})
+		}
+	}
+}
+
+// AddHold puts ticket n under the hold category from now on, for the
+// category's duration. A ticket already under an active hold of that category
+// keeps it (ErrAlreadyHeld).
+func AddHold(tx *store.Tx, cfg *config.Config, n uint64, category, actor string) (store.Hold, error) {
+	h := cfg.Hold(category)
+	if h == nil {
+		return store.Hold{}, fmt.Errorf("hold %q: %w", category, ErrUnknownHold)
+	}
+	tk, err := tx.Ticket(n)
+	if err != nil {
+		return store.Hold{}, err
+	}
+	now := tx.Now()
+	for _, x := range tk.Holds {
+		if x.Category == category && x.Active(now) {
+			return x, fmt.Errorf("ticket %d, hold %q until %s: %w", n, category, day(x.Until), ErrAlreadyHeld)
+		}
+	}
+	hold := store.Hold{Category: category, Since: now, Until: h.Until(now), By: actor}
+	tk.Holds = append(tk.Holds, hold)
+	return hold, tx.UpdateTicket(tk, "ticket.hold_added", actor)
+}
+
+// ReleaseHold ends the active holds of category on ticket n now; they stay in
+// the ticket's history with their new end, and the ticket is planned anew:
+// its purpose's rule applies again.
+func ReleaseHold(tx *store.Tx, n uint64, category, actor string) error {
+	tk, err := tx.Ticket(n)
+	if err != nil {
+		return err
+	}
+	now, released := tx.Now(), false
+	for i := range tk.Holds {
+		if tk.Holds[i].Category == category && tk.Holds[i].Active(now) {
+			tk.Holds[i].Until, released = now, true
+		}
+	}
+	if !released {
+		return fmt.Errorf("ticket %d, hold %q: %w", n, category, ErrNotHeld)
+	}
+	return tx.UpdateTicket(tk, "ticket.hold_released", actor)
+}
+
+// ActiveHold is one hold in force on a ticket.
+type ActiveHold struct {
+	Ticket uint64 `json:"ticket"`
+	store.Hold
+}
+
+// ActiveHolds lists the holds in force at now on every ticket, by ticket.
+// It reads every ticket: an administrator's listing, not a hot path.
+func ActiveHolds(tx *store.Tx, now time.Time) ([]ActiveHold, error) {
+	out := []ActiveHold{}
+	err := tx.Tickets(func(tk *store.Ticket) bool {
+		for _, h := range tk.Holds {
+			if h.Active(now) {
+				out = append(out, ActiveHold{Ticket: tk.Number, Hold: h})
+			}
+		}
+		return true
+	})
+	return out, err
+}
+
+// CloseTicket closes ticket n: retention counted from closing starts now.
+func CloseTicket(tx *store.Tx, n uint64, actor string) (*store.Ticket, error) {
+	return setStatus(tx, n, store.StatusClosed, actor)
+}
+
+// ReopenTicket opens a closed ticket n again: its retention counted from
+// closing no longer runs.
+func ReopenTicket(tx *store.Tx, n uint64, actor string) (*store.Ticket, error) {
+	return setStatus(tx, n, store.StatusOpen, actor)
+}
+
+func setStatus(tx *store.Tx, n uint64, status, actor string) (*store.Ticket, error) {
+	tk, err := tx.Ticket(n)
+	if err != nil {
+		return nil, err
+	}
+	if !tk.AnonymizedAt.IsZero() {
+		return nil, fmt.Errorf("ticket %d: %w", n, ErrAnonymized)
+	}
+	closing := status == store.StatusClosed
+	if closing == (tk.Status == store.StatusClosed) {
+		return nil, fmt.Errorf("ticket %d is %s: %w", n, tk.Status, ErrStatusIsSame)
+	}
+	tk.Status, tk.ClosedAt = status, time.Time{}
+	action := "ticket.reopened"
+	if closing {
+		tk.ClosedAt, action = tx.Now(), "ticket.closed"
+	}
+	return tk, tx.UpdateTicket(tk, action, actor)
+}

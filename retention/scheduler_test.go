@@ -1,0 +1,169 @@
+package retention
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ticketd/config"
+	"ticketd/store"
+)
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func withSchedules(cfg *config.Config, purge, sweep string) *config.Config {
+	c := *cfg
+	c.Retention.Schedule, c.Consent.Schedule = purge, sweep
+	return &c
+}
+
+// waitFor polls cond for up to d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newTestScheduler(t *testing.T, e *env, purge, sweep string) (*Scheduler, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	s, err := NewScheduler(e.db, withSchedules(e.config(), purge, sweep), slog.New(slog.NewTextHandler(logs, nil)), e.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, logs
+}
+
+// TestSchedulerRunsJobs: the real jobs run on "@every 1s" with the injected
+// clock deciding what is due, log counts only, and stop cleanly.
+func TestSchedulerRunsJobs(t *testing.T) {
+	e := newEnv(t)
+	purged := e.ticket("purge.me@example.org", "support", "collected_delete", "Frage", "Text")
+	restricted := e.ticket("kunde@example.org", "support", "feedback", "Idee", "Text")
+	e.at(t0.AddDate(1, 0, 0))
+	s, logs := newTestScheduler(t, e, "@every 1s", "@every 1s")
+	s.Start()
+	waitFor(t, 10*time.Second, "the purge and the sweep", func() bool {
+		return !e.exists(purged) && e.get(restricted).Restricted != nil
+	})
+	waitFor(t, 10*time.Second, "the log lines", func() bool {
+		return strings.Contains(logs.String(), "retention purge done") && strings.Contains(logs.String(), "consent sweep done")
+	})
+	s.Stop()
+	out := logs.String()
+	if !strings.Contains(out, "deleted=1") || !strings.Contains(out, "restricted=1") {
+		t.Errorf("summaries lack counts:\n%s", out)
+	}
+	for _, pii := range []string{"purge.me", "kunde@", "Frage", "Idee"} {
+		if strings.Contains(out, pii) {
+			t.Errorf("log holds personal data %q:\n%s", pii, out)
+		}
+	}
+	// Stopped means no more runs.
+	n := strings.Count(logs.String(), "retention purge done")
+	time.Sleep(1500 * time.Millisecond)
+	if m := strings.Count(logs.String(), "retention purge done"); m != n {
+		t.Errorf("runs after Stop: %d, then %d", n, m)
+	}
+}
+
+func TestSchedulerPanicDoesNotStopLaterRuns(t *testing.T) {
+	e := newEnv(t)
+	s, logs := newTestScheduler(t, e, "@every 1s", "@every 1h")
+	var runs atomic.Int32
+	s.purgeJob = func() {
+		runs.Add(1)
+		panic("boom")
+	}
+	s.Start()
+	defer s.Stop()
+	waitFor(t, 10*time.Second, "a run after a panic", func() bool { return runs.Load() >= 2 })
+	if !strings.Contains(logs.String(), "boom") {
+		t.Errorf("the panic was not logged:\n%s", logs.String())
+	}
+}
+
+func TestSchedulerReload(t *testing.T) {
+	e := newEnv(t)
+	s, _ := newTestScheduler(t, e, "@every 1h", "@every 1h")
+	var purges, sweeps atomic.Int32
+	s.purgeJob = func() { purges.Add(1) }
+	s.sweepJob = func() { sweeps.Add(1) }
+	s.Start()
+	defer s.Stop()
+	before, _ := s.Next()
+	if time.Until(before) < 50*time.Minute {
+		t.Fatalf("next purge %v, want in an hour", before)
+	}
+	// An invalid schedule is an error, not a panic, and the old ones stay.
+	for _, bad := range []string{"CRON_TZ=UTC", "61 * * * *", ""} {
+		if err := s.Reload(withSchedules(e.config(), bad, "@every 1s")); err == nil {
+			t.Errorf("Reload(%q) accepted", bad)
+		}
+	}
+	if next, _ := s.Next(); !next.Equal(before) {
+		t.Errorf("a rejected reload changed the schedule: %v, was %v", next, before)
+	}
+	if err := s.Reload(withSchedules(e.config(), "@every 1s", "@every 1h")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a purge on the new schedule", func() bool { return purges.Load() >= 1 })
+	if sweeps.Load() != 0 {
+		t.Errorf("sweep ran %d times on an hourly schedule", sweeps.Load())
+	}
+}
+
+func TestNewSchedulerInvalidSpec(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range [][2]string{{"CRON_TZ=UTC", "@daily"}, {"@daily", "* * *"}, {"@daily", "CRON_TZ=Nowhere/X 0 3 * * *"}} {
+		if _, err := NewScheduler(e.db, withSchedules(e.config(), c[0], c[1]), slog.New(slog.DiscardHandler), nil); err == nil {
+			t.Errorf("NewScheduler(%q, %q) accepted", c[0], c[1])
+		}
+	}
+}
+
+// TestSchedulerReindexesAtStart: the plans follow a changed configuration
+// when the scheduler starts.
+func TestSchedulerReindexesAtStart(t *testing.T) {
+	e := newEnv(t)
+	n := e.ticket("kunde@example.org", "support", "closed_anonymize", "Frage", "Text")
+	e.close(n)
+	if _, err := Reindex(t.Context(), e.db, e.config()); err != nil {
+		t.Fatal(err)
+	}
+	e.setConfig(testConfig(t, "90d"))
+	s, _ := newTestScheduler(t, e, "@every 1h", "@every 1h")
+	s.Start()
+	defer s.Stop()
+	waitFor(t, 10*time.Second, "the reindex", func() bool { return e.get(n).PurgeAt.Equal(t0.AddDate(0, 0, 90)) })
+	var fp string
+	e.db.View(func(tx *store.Tx) error { fp = string(tx.Meta(metaKey)); return nil })
+	if fp != Fingerprint(e.config()) {
+		t.Errorf("fingerprint %q, want %q", fp, Fingerprint(e.config()))
+	}
+}
