@@ -137,7 +137,7 @@ func testSubjectCommands(t *testing.T, dir, cfg string) {
 	}
 	out, _, code = ticketdIn(t, dir, "ropa", "-config", cfg, "-format", "json")
 	var r desk.RecordOfProcessing
-	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || len(r.Activities) != 1 || r.Activities[0].Purpose != "support" {
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || len(r.Activities) != 2 || r.Activities[0].Purpose != "support" || r.Activities[1].LegalBasis != "consent" {
 		t.Errorf("ropa -format json: exit %d %q", code, out)
 	}
 	if _, _, code := ticketdIn(t, dir, "ropa", "-config", cfg, "-format", "xml"); code != exitUsage {
