@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
 
 // Config is one loaded, validated configuration file.
 type Config struct {
@@ -22,16 +26,57 @@ type Config struct {
 
 // Server holds process-wide settings.
 type Server struct {
-	DataDir     string `toml:"data_dir"`     // default "/var/lib/ticketd"; relative to the config file's directory
-	HTTPListen  string `toml:"http_listen"`  // default "127.0.0.1:8080"
-	PublicURL   string `toml:"public_url"`   // required, http or https URL
-	Language    string `toml:"language"`     // "de" | "en", default "en"
-	AdminSocket string `toml:"admin_socket"` // default <data_dir>/admin.sock
-	LogFormat   string `toml:"log_format"`   // "text" | "json", default "text"
-	LogLevel    string `toml:"log_level"`    // "debug" | "info" | "warn" | "error", default "info"
+	DataDir    string `toml:"data_dir"`    // default "/var/lib/ticketd"; relative to the config file's directory
+	HTTPListen string `toml:"http_listen"` // default "127.0.0.1:8080"
+	// TrustedProxies are the addresses or networks of reverse proxies in front
+	// of http_listen, whose X-Forwarded-For header names the client; default
+	// loopback ("127.0.0.0/8", "::1/128").
+	TrustedProxies []string `toml:"trusted_proxies"`
+	PublicURL      string   `toml:"public_url"`   // required, http or https URL
+	Language       string   `toml:"language"`     // "de" | "en", default "en"
+	AdminSocket    string   `toml:"admin_socket"` // default <data_dir>/admin.sock
+	LogFormat      string   `toml:"log_format"`   // "text" | "json", default "text"
+	LogLevel       string   `toml:"log_level"`    // "debug" | "info" | "warn" | "error", default "info"
 	// TemplatesDir, when set, holds templates that replace the built-in ones of
 	// the same name (e.g. "ack.de.txt.tmpl"); relative to the config file's directory.
 	TemplatesDir string `toml:"templates_dir"`
+
+	Proxies []netip.Prefix `toml:"-"` // TrustedProxies, parsed
+}
+
+// ClientAddr is the address of the client behind a request that came from
+// peer with the given X-Forwarded-For header: peer itself, unless peer is a
+// trusted proxy; then the right-most address in the header that is not one.
+func (s *Server) ClientAddr(peer netip.Addr, forwardedFor []string) netip.Addr {
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, h := range forwardedFor {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed hop: trust nothing before it
+		}
+		client = ip.Unmap()
+		if !s.trusted(client) {
+			break
+		}
+	}
+	return client
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.Proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // Controller is who is responsible for the data (GDPR Art. 4(7)); the

@@ -72,6 +72,7 @@ func (d *decoder) defaults(c *Config) {
 	s := &c.Server
 	setDefault(d, "server.data_dir", &s.DataDir, "/var/lib/ticketd")
 	setDefault(d, "server.http_listen", &s.HTTPListen, "127.0.0.1:8080")
+	setDefault(d, "server.trusted_proxies", &s.TrustedProxies, []string{"127.0.0.0/8", "::1/128"})
 	setDefault(d, "server.language", &s.Language, "en")
 	setDefault(d, "server.admin_socket", &s.AdminSocket, filepath.Join(s.DataDir, "admin.sock"))
 	setDefault(d, "server.log_format", &s.LogFormat, "text")
@@ -116,6 +117,19 @@ func (d *decoder) validate(c *Config) {
 	}
 	if _, _, err := net.SplitHostPort(s.HTTPListen); err != nil {
 		d.keyErrorf("server.http_listen", "must be host:port, got %q", s.HTTPListen)
+	}
+	s.Proxies = nil
+	for i, p := range s.TrustedProxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				d.keyErrorf(index("server.trusted_proxies", i+1), "must be an IP address or network such as 10.0.0.0/8, got %q", p)
+				continue
+			}
+			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		s.Proxies = append(s.Proxies, prefix.Masked())
 	}
 	d.oneOf("server.language", s.Language, languages)
 	d.oneOf("server.log_format", s.LogFormat, logFormats)

@@ -46,8 +46,9 @@
 // same work (one HMAC and three store lookups). Every request takes a token
 // from its client address's bucket (consent.rate_limit per minute, an IPv6
 // client by its /64); the buckets live in memory, at most 10000, the least
-// recently seen forgotten first. The address is the connection's: behind a
-// proxy every client shares the proxy's bucket. Every answer carries a
+// recently seen forgotten first. The address is the connection's, or behind
+// a proxy in server.trusted_proxies the one X-Forwarded-For names (see
+// config.Server.ClientAddr). Every answer carries a
 // Content-Security-Policy that allows inline styles only, no referrer, no
 // caching and no sniffing.
 //

@@ -96,7 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("Cache-Control", "no-store")
 
-	if wait := h.limiter.take(clientKey(r.RemoteAddr), cfg.Consent.RateLimit, now); wait > 0 {
+	if wait := h.limiter.take(clientKey(cfg, r), cfg.Consent.RateLimit, now); wait > 0 {
 		secs := int(math.Ceil(wait.Seconds()))
 		hdr.Set("Retry-After", strconv.Itoa(secs))
 		h.fail(w, cfg, r, &ErrorPage{Status: http.StatusTooManyRequests, Kind: KindRateLimited, RetryAfter: secs})

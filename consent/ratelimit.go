@@ -3,9 +3,12 @@ package consent
 import (
 	"container/list"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
+
+	"ticketd/config"
 )
 
 // maxClients bounds how many client addresses the rate limiter remembers
@@ -71,13 +74,27 @@ func (l *limiter) len() int {
 	return len(l.clients)
 }
 
-// clientKey is the rate-limit key of a request's remote address: the IPv4
-// address, or the /64 network of an IPv6 address (one subscriber's usual
-// allocation, so that rotating through it gains nothing).
-func clientKey(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
+// clientKey is the rate-limit key of a request: its client's address (see
+// config.Server.ClientAddr: behind a trusted proxy, from X-Forwarded-For).
+func clientKey(cfg *config.Config, r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		host = remoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return addrKey(r.RemoteAddr)
+	}
+	return addrKey(cfg.Server.ClientAddr(peer.WithZone(""), r.Header.Values("X-Forwarded-For")).String())
+}
+
+// addrKey is the rate-limit key of an address: the IPv4 address, or the /64
+// network of an IPv6 address (one subscriber's usual allocation, so that
+// rotating through it gains nothing).
+func addrKey(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {

@@ -2,8 +2,12 @@ package consent
 
 import (
 	"fmt"
+	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
+
+	"ticketd/config"
 )
 
 func TestLimiterBucket(t *testing.T) {
@@ -71,8 +75,36 @@ func TestClientKey(t *testing.T) {
 		"[2001:db8::1]:1":                   "2001:db8::/64",
 		"[2001:0db8:0000:0000:0000::2]:999": "2001:db8::/64",
 	} {
-		if got := clientKey(in); got != want {
-			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		if got := addrKey(in); got != want {
+			t.Errorf("addrKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClientKeyBehindProxies(t *testing.T) {
+	cfg := &config.Config{Server: config.Server{Proxies: []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}}}
+	for _, c := range []struct {
+		peer string
+		xff  []string
+		want string
+	}{
+		{"127.0.0.1:4000", nil, "127.0.0.1"},                                                // a local browser, no proxy
+		{"127.0.0.1:4000", []string{"198.51.100.9"}, "198.51.100.9"},                        // one trusted proxy
+		{"127.0.0.1:4000", []string{"203.0.113.5, 198.51.100.9, 10.1.2.3"}, "198.51.100.9"}, // chain: the right-most untrusted
+		{"127.0.0.1:4000", []string{"203.0.113.5", "198.51.100.9"}, "198.51.100.9"},         // several header lines
+		{"127.0.0.1:4000", []string{"[2001:db8:1:2::7]"}, "127.0.0.1"},                      // malformed hop: the proxy itself
+		{"127.0.0.1:4000", []string{"2001:db8:1:2::7"}, "2001:db8:1:2::/64"},
+		{"198.51.100.9:4000", []string{"203.0.113.5"}, "198.51.100.9"},  // not a proxy: its header is ignored
+		{"127.0.0.1:4000", []string{"10.0.0.1, 127.0.0.2"}, "10.0.0.1"}, // only proxies: the last one named
+	} {
+		r := httptest.NewRequest("GET", "/consent/x", nil)
+		r.RemoteAddr = c.peer
+		for _, v := range c.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := clientKey(cfg, r); got != c.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: key %q, want %q", c.peer, c.xff, got, c.want)
 		}
 	}
 }
