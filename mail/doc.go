@@ -45,4 +45,10 @@
 // types every error as a *SendError (temporary or permanent). Outbox drains
 // the store's outbox through a Submitter, retrying temporary failures with
 // exponential backoff until the item's give-up time.
+//
+// DeleteCopies removes an erased person's mail from the IMAP folders it was
+// imported from (subject erase with erase_imap_copies): it searches each
+// folder by Message-ID, checks the header of each hit (SEARCH matches
+// substrings), flags the exact matches \Deleted and expunges them, with UID
+// EXPUNGE where the server offers UIDPLUS.
 package mail

@@ -14,7 +14,10 @@
 // values JSON):
 //
 //	meta          "schema" -> version; "audit_head" -> hash of the last audit event;
-//	              "instance" -> this installation's random id
+//	              "instance" -> this installation's random id; "idx_v2" -> the person,
+//	              blob-reference and hashed dedup indexes are built; "x.<key>" -> small
+//	              values of other packages (Meta, SetMeta), such as the fingerprint of
+//	              the retention rules the plans were computed with
 //	tickets       number -> Ticket
 //	messages      id -> Message
 //	people        id -> Person
