@@ -242,6 +242,17 @@ func TestRunLifecycle(t *testing.T) {
 		t.Errorf("show missing ticket: exit %d, %q", code, errOut)
 	}
 
+	// A backup and the audit check while the daemon owns the file, through its socket.
+	backup := filepath.Join(t.TempDir(), "running.db")
+	if out, errOut, code := ticketd(t, nil, "backup", "-config", cfg, backup); code != 0 || !strings.Contains(out, "backup written") {
+		t.Errorf("backup while running: exit %d, %q %q", code, out, errOut)
+	} else if raw, err := os.ReadFile(backup); err != nil || !bytes.Contains(raw, []byte("Hallo")) {
+		t.Errorf("backup while running lacks the ticket: %v", err)
+	}
+	if out, errOut, code := ticketd(t, nil, "audit", "-config", cfg, "verify"); code != 0 || !strings.Contains(out, "audit trail ok") {
+		t.Errorf("audit verify while running: exit %d, %q %q", code, out, errOut)
+	}
+
 	// A second daemon on the same data dir fails at once with a clear message.
 	start := time.Now()
 	_, errOut, code = ticketd(t, nil, "run", "-config", cfg)
