@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -266,8 +267,13 @@ func TestScrubLeavesNoErasedDataInTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Pages == 0 || st.Bytes == 0 || st.Pause <= 0 {
-		t.Errorf("Scrub stats = %+v", st)
+	if st.Pages == 0 || st.Bytes == 0 || st.Pause <= 0 || !st.Listed {
+		t.Errorf("Scrub stats = %+v, want pages overwritten, read from the free list", st)
+	}
+	// A second Scrub finds the free pages clean; it writes only the free-list
+	// page the first one's commit freed.
+	if st2, err := db.Scrub(); err != nil || st2.Pages > 1 || st2.Clean == 0 {
+		t.Errorf("second Scrub = %+v, %v", st2, err)
 	}
 	raw, _ = os.ReadFile(path)
 	if bytes.Contains(raw, []byte("erika.geheim@example.org")) {
@@ -342,6 +348,37 @@ func TestIndexesOfAnOlderStoreAreBuiltOnOpen(t *testing.T) {
 		}
 		if _, ok := tx.SeenMail(DedupKey("support", "a1@example.org", "h-a1@example.org")); !ok {
 			t.Error("dedup index not rebuilt")
+		}
+		return nil
+	})
+}
+
+func TestFreeListMatchesAFullScan(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	defer db.Close()
+	for range 300 {
+		tk := fill(t, db, "p@example.org", "")
+		if tk.Number%3 == 0 {
+			db.Update(func(tx *Tx) error { return tx.DeleteTicket(tk.Number, "admin", "test") })
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "ticketd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	db.gate.Lock()
+	defer db.gate.Unlock()
+	db.bolt.Update(func(tx *bolt.Tx) error {
+		listed, ok := listedFreePages(f, int64(db.bolt.Info().PageSize), tx)
+		scanned, err := scanFreePages(tx)
+		if !ok || err != nil {
+			t.Fatalf("listed ok %v, scan error %v", ok, err)
+		}
+		slices.Sort(listed)
+		if len(listed) == 0 || !slices.Equal(listed, scanned) {
+			t.Errorf("free list %v, full scan %v", listed, scanned)
 		}
 		return nil
 	})
