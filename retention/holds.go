@@ -51,7 +51,7 @@ func AddHold(tx *store.Tx, cfg *config.Config, n uint64, category, actor string)
 	}
 	hold := store.Hold{Category: category, Since: now, Until: h.Until(now), By: actor}
 	tk.Holds = append(tk.Holds, hold)
-	return hold, tx.UpdateTicket(tk, "ticket.hold_added", actor)
+	return hold, tx.UpdateTicket(tk, "ticket.hold_added", actor, "category", category, "until", day(hold.Until))
 }
 
 // ReleaseHold ends the active holds of category on ticket n now; they stay in
@@ -71,7 +71,7 @@ func ReleaseHold(tx *store.Tx, n uint64, category, actor string) error {
 	if !released {
 		return fmt.Errorf("ticket %d, hold %q: %w", n, category, ErrNotHeld)
 	}
-	return tx.UpdateTicket(tk, "ticket.hold_released", actor)
+	return tx.UpdateTicket(tk, "ticket.hold_released", actor, "category", category)
 }
 
 // ActiveHold is one hold in force on a ticket.

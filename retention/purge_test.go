@@ -391,3 +391,23 @@ func TestPurgeProgressAndBatches(t *testing.T) {
 		t.Errorf("progress lines: %v", calls)
 	}
 }
+
+func TestHoldAuditEventsNameTheCategory(t *testing.T) {
+	e := newEnv(t)
+	n := e.ticket("erika@example.org", "support", "closed_anonymize", "Vertrag", "Text")
+	e.update(func(tx *store.Tx) error { _, err := AddHold(tx, e.config(), n, "letters", "admin"); return err })
+	e.update(func(tx *store.Tx) error { return ReleaseHold(tx, n, "letters", "admin") })
+	var details []string
+	e.db.View(func(tx *store.Tx) error {
+		return tx.AuditEvents(func(ev *store.AuditEvent) bool {
+			if ev.Ticket == n && strings.HasPrefix(ev.Action, "ticket.hold_") {
+				details = append(details, ev.Action+": "+ev.Detail)
+			}
+			return true
+		})
+	})
+	if len(details) != 2 || !strings.HasPrefix(details[0], "ticket.hold_added: category letters until ") ||
+		details[1] != "ticket.hold_released: category letters" {
+		t.Errorf("hold audit events = %q", details)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -139,10 +140,12 @@ func (t *Tx) ConsentTokenRecord(id string) (*ConsentToken, error) {
 }
 
 // UpdateTicket stores a changed ticket (its acknowledgement, status).
-func (t *Tx) UpdateTicket(tk *Ticket, action, actor string) error {
+// detail, when given, goes into the audit event: identifiers or fixed words
+// only, such as a hold category.
+func (t *Tx) UpdateTicket(tk *Ticket, action, actor string, detail ...string) error {
 	tk.UpdatedAt = t.now
 	if err := t.putTicket(tk); err != nil {
 		return err
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: action, Ticket: tk.Number})
+	return t.audit(AuditEvent{Actor: actor, Action: action, Ticket: tk.Number, Detail: strings.Join(detail, " ")})
 }
