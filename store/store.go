@@ -177,6 +177,8 @@ func (db *DB) Dir() string { return db.dir }
 func (db *DB) Now() time.Time { return db.now() }
 
 // Update runs fn in one read-write transaction; fn's writes commit together or not at all.
+// fn must not start another transaction (Update, View, OpenBlob, InstanceID):
+// while Scrub waits for the open ones to end, a nested one would wait forever.
 func (db *DB) Update(fn func(tx *Tx) error) error {
 	db.gate.RLock()
 	defer db.gate.RUnlock()
