@@ -19,6 +19,9 @@ type Retention struct {
 	// IMAP folders it was imported from as well; default false: the report
 	// lists those copies for the mail administrator.
 	EraseIMAPCopies bool `toml:"erase_imap_copies"`
+	// Quarantine is how long quarantined mail (kept whole, personal data
+	// included) is kept before the purge deletes it; default "30d".
+	Quarantine Period `toml:"quarantine"`
 }
 
 // Consent configures the consent page and the grace-period check.
@@ -107,6 +110,7 @@ func processorPath(i int) string { return index("processor", i+1) }
 
 func (d *decoder) retentionDefaults(c *Config) {
 	setDefault(d, "retention.schedule", &c.Retention.Schedule, "0 3 * * *")
+	setDefault(d, "retention.quarantine", &c.Retention.Quarantine, Period{Days: 30})
 	setDefault(d, "consent.schedule", &c.Consent.Schedule, "*/10 * * * *")
 	setDefault(d, "consent.rate_limit", &c.Consent.RateLimit, 30)
 	for i := range c.Purposes {
@@ -126,6 +130,9 @@ func (d *decoder) retentionDefaults(c *Config) {
 
 func (d *decoder) retentionValidate(c *Config, queues map[string]string) {
 	d.schedule("retention.schedule", c.Retention.Schedule)
+	if q := c.Retention.Quarantine; q.Days == 0 && q.Years == 0 {
+		d.keyErrorf("retention.quarantine", "must be at least 1d: quarantined mail must stay long enough to be looked at")
+	}
 	d.schedule("consent.schedule", c.Consent.Schedule)
 	d.inRange("consent.rate_limit", c.Consent.RateLimit, 1, 100000)
 	for i := range c.Purposes {

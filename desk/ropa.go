@@ -160,7 +160,8 @@ func measures(cfg *config.Config) []Measure {
 			"Message-ID and the SHA-256 of its content, so a crash or a rescan imports nothing twice and loses nothing."},
 		{"Quarantine", "Mail that cannot become a ticket (unparseable, over max_message_size, no sender) is kept " +
 			"as a quarantine record with its reason, and moved to quarantine_folder where one is configured; it " +
-			"never blocks a mailbox and is never dropped."},
+			"never blocks a mailbox and is never dropped. The scheduled purge deletes the record and the stored mail " +
+			"after " + cfg.Retention.Quarantine.String() + "."},
 		{"Erasure", "After every erasure, offboarding and purge the free pages of the database file are " +
 			"overwritten with zeros; attachment files are overwritten before they are removed. `ticketd backup` " +
 			"writes compacted copies, which hold only live records. " + imapErasure(cfg)},

@@ -59,6 +59,9 @@ type Report struct {
 	// FullScan is set for a dry run while the plan index was computed with
 	// another configuration: every ticket was checked instead.
 	FullScan bool `json:"full_scan,omitempty"`
+	// Quarantine are the quarantined mails older than [retention] quarantine
+	// that were deleted (or would be).
+	Quarantine []PurgedQuarantine `json:"quarantine"`
 	// Scrub is what the free-page scrub after the purge did (nil: none ran).
 	Scrub *store.ScrubStats `json:"scrub,omitempty"`
 }
@@ -70,6 +73,13 @@ type Purged struct {
 	Action  string    `json:"action"` // anonymize | delete
 	Reason  string    `json:"reason"`
 	Due     time.Time `json:"due"`
+}
+
+// PurgedQuarantine is one quarantined mail a purge deleted.
+type PurgedQuarantine struct {
+	ID       uint64    `json:"id"`
+	StoredAt time.Time `json:"stored_at"`
+	Reason   string    `json:"reason"` // why it was quarantined
 }
 
 // Held is a due ticket kept under a hold.
@@ -98,15 +108,21 @@ func Purge(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOpti
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBatch
 	}
-	rep := &Report{At: opts.At, DryRun: opts.DryRun, Tickets: []Purged{}, Held: []Held{}}
+	rep := &Report{At: opts.At, DryRun: opts.DryRun, Tickets: []Purged{}, Held: []Held{}, Quarantine: []PurgedQuarantine{}}
 	if opts.DryRun {
-		return rep, dryRun(ctx, db, cfg, opts, rep)
+		if err := dryRun(ctx, db, cfg, opts, rep); err != nil {
+			return rep, err
+		}
+		return rep, purgeQuarantine(ctx, db, cfg, opts, rep)
 	}
 	if _, err := Reindex(ctx, db, cfg); err != nil {
 		return rep, err
 	}
 	err := purge(ctx, db, cfg, opts, rep)
-	if rep.Anonymized+rep.Deleted > 0 {
+	if err == nil {
+		err = purgeQuarantine(ctx, db, cfg, opts, rep)
+	}
+	if rep.Anonymized+rep.Deleted+len(rep.Quarantine) > 0 {
 		st, serr := db.Scrub()
 		rep.Scrub = &st
 		err = errors.Join(err, serr)
@@ -273,6 +289,53 @@ func dryRun(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOpt
 		return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.Ticket, b.Ticket))
 	})
 	return nil
+}
+
+// purgeQuarantine deletes the quarantined mail stored more than [retention]
+// quarantine before opts.At, a batch per transaction (or lists it, in a dry run).
+func purgeQuarantine(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOptions, rep *Report) error {
+	keep := cfg.Retention.Quarantine
+	before := opts.At.AddDate(-keep.Years, 0, -keep.Days)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var batch []*store.Quarantine
+		list := func(tx *store.Tx) error {
+			var err error
+			batch, err = tx.QuarantinedBefore(before, opts.Batch)
+			return err
+		}
+		var err error
+		if opts.DryRun {
+			err = db.View(func(tx *store.Tx) error {
+				var err error
+				batch, err = tx.QuarantinedBefore(before, 0) // a dry run lists all in one read
+				return err
+			})
+		} else {
+			err = db.Update(func(tx *store.Tx) error {
+				if err := list(tx); err != nil {
+					return err
+				}
+				for _, q := range batch {
+					if err := tx.DeleteQuarantine(q, opts.Actor, "retention: quarantine kept "+keep.String()); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			return err
+		}
+		for _, q := range batch {
+			rep.Quarantine = append(rep.Quarantine, PurgedQuarantine{ID: q.ID, StoredAt: q.StoredAt, Reason: q.Reason})
+		}
+		if opts.DryRun || len(batch) < opts.Batch {
+			return nil
+		}
+	}
 }
 
 func (r *Report) add(o *Report) {

@@ -2,6 +2,8 @@ package retention
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -410,4 +412,63 @@ func TestHoldAuditEventsNameTheCategory(t *testing.T) {
 		details[1] != "ticket.hold_released: category letters" {
 		t.Errorf("hold audit events = %q", details)
 	}
+}
+
+func TestPurgeDeletesOldQuarantine(t *testing.T) {
+	e := newEnv(t)
+	raw := bytes.Repeat([]byte("From: quarantaene.kunde@example.org\r\nkaputt\r\n"), 2000) // a file blob, over 64 KiB
+	quarantine := func(at time.Time, content []byte) {
+		e.at(at)
+		w := e.db.NewBlobWriter()
+		sum, n, err := w.Put(bytes.NewReader(content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.update(func(tx *store.Tx) error {
+			if err := tx.PutBlobs(w); err != nil {
+				return err
+			}
+			q := &store.Quarantine{Reason: "parse mail: unreadable header", Size: n, ContentHash: sum, Blob: sum,
+				Origin: store.Origin{Channel: store.ChannelEmail, Mailbox: "support"}}
+			return tx.AddQuarantine(q, sum, "system")
+		})
+	}
+	quarantine(t0, raw)                                      // 1: older than 30d at the purge
+	quarantine(t0.Add(time.Hour), []byte("kaputt, klein"))   // 2: too
+	quarantine(t0.AddDate(0, 0, 20), []byte("jung, bleibt")) // 3: kept
+	at := t0.AddDate(0, 0, 30).Add(2 * time.Hour)
+
+	dry := e.purge(at, true)
+	if len(dry.Quarantine) != 2 || dry.Quarantine[0].ID != 1 || dry.Quarantine[1].ID != 2 || dry.Quarantine[0].Reason == "" {
+		t.Fatalf("dry run lists %+v, want quarantine 1 and 2", dry.Quarantine)
+	}
+	if n := countQuarantine(e); n != 3 {
+		t.Fatalf("dry run deleted quarantine: %d left", n)
+	}
+	rep := e.purge(at, false)
+	if len(rep.Quarantine) != 2 || rep.Scrub == nil {
+		t.Fatalf("purge deleted %+v (scrub %v), want quarantine 1 and 2", rep.Quarantine, rep.Scrub)
+	}
+	if n := countQuarantine(e); n != 1 {
+		t.Errorf("%d quarantine records left, want 1", n)
+	}
+	data, _ := os.ReadFile(filepath.Join(e.dir, "ticketd.db"))
+	if bytes.Contains(data, []byte("kaputt, klein")) {
+		t.Error("the deleted small quarantined mail is still in the database file")
+	}
+	sum := sha256.Sum256(raw)
+	if _, err := e.db.OpenBlob(hex.EncodeToString(sum[:])); err == nil {
+		t.Error("the deleted large quarantined mail's blob file is still there")
+	}
+	if again := e.purge(at, false); len(again.Quarantine) != 0 {
+		t.Errorf("second purge deleted %+v", again.Quarantine)
+	}
+}
+
+func countQuarantine(e *env) int {
+	n := 0
+	e.db.View(func(tx *store.Tx) error {
+		return tx.Quarantined(func(*store.Quarantine) bool { n++; return true })
+	})
+	return n
 }

@@ -147,7 +147,7 @@ func (s *Scheduler) RunPurge() {
 	rep, err := Purge(s.ctx, s.db, s.config(), PurgeOptions{At: s.now(), Actor: "scheduler", Progress: func(done, total int) {
 		s.log.Info("retention purge in progress", "done", done, "total", total)
 	}})
-	attrs := []any{"anonymized", rep.Anonymized, "deleted", rep.Deleted, "held", len(rep.Held),
+	attrs := []any{"anonymized", rep.Anonymized, "deleted", rep.Deleted, "held", len(rep.Held), "quarantine_deleted", len(rep.Quarantine),
 		"replanned", rep.Replanned, "duration", time.Since(start).Round(time.Millisecond)}
 	if rep.Scrub != nil {
 		attrs = append(attrs, "scrubbed_pages", rep.Scrub.Pages, "scrub_pause", rep.Scrub.Pause.Round(time.Millisecond))

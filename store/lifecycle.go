@@ -434,6 +434,20 @@ func (t *Tx) DeleteQuarantine(q *Quarantine, actor, why string) error {
 	return t.audit(AuditEvent{Actor: actor, Action: "quarantine.deleted", Quarantine: q.ID, Detail: why})
 }
 
+// QuarantinedBefore returns up to limit quarantine records stored before t,
+// oldest first. Ids grow with time, so the walk stops at the first younger one.
+func (t *Tx) QuarantinedBefore(before time.Time, limit int) ([]*Quarantine, error) {
+	var out []*Quarantine
+	err := forEach(t.b(bQuarantine), func(q *Quarantine) bool {
+		if !q.StoredAt.Before(before) || (limit > 0 && len(out) >= limit) {
+			return false
+		}
+		out = append(out, q)
+		return true
+	})
+	return out, err
+}
+
 // OutboxFor returns the outgoing mail to an address (erasure reaches it too).
 func (t *Tx) OutboxFor(email string) ([]*OutboxItem, error) {
 	key := NormalizeEmail(email)

@@ -88,6 +88,12 @@ func printPurgeReport(w io.Writer, rep *retention.Report) error {
 			fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\n", h.Ticket, h.Purpose, h.Category, h.Until.Local().Format(time.DateTime), h.Reason)
 		}
 	}
+	if len(rep.Quarantine) > 0 {
+		fmt.Fprintln(tw, "\nQUARANTINE\tSTORED\tREASON")
+		for _, q := range rep.Quarantine {
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", q.ID, q.StoredAt.Local().Format(time.DateTime), q.Reason)
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -95,7 +101,8 @@ func printPurgeReport(w io.Writer, rep *retention.Report) error {
 	if rep.DryRun {
 		verb = "would be "
 	}
-	_, err := fmt.Fprintf(w, "\n%d %sanonymized, %d %sdeleted, %d kept under a hold\n", rep.Anonymized, verb, rep.Deleted, verb, len(rep.Held))
+	_, err := fmt.Fprintf(w, "\n%d %sanonymized, %d %sdeleted, %d kept under a hold, %d quarantined mails %sdeleted\n",
+		rep.Anonymized, verb, rep.Deleted, verb, len(rep.Held), len(rep.Quarantine), verb)
 	if err == nil && rep.Scrub != nil {
 		_, err = fmt.Fprintf(w, "free pages overwritten: %d (%d bytes)\n", rep.Scrub.Pages, rep.Scrub.Bytes)
 	}
