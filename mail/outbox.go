@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"ticketd/store"
@@ -30,6 +31,7 @@ type Outbox struct {
 	// (default 1m and 1h; doubled per attempt, with jitter).
 	MinBackoff, MaxBackoff time.Duration
 
+	once sync.Once
 	wake chan struct{}
 }
 
@@ -45,10 +47,9 @@ func (o *Outbox) Wake() {
 	}
 }
 
+// init makes the wake channel once: Wake may come before or during Run's start.
 func (o *Outbox) init() {
-	if o.wake == nil {
-		o.wake = make(chan struct{}, 1)
-	}
+	o.once.Do(func() { o.wake = make(chan struct{}, 1) })
 }
 
 // Run sends due mail until ctx is cancelled; a send in progress is finished.
