@@ -11,9 +11,8 @@ import (
 // recorded, whichever channel it came through:
 //
 //   - the decision is appended to the person's history (tx.RecordConsent),
-//     never overwriting an earlier one (GDPR Art. 7(1));
-//   - every ticket the person wrote to that has this purpose is planned
-//     anew (tx.Replan), so the grace-period sweep sees the decision;
+//     never overwriting an earlier one (GDPR Art. 7(1)); the store plans the
+//     person's tickets anew with it, so the grace-period sweep sees it;
 //   - a grant lifts a restriction of the person's own tickets (those they
 //     opened) for this purpose that was set because consent was missing
 //     (store.RestrictedNoConsent);
@@ -56,6 +55,5 @@ func applyDecision(tx *store.Tx, tk *store.Ticket, rec *store.ConsentRecord, act
 		tk.Objected = rec.At
 		return tx.UpdateTicket(tk, "ticket.objected", actor)
 	}
-	// UpdateTicket above plans the ticket too; otherwise plan it without a change.
-	return tx.Replan(tk.Number)
+	return nil
 }

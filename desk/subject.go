@@ -482,11 +482,8 @@ func Offboard(db *store.DB, _ *config.Config, email string) (*OffboardReport, er
 				if p.Offboarded.After(at) {
 					at = p.Offboarded
 				}
+				// UpdatePerson above had the Planner schedule it for then.
 				r.Held = append(r.Held, OffboardHeld{Ticket: n, Holds: holds, AnonymizeAt: at})
-				// The Planner schedules it anew, now that its requester is offboarded.
-				if err := tx.Replan(n); err != nil {
-					return err
-				}
 			default:
 				due = append(due, n)
 			}

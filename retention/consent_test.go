@@ -33,10 +33,7 @@ func (e *env) decide(email, purpose, decision string) {
 		if err != nil {
 			return err
 		}
-		if err := tx.RecordConsent(&store.ConsentRecord{Person: p.ID, Purpose: purpose, Decision: decision, Channel: "link"}, "customer"); err != nil {
-			return err
-		}
-		return ReplanPerson(tx, p.ID)
+		return tx.RecordConsent(&store.ConsentRecord{Person: p.ID, Purpose: purpose, Decision: decision, Channel: "link"}, "customer")
 	})
 }
 

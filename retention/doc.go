@@ -23,8 +23,8 @@
 //
 // Times are rounded up to whole seconds, the index's unit, so nothing is
 // acted on early. The planner reads the requester and the latest consent
-// decision only. Whoever records a consent decision or an offboarding calls
-// ReplanPerson in the same transaction.
+// decision only; the store plans a person's tickets anew when the person or
+// their consent decisions change (UpdatePerson, RecordConsent).
 //
 // The store keeps a fingerprint of the configuration the plans were computed
 // with (Fingerprint: each purpose's legal basis, retention, counted_from,

@@ -149,15 +149,3 @@ func ceilSecond(t time.Time) time.Time {
 func due(planned, at time.Time) bool { return !planned.IsZero() && !planned.After(at) }
 
 func day(t time.Time) string { return t.Format(time.DateOnly) }
-
-// ReplanPerson recomputes the plans of every ticket person wrote to. Call it
-// in the transaction that recorded a consent decision or an offboarding of
-// the person, so that what these change is due when it should be.
-func ReplanPerson(tx *store.Tx, person uint64) error {
-	for _, n := range tx.TicketsOf(person) {
-		if err := tx.Replan(n); err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -155,10 +155,7 @@ func TestPurgeOffboarded(t *testing.T) {
 			return err
 		}
 		p.Offboarded = off
-		if err := tx.UpdatePerson(p, "person.offboarded", "admin"); err != nil {
-			return err
-		}
-		return ReplanPerson(tx, p.ID)
+		return tx.UpdatePerson(p, "person.offboarded", "admin")
 	})
 	rep := e.purge(off, false)
 	if want := fmt.Sprintf("%d anonymize; %d anonymize; ", open, collected); acted(rep) != want {

@@ -11,8 +11,9 @@ func consentPrefix(person uint64, purpose string) []byte {
 	return append(append(be64(person), purpose...), 0)
 }
 
-// RecordConsent appends a decision to the person's history for its purpose
-// and sets rec.Seq and rec.At.
+// RecordConsent appends a decision to the person's history for its purpose,
+// sets rec.Seq and rec.At, and plans the person's tickets for that purpose
+// anew (the Planner reads their consent decisions).
 func (t *Tx) RecordConsent(rec *ConsentRecord, actor string) error {
 	b := t.b(bConsents)
 	seq, err := b.NextSequence()
@@ -28,7 +29,10 @@ func (t *Tx) RecordConsent(rec *ConsentRecord, actor string) error {
 	if rec.TokenID != "" {
 		detail += " token " + rec.TokenID
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: "consent." + rec.Decision, Person: rec.Person, Ticket: rec.Ticket, Detail: detail})
+	if err := t.audit(AuditEvent{Actor: actor, Action: "consent." + rec.Decision, Person: rec.Person, Ticket: rec.Ticket, Detail: detail}); err != nil {
+		return err
+	}
+	return t.replanPerson(rec.Person, rec.Purpose)
 }
 
 // ConsentHistory returns every decision of a person, by purpose and then in order.

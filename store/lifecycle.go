@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -137,7 +139,8 @@ func (t *Tx) TicketsOf(person uint64) []uint64 {
 }
 
 // UpdatePerson stores a changed person (rectification, offboarding); a
-// changed address is re-indexed. action names the change for the audit trail.
+// changed address is re-indexed, and the person's tickets are planned anew.
+// action names the change for the audit trail.
 func (t *Tx) UpdatePerson(p *Person, action, actor string) error {
 	old, err := t.Person(p.ID)
 	if err != nil {
@@ -164,7 +167,32 @@ func (t *Tx) UpdatePerson(p *Person, action, actor string) error {
 	if err := putJSON(t.b(bPeople), be64(p.ID), p); err != nil {
 		return err
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: action, Person: p.ID})
+	if err := t.audit(AuditEvent{Actor: actor, Action: action, Person: p.ID}); err != nil {
+		return err
+	}
+	return t.replanPerson(p.ID, "")
+}
+
+// replanPerson stores the tickets person wrote to again (only those for
+// purpose, unless it is ""), so that the Planner, which reads the person and
+// their consent decisions, schedules them with what just changed.
+func (t *Tx) replanPerson(person uint64, purpose string) error {
+	if t.planner == nil {
+		return nil
+	}
+	for _, n := range t.TicketsOf(person) {
+		tk, err := t.Ticket(n)
+		if err != nil {
+			return err
+		}
+		if purpose != "" && tk.Purpose != purpose {
+			continue
+		}
+		if err := t.putTicket(tk); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteMessage removes one message, its indexes and the blobs only it
@@ -248,35 +276,80 @@ func (t *Tx) unrefBlob(sum string, kind byte, id uint64) error {
 }
 
 // removeFile deletes a file once the transaction has committed; its content
-// is overwritten first, so that it does not linger in the file system's free blocks.
+// is overwritten first, so that it does not linger in the file system's free
+// blocks. A file that cannot be shredded then is kept for Scrub, which tries
+// again and reports it.
 func (t *Tx) removeFile(path string) {
 	if len(t.removeFiles) == 0 {
 		t.tx.OnCommit(func() {
 			for _, p := range t.removeFiles {
-				shredFile(p)
+				if shredFile(p) != nil {
+					t.db.unshredded.add(p)
+				}
 			}
 		})
 	}
 	t.removeFiles = append(t.removeFiles, path)
 }
 
-func shredFile(path string) {
+// shredFile overwrites a file with zeros, syncs it and removes it; a file
+// that is gone already is no error.
+func shredFile(path string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return
+		return err
 	}
-	if fi, err := f.Stat(); err == nil {
-		zero := make([]byte, 64<<10)
-		for off := int64(0); off < fi.Size(); off += int64(len(zero)) {
-			n := min(int64(len(zero)), fi.Size()-off)
-			if _, err := f.WriteAt(zero[:n], off); err != nil {
-				break
-			}
+	fi, err := f.Stat()
+	zero := make([]byte, 64<<10)
+	for off := int64(0); err == nil && off < fi.Size(); off += int64(len(zero)) {
+		_, err = f.WriteAt(zero[:min(int64(len(zero)), fi.Size()-off)], off)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+// pathSet is a set of file paths safe for concurrent use.
+type pathSet struct {
+	mu    sync.Mutex
+	paths map[string]bool
+}
+
+func (s *pathSet) add(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paths == nil {
+		s.paths = map[string]bool{}
+	}
+	s.paths[p] = true
+}
+
+// retry shreds every path again and returns an error naming those that still fail.
+func (s *pathSet) retry() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for p := range s.paths {
+		if err := shredFile(p); err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		f.Sync()
+		delete(s.paths, p)
 	}
-	f.Close()
-	os.Remove(path)
+	if len(errs) > 0 {
+		return fmt.Errorf("%d erased blob files could not be removed: %w", len(errs), errors.Join(errs...))
+	}
+	return nil
 }
 
 // DeleteTicket removes a ticket with all its messages, blobs, outgoing mail
@@ -361,8 +434,11 @@ func (t *Tx) dropContent(tk *Ticket, actor, why string) ([]uint64, error) {
 
 func (t *Tx) deleteOutbox(id uint64) error {
 	it, err := t.OutboxItem(id)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
 		return nil // already gone
+	}
+	if err != nil {
+		return err
 	}
 	if it.Status == OutboxPending {
 		if err := t.b(bIdxDue).Delete(dueKey(it)); err != nil {
@@ -406,8 +482,11 @@ func (t *Tx) dropOrphans(ids []uint64, actor, why string) error {
 // state and consent history. Tickets that still reference it keep the id only.
 func (t *Tx) DeletePerson(id uint64, actor, why string) error {
 	p, err := t.Person(id)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
 		return nil // already gone
+	}
+	if err != nil {
+		return err
 	}
 	for _, b := range [][]byte{bIdxEmail, bAckRate} {
 		if err := t.b(b).Delete([]byte(p.Email)); err != nil {
@@ -487,34 +566,40 @@ func (t *Tx) migrateIndexes() error {
 	if err != nil {
 		return err
 	}
+	// werr is the first failed write; a walk stops at it.
+	var werr error
 	err = forEach(t.b(bTickets), func(tk *Ticket) bool {
 		for _, p := range tk.Participants {
-			if t.b(bIdxPerson).Put(append(be64(p), be64(tk.Number)...), nil) != nil {
+			if werr = t.b(bIdxPerson).Put(append(be64(p), be64(tk.Number)...), nil); werr != nil {
 				return false
 			}
 		}
 		return true
 	})
-	if err != nil {
+	if err = errors.Join(err, werr); err != nil {
 		return err
 	}
-	if err := forEach(t.b(bMessages), func(m *Message) bool {
+	err = forEach(t.b(bMessages), func(m *Message) bool {
 		for _, a := range m.Attachments {
-			t.refBlob(a.SHA256, 'm', m.ID)
+			if werr = t.refBlob(a.SHA256, 'm', m.ID); werr != nil {
+				return false
+			}
 		}
 		key, err := hex.DecodeString(m.DedupKey)
 		if err != nil || len(key) == 0 {
 			key = DedupKey(m.Origin.Mailbox, m.MessageID, m.ContentHash)
 		}
-		dedup.Put(key, be64(m.ID))
-		return true
-	}); err != nil {
+		werr = dedup.Put(key, be64(m.ID))
+		return werr == nil
+	})
+	if err = errors.Join(err, werr); err != nil {
 		return err
 	}
-	if err := forEach(t.b(bQuarantine), func(q *Quarantine) bool {
-		t.refBlob(q.Blob, 'q', q.ID)
-		return true
-	}); err != nil {
+	err = forEach(t.b(bQuarantine), func(q *Quarantine) bool {
+		werr = t.refBlob(q.Blob, 'q', q.ID)
+		return werr == nil
+	})
+	if err = errors.Join(err, werr); err != nil {
 		return err
 	}
 	return meta.Put([]byte("idx_v2"), []byte{1})

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -382,4 +383,76 @@ func TestFreeListMatchesAFullScan(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestPersonChangesReplanTheirTickets: the Planner reads the person and
+// their consent decisions, so changing either plans their tickets anew.
+func TestPersonChangesReplanTheirTickets(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	db.SetPlanner(func(tx *Tx, tk *Ticket) {
+		tk.PurgeAt, tk.ConsentDue = time.Time{}, base
+		if p, err := tx.Person(tk.RequesterID); err == nil && !p.Offboarded.IsZero() {
+			tk.PurgeAt = p.Offboarded
+		}
+		if rec, _ := tx.LatestConsent(tk.RequesterID, "feedback"); rec != nil && rec.Decision == ConsentGranted {
+			tk.ConsentDue = time.Time{}
+		}
+	})
+	tk := fill(t, db, "erika@example.org", "a1@example.org")
+	db.Update(func(tx *Tx) error {
+		cur, _ := tx.Ticket(tk.Number)
+		cur.Purpose = "feedback"
+		return tx.UpdateTicket(cur, "ticket.purpose_changed", "admin")
+	})
+	get := func() *Ticket {
+		var got *Ticket
+		db.View(func(tx *Tx) error { got, _ = tx.Ticket(tk.Number); return nil })
+		return got
+	}
+	if got := get(); !got.ConsentDue.Equal(base) || !got.PurgeAt.IsZero() {
+		t.Fatalf("initial plan: %v %v", got.ConsentDue, got.PurgeAt)
+	}
+	db.Update(func(tx *Tx) error {
+		return tx.RecordConsent(&ConsentRecord{Person: tk.RequesterID, Purpose: "feedback", Decision: ConsentGranted, Channel: "link"}, "customer")
+	})
+	if got := get(); !got.ConsentDue.IsZero() {
+		t.Errorf("after a grant ConsentDue = %v, want none", got.ConsentDue)
+	}
+	db.Update(func(tx *Tx) error {
+		p, _ := tx.Person(tk.RequesterID)
+		p.Offboarded = tx.Now()
+		return tx.UpdatePerson(p, "person.offboarded", "admin")
+	})
+	if got := get(); got.PurgeAt.IsZero() {
+		t.Error("after offboarding the ticket is not planned")
+	}
+	db.View(func(tx *Tx) error {
+		if due, _ := tx.Due(PlanPurge, base, 0); len(due) != 1 || due[0] != tk.Number {
+			t.Errorf("plan index after offboarding: %v", due)
+		}
+		return nil
+	})
+}
+
+func TestScrubReportsABlobFileItCannotRemove(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	tk := fill(t, db, "erika@example.org", "a1@example.org")
+	sum := withAttachment(t, db, tk, bytes.Repeat([]byte("gross "), InlineBlobMax/4))
+	// Something the process cannot shred stands where the file was.
+	path := db.Blobs.path(sum)
+	os.Remove(path)
+	os.MkdirAll(filepath.Join(path, "x"), 0o700)
+	if err := db.Update(func(tx *Tx) error { return tx.DeleteTicket(tk.Number, "admin", "test") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Scrub(); err == nil || !strings.Contains(err.Error(), "1 erased blob files could not be removed") {
+		t.Fatalf("Scrub = %v, want the file it could not remove reported", err)
+	}
+	os.RemoveAll(path)
+	if _, err := db.Scrub(); err != nil {
+		t.Errorf("Scrub after the obstacle went: %v", err)
+	}
 }

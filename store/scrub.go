@@ -37,7 +37,9 @@ type ScrubStats struct {
 // The free pages are read from the free list bbolt wrote with the last
 // commit, and each is confirmed free by bbolt before it is touched; when the
 // list cannot be read or does not match, every page of the file is examined.
-// A page that holds only zeros already is not written again.
+// A page that holds only zeros already is not written again. Blob files of
+// erased data whose removal failed after their transaction are shredded
+// again; an error names those that still cannot be removed.
 func (db *DB) Scrub() (st ScrubStats, err error) {
 	db.gate.Lock()
 	start := time.Now()
@@ -67,6 +69,9 @@ func (db *DB) Scrub() (st ScrubStats, err error) {
 		return zeroPages(f, pageSize, ids, &st)
 	})
 	if err != nil {
+		return st, fmt.Errorf("scrub: %w", err)
+	}
+	if err := db.unshredded.retry(); err != nil {
 		return st, fmt.Errorf("scrub: %w", err)
 	}
 	return st, nil

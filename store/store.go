@@ -74,6 +74,8 @@ type DB struct {
 	// which overwrites free pages only while no transaction can read them.
 	gate    sync.RWMutex
 	planner atomic.Pointer[Planner]
+	// unshredded are blob files of erased data whose removal failed; Scrub retries them.
+	unshredded pathSet
 }
 
 // Planner computes a ticket's PurgeAt and ConsentDue from the configuration
