@@ -301,21 +301,15 @@ func purgeQuarantine(ctx context.Context, db *store.DB, cfg *config.Config, opts
 			return err
 		}
 		var batch []*store.Quarantine
-		list := func(tx *store.Tx) error {
-			var err error
-			batch, err = tx.QuarantinedBefore(before, opts.Batch)
-			return err
-		}
 		var err error
 		if opts.DryRun {
 			err = db.View(func(tx *store.Tx) error {
-				var err error
 				batch, err = tx.QuarantinedBefore(before, 0) // a dry run lists all in one read
 				return err
 			})
 		} else {
 			err = db.Update(func(tx *store.Tx) error {
-				if err := list(tx); err != nil {
+				if batch, err = tx.QuarantinedBefore(before, opts.Batch); err != nil {
 					return err
 				}
 				for _, q := range batch {
