@@ -104,7 +104,7 @@ func describeOutcome(o desk.Outcome) string {
 
 func cmdTickets(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "tickets")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseCommand(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -166,7 +166,7 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 
 func cmdQuarantine(_ context.Context, e *env, args []string) error {
 	fs, path := flags(e, "quarantine")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseCommand(fs, args); err != nil {
 		return err
 	}
 	if fs.Arg(0) != "list" {
@@ -201,7 +201,7 @@ func cmdQuarantine(_ context.Context, e *env, args []string) error {
 
 func cmdOutbox(_ context.Context, e *env, args []string) error {
 	fs, path := flags(e, "outbox")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseCommand(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -264,11 +264,16 @@ func cmdOutbox(_ context.Context, e *env, args []string) error {
 	})
 }
 
-// subFlags is the FlagSet of a sub-subcommand (tickets list -json); it takes
-// -config too, so that it may stand on either side of the subcommand.
+// subFlags is the FlagSet of a subcommand (tickets list -json); it takes
+// -config too, so that it may stand on either side of the subcommand. Parse
+// it with parseFlags, so its flags may stand anywhere among its operands.
 func subFlags(e *env, cmd, sub string, config *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("ticketd "+cmd+" "+sub, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: ticketd %s\n", commands[cmd].usage)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(config, "config", *config, "configuration `file` (env TICKETD_CONFIG)")
 	return fs
 }

@@ -36,7 +36,7 @@ func init() {
 
 func cmdConsent(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "consent")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseCommand(fs, args); err != nil {
 		return err
 	}
 	if fs.Arg(0) != "show" {

@@ -18,8 +18,11 @@ var version = "dev" // set with -ldflags "-X main.version=..."
 
 // Exit codes (sysexits.h), which an MTA piping into ticketd ingest understands.
 const (
-	exitUsage    = 64
-	exitTempFail = 75
+	exitUsage    = 64 // EX_USAGE: wrong flags or operands
+	exitDataErr  = 65 // EX_DATAERR: the input data was bad
+	exitNoInput  = 66 // EX_NOINPUT: an input file, or the store, does not exist or is unreadable
+	exitTempFail = 75 // EX_TEMPFAIL: try again later
+	exitConfig   = 78 // EX_CONFIG: the configuration is wrong
 )
 
 // exitError carries an exit code other than 1.
@@ -59,13 +62,23 @@ func init() {
 		"tickets":    {"tickets [-config FILE] list [-json] | show [-json] N | close N | reopen N", "list tickets, show one, close or reopen one", cmdTickets},
 		"quarantine": {"quarantine [-config FILE] list [-json]", "list quarantined mail", cmdQuarantine},
 		"demo":       {"demo", "run ticketd on embedded IMAP and SMTP servers with seeded mail", cmdDemo},
-		"version": {"version", "print the version", func(_ context.Context, e *env, _ []string) error {
-			fmt.Fprintln(e.stdout, "ticketd", version)
-			return nil
-		}},
+		"version": {"version", "print the version", cmdVersion},
 	} {
 		commands[name] = c
 	}
+}
+
+func cmdVersion(_ context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("ticketd version", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError("version", "takes no arguments")
+	}
+	fmt.Fprintln(e.stdout, "ticketd", version)
+	return nil
 }
 
 func main() {
@@ -134,15 +147,53 @@ func flags(e *env, name string) (*flag.FlagSet, *string) {
 	return fs, fs.String("config", defaultConfig(), "configuration `file` (env TICKETD_CONFIG)")
 }
 
-// parseFlags parses args; a usage error exits 64.
+// parseFlags parses args in which flags may stand before, between and after
+// the operands (tickets show 4 -config F); "--" ends the flags, and what
+// follows it is operands even if it starts with "-". Afterwards fs.Args() are
+// the operands in their order. -h, -help and --help print the usage and
+// return an error that exits 0, so the command does nothing else; an unknown
+// flag or a bad value prints the usage and exits 64.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	var operands []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return flagError(err)
 		}
-		return &exitError{exitUsage, errReported}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			operands = append(operands, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		operands = append(operands, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	// Parsing "--" and the operands again sets fs.Args() to the operands
+	// and leaves the flags as they were set.
+	return flagError(fs.Parse(append([]string{"--"}, operands...)))
+}
+
+// parseCommand parses the flags before a subcommand (tickets -config F show
+// 4): it stops at the first operand, which names the subcommand, and leaves
+// it and all after it in fs.Args() for the subcommand's own FlagSet, which
+// parses them with parseFlags.
+func parseCommand(fs *flag.FlagSet, args []string) error {
+	return flagError(fs.Parse(args))
+}
+
+// flagError turns an error of flag.Parse into the exit it asks for: 0 after
+// -h (the usage is printed, nothing is done), 64 for anything else (the
+// flag package printed the problem and the usage).
+func flagError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		return &exitError{0, errReported}
+	}
+	return &exitError{exitUsage, errReported}
 }
 
 func usageError(name, format string, args ...any) error {

@@ -250,7 +250,7 @@ func parseTime(s string) (time.Time, error) {
 
 func cmdHold(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "hold")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseCommand(fs, args); err != nil {
 		return err
 	}
 	sub := subFlags(e, "hold", fs.Arg(0), path)

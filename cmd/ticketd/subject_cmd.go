@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -70,7 +69,7 @@ func writeReport(out io.Writer, args url.Values, rep textReport) error {
 
 func cmdSubject(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "subject")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseCommand(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -98,10 +97,10 @@ func cmdSubject(ctx context.Context, e *env, args []string) error {
 	if name != "export" {
 		sub.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	}
-	rest, err := parseInterleaved(sub, fs.Args()[1:])
-	if err != nil {
+	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
 		return err
 	}
+	rest := sub.Args()
 	if len(rest) != 1 {
 		return usageError("subject", "%s needs one EMAIL", name)
 	}
@@ -128,25 +127,6 @@ func cmdSubject(ctx context.Context, e *env, args []string) error {
 		return exportSubject(ctx, e, cfg, q, out, force)
 	}
 	return callOp(ctx, cfg, "subject."+name, q, e.stdout)
-}
-
-// parseInterleaved parses flags that may stand before and after the
-// positional arguments (subject erase EMAIL -dry-run) and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, &exitError{0, errReported}
-			}
-			return nil, &exitError{exitUsage, errReported}
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }
 
 // exportSubject writes the export archive to a temporary file beside its
