@@ -83,6 +83,18 @@ func LoadKey(dir string) (*Signer, error) {
 	return &Signer{key: key}, nil
 }
 
+// ReadKey reads the key from dir and never creates one: for a store that
+// existed before, a new key would silently break every consent link mailed so
+// far, so a missing key is an error that says so.
+func ReadKey(dir string) (*Signer, error) {
+	path := filepath.Join(dir, keyFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("consent key %s is missing: the consent links already mailed need it; "+
+			"restore it from the backup it was saved with (see ticketd restore)", path)
+	}
+	return LoadKey(dir)
+}
+
 // NewSigner uses key (at least 32 bytes); for tests.
 func NewSigner(key []byte) (*Signer, error) {
 	if len(key) < keySize {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"ticketd/config"
 	"ticketd/consent"
@@ -43,10 +44,16 @@ type setup struct {
 
 // New returns a Desk working with cfg: it loads the templates (with the
 // overrides of server.templates_dir) and the consent key of the data
-// directory, and installs the retention planner in db, which plans each
+// directory (created with a new store, never for an existing one), and installs the retention planner in db, which plans each
 // ticket with the configuration in use.
 func New(db *store.DB, cfg *config.Config, log *slog.Logger) (*Desk, error) {
-	signer, err := consent.LoadKey(db.Dir())
+	// Only a new store gets a new key; an existing one without its key
+	// would issue links that do not match those already mailed.
+	load := consent.ReadKey
+	if db.Created() {
+		load = consent.LoadKey
+	}
+	signer, err := load(db.Dir())
 	if err != nil {
 		return nil, err
 	}
@@ -61,13 +68,26 @@ func New(db *store.DB, cfg *config.Config, log *slog.Logger) (*Desk, error) {
 // SetConfig replaces the configuration (on reload); batches in progress
 // finish with the old one. On error the old one stays.
 func (d *Desk) SetConfig(cfg *config.Config) error {
-	tmpl, err := templates.Load(cfg.Server.TemplatesDir)
+	apply, err := d.PrepareConfig(cfg)
 	if err != nil {
 		return err
 	}
-	d.rt.Store(&setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(),
-		policy: &mail.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)}})
+	apply()
 	return nil
+}
+
+// PrepareConfig does everything a new configuration needs that can fail
+// (loading its templates) and returns the function that puts it in force,
+// which cannot fail: a reload prepares every part first and applies all of
+// them only when none failed.
+func (d *Desk) PrepareConfig(cfg *config.Config) (apply func(), err error) {
+	tmpl, err := templates.Load(cfg.Server.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	rt := &setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(),
+		policy: &mail.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)}}
+	return func() { d.rt.Store(rt) }, nil
 }
 
 // Config is the configuration in use.
@@ -164,7 +184,8 @@ func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string, sile
 	}
 	var out Outcome
 	err = d.DB.Update(func(tx *store.Tx) error {
-		origin := store.Origin{Channel: store.ChannelFile, Mailbox: mailbox, ReceivedAt: tx.Now()}
+		origin := store.Origin{Channel: store.ChannelFile, Mailbox: mailbox}
+		origin.ReceivedAt, origin.ReceivedFrom = receivedAt(items[0], tx.Now())
 		if out, err = d.store(tx, rt, items[0], origin, queue, from, suppress, blobs); err != nil {
 			return err
 		}
@@ -174,6 +195,46 @@ func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string, sile
 		d.wake()
 	}
 	return out, err
+}
+
+// Bounds of a plausible Date header for mail from a file or pipe.
+const (
+	// dateSkew is how far a Date may lie ahead of the clock (or of a
+	// file's modification time): senders' clocks are off by minutes.
+	dateSkew = 15 * time.Minute
+	// pipeDelay is how old the Date of mail piped in by an MTA may be: a
+	// relay queue gives up after about five days (RFC 5321 4.5.4.1).
+	pipeDelay = 7 * 24 * time.Hour
+)
+
+// receivedAt is when a mail from a file or pipe counts as received, and
+// where that time came from. Retention counts from it, so it must not be
+// later than the truth (migrated mail would be kept too long) nor be a
+// claim a sender can push into the past (its ticket would be purged early):
+//   - a file (a migration): its Date header when that is not after the
+//     file's modification time, else the modification time;
+//   - a pipe (an MTA delivering now): its Date header when that lies within
+//     the last week, else now.
+//
+// A Date ahead of the reference by more than dateSkew is never taken.
+func receivedAt(it *parsed, now time.Time) (time.Time, string) {
+	var date time.Time
+	if it.msg != nil {
+		date = it.msg.Date
+	}
+	if mtime := it.f.Modified; !mtime.IsZero() {
+		if !date.IsZero() && date.Year() >= 1970 && !date.After(mtime.Add(dateSkew)) {
+			return date, store.ReceivedDate
+		}
+		if !mtime.After(now) {
+			return mtime, store.ReceivedMtime
+		}
+		return now, store.ReceivedImport
+	}
+	if !date.IsZero() && !date.After(now.Add(dateSkew)) && date.After(now.Add(-pipeDelay)) {
+		return date, store.ReceivedDate
+	}
+	return now, store.ReceivedImport
 }
 
 // parseAll parses the mails in parallel, their attachments going to blobs.

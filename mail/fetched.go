@@ -27,7 +27,10 @@ type Fetched struct {
 	UID          uint32
 	Size         int64 // RFC822.SIZE, or the length read
 	InternalDate time.Time
-	Hash         string // hex SHA-256 of the raw mail; "" when it was not read
+	// Modified is a mail file's modification time (ticketd ingest FILE);
+	// zero for mail from IMAP or a pipe.
+	Modified time.Time
+	Hash     string // hex SHA-256 of the raw mail; "" when it was not read
 
 	// Failed is why the mail could not be read ("" when it was); such a mail
 	// is quarantined with this reason and the mailbox moves on.

@@ -73,27 +73,47 @@ func (s *Scheduler) Start() {
 // every ticket anew (in the background) if the retention rules changed. On an
 // invalid schedule it returns the error and keeps the running ones.
 func (s *Scheduler) Reload(cfg *config.Config) error {
+	apply, err := s.Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	apply()
+	return nil
+}
+
+// Prepare checks cfg's schedules and returns the function that puts them
+// and cfg in force (Reload's work), which cannot fail. On an error nothing
+// changes.
+func (s *Scheduler) Prepare(cfg *config.Config) (apply func(), err error) {
 	purge, err := config.ParseSchedule(cfg.Retention.Schedule)
 	if err != nil {
-		return fmt.Errorf("retention.schedule: %w", err)
+		return nil, fmt.Errorf("retention.schedule: %w", err)
 	}
 	sweep, err := config.ParseSchedule(cfg.Consent.Schedule)
 	if err != nil {
-		return fmt.Errorf("consent.schedule: %w", err)
+		return nil, fmt.Errorf("consent.schedule: %w", err)
 	}
+	return func() {
+		s.mu.Lock()
+		for _, id := range s.ids {
+			s.cron.Remove(id)
+		}
+		s.cfg = cfg
+		s.ids[0] = s.cron.Schedule(purge, cron.FuncJob(func() { s.purgeJob() }))
+		s.ids[1] = s.cron.Schedule(sweep, cron.FuncJob(func() { s.sweepJob() }))
+		started := s.started
+		s.mu.Unlock()
+		if started {
+			s.reindex(cfg)
+		}
+	}, nil
+}
+
+// Config is the configuration the scheduled runs use.
+func (s *Scheduler) Config() *config.Config {
 	s.mu.Lock()
-	for _, id := range s.ids {
-		s.cron.Remove(id)
-	}
-	s.cfg = cfg
-	s.ids[0] = s.cron.Schedule(purge, cron.FuncJob(func() { s.purgeJob() }))
-	s.ids[1] = s.cron.Schedule(sweep, cron.FuncJob(func() { s.sweepJob() }))
-	started := s.started
-	s.mu.Unlock()
-	if started {
-		s.reindex(cfg)
-	}
-	return nil
+	defer s.mu.Unlock()
+	return s.cfg
 }
 
 // Next returns when the purge and the consent sweep run next (zero before Start).

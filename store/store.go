@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,6 +22,8 @@ import (
 var (
 	ErrLocked   = errors.New("store: database is in use by another ticketd process")
 	ErrNotFound = errors.New("store: not found")
+	// ErrNoStore is returned by Open with Options.MustExist when dir holds no store.
+	ErrNoStore = errors.New("store: no database here")
 )
 
 const schemaVersion = 1
@@ -61,6 +64,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// ReadOnly opens the file for reading only (a shared lock).
 	ReadOnly bool
+	// MustExist opens an existing store only: when dir holds none, Open
+	// creates nothing (no directory, no file) and returns ErrNoStore.
+	MustExist bool
 }
 
 // DB is the open store of one data directory.
@@ -69,6 +75,8 @@ type DB struct {
 	now   func() time.Time
 	Blobs *Blobs
 	dir   string
+	// created: this Open made the file, so the store is new.
+	created bool
 
 	// gate is held shared by every transaction and exclusively by Scrub,
 	// which overwrites free pages only while no transaction can read them.
@@ -81,6 +89,10 @@ type DB struct {
 // Planner computes a ticket's PurgeAt and ConsentDue from the configuration
 // in force; the store calls it on every ticket write and indexes the result.
 type Planner func(tx *Tx, tk *Ticket)
+
+// Created reports whether the file was created by this Open: a new store,
+// which holds nothing issued with an earlier key.
+func (db *DB) Created() bool { return db.created }
 
 // SetPlanner sets the function that schedules tickets (nil: none).
 func (db *DB) SetPlanner(p Planner) {
@@ -100,10 +112,19 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
 	path := filepath.Join(dir, "ticketd.db")
+	created := false
+	if opts.MustExist {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist", ErrNoStore, path)
+		}
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		_, err := os.Stat(path)
+		created = errors.Is(err, fs.ErrNotExist)
+	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      opts.LockTimeout,
 		FreelistType: bolt.FreelistMapType,
@@ -115,7 +136,7 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, now: opts.Now, dir: dir}
+	db := &DB{bolt: bdb, now: opts.Now, dir: dir, created: created}
 	if !opts.ReadOnly {
 		if err := db.init(); err != nil {
 			bdb.Close()

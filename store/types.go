@@ -22,9 +22,19 @@ type Origin struct {
 	MessageID   string    `json:"message_id,omitempty"`
 	UID         uint32    `json:"uid,omitempty"`
 	UIDValidity uint32    `json:"uid_validity,omitempty"`
-	ReceivedAt  time.Time `json:"received_at"` // IMAP INTERNALDATE, or when a file was read
-	StoredAt    time.Time `json:"stored_at"`
+	ReceivedAt  time.Time `json:"received_at"` // IMAP INTERNALDATE; for a file or pipe see ReceivedFrom
+	// ReceivedFrom says where ReceivedAt of mail from a file or pipe came
+	// from: ReceivedDate, ReceivedMtime or ReceivedImport; "" for IMAP.
+	ReceivedFrom string    `json:"received_from,omitempty"`
+	StoredAt     time.Time `json:"stored_at"`
 }
+
+// Where the received time of mail from a file or pipe came from (Origin.ReceivedFrom).
+const (
+	ReceivedDate   = "date"   // the mail's Date header
+	ReceivedMtime  = "mtime"  // the file's modification time
+	ReceivedImport = "import" // the moment ticketd read it
+)
 
 // Ticket is one customer request and its conversation.
 type Ticket struct {

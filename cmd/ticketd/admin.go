@@ -59,7 +59,17 @@ func startAdmin(path string, dk *desk.Desk, spool string, wake func(), log *slog
 		reply(w, log, v, err)
 	})
 	mux.HandleFunc("POST /ingest", func(w http.ResponseWriter, r *http.Request) {
-		v, err := local.Ingest(r.Context(), r.Body, r.URL.Query().Get("mailbox"), r.URL.Query().Get("silent") == "1")
+		q := r.URL.Query()
+		args := ingestArgs{Mailbox: q.Get("mailbox"), Silent: q.Get("silent") == "1"}
+		if s := q.Get("modified"); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("modified: %w", err))
+				return
+			}
+			args.Modified = t
+		}
+		v, err := local.Ingest(r.Context(), r.Body, args)
 		reply(w, log, v, err)
 	})
 	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
@@ -120,41 +130,69 @@ type backend interface {
 	Tickets() ([]desk.TicketSummary, error)
 	Ticket(n uint64) (*desk.TicketDetail, error)
 	Quarantine() ([]*store.Quarantine, error)
-	Ingest(ctx context.Context, r io.Reader, mailbox string, silent bool) (desk.Outcome, error)
+	Ingest(ctx context.Context, r io.Reader, args ingestArgs) (desk.Outcome, error)
 	Outbox() ([]desk.OutboxView, error)
 	RetryOutbox(id uint64) error
 }
 
 // withBackend calls fn with the daemon's socket when it answers, and otherwise
-// with the database opened directly (closed when fn returns).
+// with the existing database opened directly (closed when fn returns). It
+// creates nothing: with no store in data_dir it says so and exits 66.
 func withBackend(cfg *config.Config, fn func(backend) error) error {
+	return openBackend(cfg, false, fn)
+}
+
+// openBackend is withBackend; create opens (and creates) the store even if
+// it does not exist yet, for the commands that bring mail in (ingest).
+func openBackend(cfg *config.Config, create bool, fn func(backend) error) error {
 	if sb, ok := dialAdmin(cfg.Server.AdminSocket); ok {
 		return fn(sb)
 	}
-	db, err := store.Open(cfg.Server.DataDir, store.Options{})
+	db, err := store.Open(cfg.Server.DataDir, store.Options{MustExist: !create})
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("the database is locked by a running ticketd whose admin socket %s does not answer", cfg.Server.AdminSocket)
+	}
+	if errors.Is(err, store.ErrNoStore) {
+		return &exitError{exitNoInput, fmt.Errorf("no ticketd store in data_dir %s (ticketd run, ingest or restore creates one): %w",
+			cfg.Server.DataDir, err)}
 	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	spool, err := os.MkdirTemp(cfg.Server.DataDir, "spool-cli-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(spool)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dk, err := desk.New(db, cfg, log)
 	if err != nil {
 		return err
 	}
-	return fn(&localBackend{desk: dk, spool: spool})
+	lb := &localBackend{desk: dk}
+	defer lb.close()
+	return fn(lb)
 }
 
 type localBackend struct {
 	desk  *desk.Desk
-	spool string
+	spool string // where large mail is spooled; made when first needed
+	temp  bool   // spool is this command's own and goes with close
+}
+
+// spoolDir is where mail read from a file or stdin is spooled; a command
+// without a daemon makes its own beside the database and removes it after.
+func (l *localBackend) spoolDir() (string, error) {
+	if l.spool == "" {
+		dir, err := os.MkdirTemp(l.desk.DB.Dir(), "spool-cli-")
+		if err != nil {
+			return "", err
+		}
+		l.spool, l.temp = dir, true
+	}
+	return l.spool, nil
+}
+
+func (l *localBackend) close() {
+	if l.temp {
+		os.RemoveAll(l.spool)
+	}
 }
 
 func (l *localBackend) Tickets() ([]desk.TicketSummary, error) { return desk.ListTickets(l.desk.DB) }
@@ -175,7 +213,15 @@ func (l *localBackend) RetryOutbox(id uint64) error {
 	return err
 }
 
-func (l *localBackend) Ingest(ctx context.Context, r io.Reader, mailbox string, silent bool) (desk.Outcome, error) {
+// ingestArgs is how ticketd ingest stores one mail.
+type ingestArgs struct {
+	Mailbox  string    // the configured mailbox it counts as received by; "" for none
+	Silent   bool      // no acknowledgement
+	Modified time.Time // the file's modification time; zero for stdin
+}
+
+func (l *localBackend) Ingest(ctx context.Context, r io.Reader, args ingestArgs) (desk.Outcome, error) {
+	mailbox := args.Mailbox
 	if mailbox != "" && l.desk.Config().Mailbox(mailbox) == nil {
 		return desk.Outcome{}, fmt.Errorf("%w: mailbox %q is not configured", errBadRequest, mailbox)
 	}
@@ -183,12 +229,20 @@ func (l *localBackend) Ingest(ctx context.Context, r io.Reader, mailbox string, 
 	if box := l.desk.Config().Mailbox(mailbox); box != nil {
 		max = int64(box.MaxMessageSize)
 	}
-	f, err := mail.ReadFetched(r, l.spool, max)
+	spool, err := l.spoolDir()
+	if err != nil {
+		return desk.Outcome{}, err
+	}
+	f, err := mail.ReadFetched(r, spool, max)
 	if err != nil {
 		return desk.Outcome{}, err
 	}
 	defer f.Release()
-	return l.desk.Ingest(ctx, f, mailbox, silent)
+	if f.Size == 0 {
+		return desk.Outcome{}, errNoMail
+	}
+	f.Modified = args.Modified
+	return l.desk.Ingest(ctx, f, mailbox, args.Silent)
 }
 
 // socketBackend talks to a running daemon.
@@ -244,10 +298,13 @@ func (s *socketBackend) Quarantine() (out []*store.Quarantine, err error) {
 	return out, s.do("GET", "/quarantine", nil, &out)
 }
 
-func (s *socketBackend) Ingest(ctx context.Context, r io.Reader, mailbox string, silent bool) (out desk.Outcome, err error) {
-	q := url.Values{"mailbox": {mailbox}}
-	if silent {
+func (s *socketBackend) Ingest(ctx context.Context, r io.Reader, args ingestArgs) (out desk.Outcome, err error) {
+	q := url.Values{"mailbox": {args.Mailbox}}
+	if args.Silent {
 		q.Set("silent", "1")
+	}
+	if !args.Modified.IsZero() {
+		q.Set("modified", args.Modified.Format(time.RFC3339Nano))
 	}
 	return out, s.do("POST", "/ingest?"+q.Encode(), io.NopCloser(r), &out)
 }

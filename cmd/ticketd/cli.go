@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -29,14 +30,19 @@ func cmdCheck(_ context.Context, e *env, args []string) error {
 	}
 	if _, err := templates.Load(cfg.Server.TemplatesDir); err != nil {
 		fmt.Fprintln(e.stderr, err)
-		return &exitError{1, errReported}
+		return &exitError{exitConfig, errReported}
 	}
 	fmt.Fprintf(e.stdout, "%s: ok (%d mailboxes, %d queues, %d purposes)\n", *path, len(cfg.Mailboxes), len(cfg.Queues), len(cfg.Purposes))
 	return nil
 }
 
-// cmdIngest stores mail from files or stdin. Every failure that is not the
-// mail's fault exits 75 (EX_TEMPFAIL), so an MTA keeps the mail and retries.
+// cmdIngest stores mail from files or stdin. Its exit codes are those of
+// sysexits.h: 66 when an input file is missing or unreadable, 65 when an
+// input holds no mail, 78 for a bad configuration, 75 for everything else
+// that is not the mail's fault; with several inputs the most urgent wins
+// (75, then 66, then 65). Reading stdin (an MTA's pipe) a bad configuration
+// exits 75 too: an MTA bounces mail on 78 (Postfix: 5.3.5), and on 75 it
+// keeps the mail and tries again once the configuration is mended.
 func cmdIngest(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "ingest")
 	mailbox := fs.String("mailbox", "", "the configured mailbox `name` the mail counts as received by (its queue and dedup scope)")
@@ -49,41 +55,84 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	}
 	cfg, err := loadConfig(e, *path)
 	if err != nil {
-		return &exitError{exitTempFail, err}
+		if slices.Contains(fs.Args(), "-") {
+			return &exitError{exitTempFail, err}
+		}
+		return err
 	}
 	if *mailbox != "" && cfg.Mailbox(*mailbox) == nil {
 		return usageError("ingest", "mailbox %q is not configured", *mailbox)
 	}
-	err = withBackend(cfg, func(b backend) error {
-		var failed error
+	code := 0
+	err = openBackend(cfg, true, func(b backend) error {
 		for _, name := range fs.Args() {
 			out, err := ingestOne(ctx, e, b, name, *mailbox, *silent)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
-				failed = errReported
+				code = moreUrgent(code, ingestExit(err))
 				continue
 			}
 			fmt.Fprintf(e.stdout, "%s: %s\n", name, describeOutcome(out))
 		}
-		return failed
+		return nil
 	})
 	if err != nil {
 		return &exitError{exitTempFail, err}
 	}
+	if code != 0 {
+		return &exitError{code, errReported}
+	}
 	return nil
 }
 
+// errNoInput marks an input file that cannot be read; errNoMail an input that holds no mail.
+var (
+	errNoInput = errors.New("cannot read the input")
+	errNoMail  = fmt.Errorf("%w: the input is empty, it holds no mail", errBadRequest)
+)
+
+// ingestExit is the exit code for the failure of one input.
+func ingestExit(err error) int {
+	switch {
+	case errors.Is(err, errNoInput):
+		return exitNoInput
+	case errors.Is(err, errBadRequest):
+		return exitDataErr
+	}
+	return exitTempFail
+}
+
+// moreUrgent is the exit code of two failures that matters more to the
+// caller: a temporary one (try again) before a missing input before bad data.
+func moreUrgent(a, b int) int {
+	rank := map[int]int{0: 0, exitDataErr: 1, exitNoInput: 2, exitTempFail: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
 func ingestOne(ctx context.Context, e *env, b backend, name, mailbox string, silent bool) (desk.Outcome, error) {
-	var r io.Reader = e.stdin
+	var (
+		r     io.Reader = e.stdin
+		mtime time.Time
+	)
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return desk.Outcome{}, err
+			return desk.Outcome{}, fmt.Errorf("%w: %w", errNoInput, err)
 		}
 		defer f.Close()
-		r = f
+		fi, err := f.Stat()
+		if err != nil {
+			return desk.Outcome{}, fmt.Errorf("%w: %w", errNoInput, err)
+		}
+		if fi.IsDir() {
+			return desk.Outcome{}, fmt.Errorf("%w: is a directory", errNoInput)
+		}
+		r, mtime = f, fi.ModTime()
 	}
-	return b.Ingest(ctx, r, mailbox, silent)
+	return b.Ingest(ctx, r, ingestArgs{Mailbox: mailbox, Silent: silent, Modified: mtime})
 }
 
 func describeOutcome(o desk.Outcome) string {

@@ -59,12 +59,13 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 }
 
-// loadConfig loads and validates path, printing every problem.
+// loadConfig loads and validates path, printing every problem; it exits 78
+// (EX_CONFIG).
 func loadConfig(e *env, path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
-		return nil, &exitError{1, errReported}
+		return nil, &exitError{exitConfig, errReported}
 	}
 	return cfg, nil
 }
@@ -235,33 +236,38 @@ func (d *daemon) stopMailboxes() error {
 // reload applies a new configuration, keeping the old one when the new one is
 // bad or changes what cannot change while running.
 func (d *daemon) reload(path string) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		d.log.Error("reload rejected, keeping the running configuration", "err", err)
+		return
+	}
+	d.apply(cfg)
+}
+
+// apply puts cfg in force for every part of the daemon, or for none: each
+// part first prepares what can fail (the desk its templates, the scheduler
+// its schedules), and only when all succeeded are they swapped in together.
+func (d *daemon) apply(cfg *config.Config) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	cfg, err := config.Load(path)
-	if err == nil && cfg.Server.DataDir != d.cfg.Server.DataDir {
-		err = errors.New("data_dir cannot change while running; restart ticketd")
+	err := fixedWhileRunning(d.cfg, cfg)
+	var applyDesk, applySched func()
+	if err == nil {
+		applyDesk, err = d.desk.PrepareConfig(cfg)
 	}
-	if err == nil && cfg.Server.AdminSocket != d.cfg.Server.AdminSocket {
-		err = errors.New("admin_socket cannot change while running; restart ticketd")
-	}
-	if err == nil && cfg.Server.HTTPListen != d.cfg.Server.HTTPListen {
-		err = errors.New("http_listen cannot change while running; restart ticketd")
+	if err == nil {
+		applySched, err = d.sched.Prepare(cfg)
 	}
 	if err != nil {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
 		return
 	}
-	if err := d.desk.SetConfig(cfg); err != nil {
-		d.log.Error("reload rejected, keeping the running configuration", "err", err)
-		return
-	}
-	if err := d.sched.Reload(cfg); err != nil {
-		d.log.Error("reload: retention schedules kept", "err", err)
-	}
 	if err := d.stopMailboxes(); err != nil {
 		d.log.Error("reload: stopping mailboxes", "err", err)
 	}
 	d.stopOutbox()
+	applyDesk()
+	applySched()
 	d.cfg = cfg
 	d.startOutbox()
 	d.startMailboxes()
@@ -269,6 +275,19 @@ func (d *daemon) reload(path string) {
 	if d.onReload != nil {
 		d.onReload(cfg)
 	}
+}
+
+// fixedWhileRunning reports a change of what a running daemon cannot change.
+func fixedWhileRunning(old, cfg *config.Config) error {
+	switch {
+	case cfg.Server.DataDir != old.Server.DataDir:
+		return errors.New("data_dir cannot change while running; restart ticketd")
+	case cfg.Server.AdminSocket != old.Server.AdminSocket:
+		return errors.New("admin_socket cannot change while running; restart ticketd")
+	case cfg.Server.HTTPListen != old.Server.HTTPListen:
+		return errors.New("http_listen cannot change while running; restart ticketd")
+	}
+	return nil
 }
 
 // stop shuts down in order: mailboxes (finishing their batches), the outbox

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/smtp"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	gomail "github.com/emersion/go-message/mail"
 	gosmtp "github.com/emersion/go-smtp"
 
 	"ticketd/desk"
@@ -36,15 +39,48 @@ const (
 	demoPass    = "demo-password"
 )
 
+// Where the demo's servers listen unless told otherwise; a taken port is
+// replaced by a free one. A port given by flag must be free.
+const (
+	demoIMAPAddr = "127.0.0.1:1143"
+	demoSMTPAddr = "127.0.0.1:2525"
+	demoHTTPAddr = "127.0.0.1:8080"
+)
+
 func cmdDemo(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("ticketd demo", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "demo")
 	duration := fs.Duration("for", 0, "stop after this long (default: run until Ctrl-C)")
 	keep := fs.Bool("keep", false, "keep the temporary data directory")
 	verbose := fs.Bool("v", false, "print the daemon's log")
+	imapFlag := fs.String("imap", "", "the IMAP server's loopback `address` (default "+demoIMAPAddr+", or a free port)")
+	smtpFlag := fs.String("smtp", "", "the SMTP server's loopback `address` (default "+demoSMTPAddr+", or a free port)")
+	httpFlag := fs.String("http", "", "the consent page's loopback `address` (default "+demoHTTPAddr+", or a free port)")
+	if len(args) > 0 && args[0] == "send" {
+		return cmdDemoSend(e, args[1:])
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() != 0 {
+		return usageError("demo", "takes no arguments but send")
+	}
+	imapLn, err := demoListener("imap", *imapFlag, demoIMAPAddr)
+	if err != nil {
+		return err
+	}
+	smtpLn, err := demoListener("smtp", *smtpFlag, demoSMTPAddr)
+	if err != nil {
+		imapLn.Close()
+		return err
+	}
+	httpLn, err := demoListener("http", *httpFlag, demoHTTPAddr)
+	if err != nil {
+		imapLn.Close()
+		smtpLn.Close()
+		return err
+	}
+	httpAddr := httpLn.Addr().String()
+	httpLn.Close() // the daemon listens there itself
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
@@ -58,21 +94,14 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		defer os.RemoveAll(dir)
 	}
 
-	imapAddr, user, stopIMAP, err := demoIMAP()
+	imapAddr, user, stopIMAP, err := demoIMAP(imapLn)
 	if err != nil {
+		smtpLn.Close()
 		return err
 	}
 	defer stopIMAP()
-	smtpSrv, smtpAddr, err := demoSMTP(user)
-	if err != nil {
-		return err
-	}
+	smtpSrv, smtpAddr := demoSMTP(user, smtpLn)
 	defer smtpSrv.srv.Close()
-
-	httpAddr, err := freeAddr("127.0.0.1:8080")
-	if err != nil {
-		return err
-	}
 	cfgPath, err := writeDemoConfig(dir, imapAddr, smtpAddr, httpAddr)
 	if err != nil {
 		return err
@@ -113,9 +142,10 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	w.waitFor(ctx, 4, 10*time.Second)
 	w.waitAcks(ctx, 2, 10*time.Second)
 	w.print()
-	fmt.Fprintf(out, "\nSend more mail with any SMTP client, for example:\n")
-	fmt.Fprintf(out, "  swaks --server %s --from you@example.org --to %s --header 'Subject: Hallo' --body 'Mein Drucker brennt.'\n", smtpAddr, demoSupport)
-	fmt.Fprintf(out, "or put it into the IMAP inbox with any mail client (IMAP %s, plain, user %s, password %s).\n", imapAddr, demoUser, demoPass)
+	fmt.Fprintf(out, "\nSend more mail from another terminal, with this binary (from the source tree: go run ./cmd/ticketd ...):\n")
+	fmt.Fprintf(out, "  ticketd demo send -smtp %s -from you@example.org -subject 'Hallo' 'Mein Drucker brennt.'\n", smtpAddr)
+	fmt.Fprintf(out, "or with any SMTP client to %s at %s, or put it into the IMAP inbox with any mail client (IMAP %s, plain, user %s, password %s).\n",
+		demoSupport, smtpAddr, imapAddr, demoUser, demoPass)
 	fmt.Fprintf(out, "In another terminal: ticketd tickets list -config %s\n", cfgPath)
 	if *duration == 0 {
 		fmt.Fprintf(out, "Press Ctrl-C to stop.\n")
@@ -135,27 +165,35 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 }
 
-func demoIMAP() (addr string, user *imapmemserver.User, stop func(), err error) {
+func demoIMAP(ln net.Listener) (addr string, user *imapmemserver.User, stop func(), err error) {
 	srv, err := imapmem.New(demoUser, demoPass, []string{"INBOX", "Processed", "Quarantine"}, nil, nil)
 	if err != nil {
-		return "", nil, nil, err
-	}
-	ln, err := listenPreferred("127.0.0.1:1143")
-	if err != nil {
+		ln.Close()
 		return "", nil, nil, err
 	}
 	srv.Serve(ln)
 	return ln.Addr().String(), srv.User, func() { srv.Close() }, nil
 }
 
-// freeAddr is addr when it is free, else a free port on the same host.
-func freeAddr(addr string) (string, error) {
-	ln, err := listenPreferred(addr)
-	if err != nil {
-		return "", err
+// demoListener listens on the address given by flag, which must be free
+// and on loopback (the demo's servers take a password everyone knows), or
+// on def, or on a free loopback port when def is taken.
+func demoListener(name, flagged, def string) (net.Listener, error) {
+	if flagged == "" {
+		return listenPreferred(def)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	host, _, err := net.SplitHostPort(flagged)
+	if err != nil {
+		return nil, usageError("demo", "-%s %q: %v", name, flagged, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, usageError("demo", "-%s %q: the demo listens on loopback addresses only (127.0.0.1, [::1], localhost)", name, flagged)
+	}
+	ln, err := net.Listen("tcp", flagged)
+	if err != nil {
+		return nil, &exitError{exitTempFail, fmt.Errorf("demo: -%s: %w", name, err)}
+	}
+	return ln, nil
 }
 
 // listenPreferred listens on addr, or on a free port of the same host when addr is taken.
@@ -176,19 +214,15 @@ type demoMTA struct {
 	sent [][]byte // mail to anyone else (what ticketd sends)
 }
 
-func demoSMTP(user *imapmemserver.User) (*demoMTA, string, error) {
+func demoSMTP(user *imapmemserver.User, ln net.Listener) (*demoMTA, string) {
 	m := &demoMTA{user: user}
 	m.srv = gosmtp.NewServer(m)
 	m.srv.Domain = "localhost"
 	m.srv.MaxMessageBytes = 64 << 20
 	m.srv.ReadTimeout = time.Minute
 	m.srv.WriteTimeout = time.Minute
-	ln, err := listenPreferred("127.0.0.1:2525")
-	if err != nil {
-		return nil, "", err
-	}
 	go m.srv.Serve(ln)
-	return m, ln.Addr().String(), nil
+	return m, ln.Addr().String()
 }
 
 func (m *demoMTA) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &demoSession{mta: m}, nil }
@@ -334,6 +368,54 @@ var demoMails = []struct{ from, to, raw string }{
 		"In-Reply-To: <demo-de-1@example.org>\r\nReferences: <demo-de-1@example.org>\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nNachtrag: Das Display zeigt \"Fehler 42\".\r\n"},
 	{"broken@example.net", demoSupport, "this line is no header at all\r\n\x00\x01\x02 and neither is this\r\n"},
+}
+
+// cmdDemoSend is ticketd demo send: one plain mail to the demo's support
+// address over SMTP, so that trying the demo needs no mail client.
+func cmdDemoSend(e *env, args []string) error {
+	fs := flag.NewFlagSet("ticketd demo send", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: ticketd demo send [-smtp ADDR] [-from ADDR] [-subject TEXT] TEXT...\n")
+		fs.PrintDefaults()
+	}
+	addr := fs.String("smtp", demoSMTPAddr, "the demo's SMTP `address`, as the demo printed it")
+	from := fs.String("from", "you@example.org", "the sender `address`")
+	subject := fs.String("subject", "Hallo", "the `subject`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return &exitError{exitUsage, errors.New("demo send: no text given (usage: ticketd demo send [-smtp ADDR] [-from ADDR] [-subject TEXT] TEXT...)")}
+	}
+	sender, err := netmail.ParseAddress(*from)
+	if err != nil {
+		return &exitError{exitUsage, fmt.Errorf("demo send: -from: %w", err)}
+	}
+	var h gomail.Header
+	h.SetAddressList("From", []*gomail.Address{{Name: sender.Name, Address: sender.Address}})
+	h.SetAddressList("To", []*gomail.Address{{Address: demoSupport}})
+	h.SetSubject(*subject)
+	h.SetDate(time.Now())
+	if err := h.GenerateMessageID(); err != nil {
+		return err
+	}
+	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	var buf bytes.Buffer
+	w, err := gomail.CreateSingleInlineWriter(&buf, h)
+	if err != nil {
+		return err
+	}
+	io.WriteString(w, strings.Join(fs.Args(), " ")+"\r\n")
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := smtp.SendMail(*addr, nil, sender.Address, []string{demoSupport}, buf.Bytes()); err != nil {
+		return &exitError{exitTempFail, fmt.Errorf("demo send: %w (is ticketd demo running, and is %s the SMTP address it printed?)", err, *addr)}
+	}
+	id, _ := h.MessageID()
+	fmt.Fprintf(e.stdout, "sent <%s> to %s at %s\n", id, demoSupport, *addr)
+	return nil
 }
 
 func seedDemo(smtpAddr string) error {

@@ -61,16 +61,15 @@ func init() {
 		"outbox":     {"outbox [-config FILE] list [-json] | retry ID", "list outgoing mail or retry a failed one", cmdOutbox},
 		"tickets":    {"tickets [-config FILE] list [-json] | show [-json] N | close N | reopen N", "list tickets, show one, close or reopen one", cmdTickets},
 		"quarantine": {"quarantine [-config FILE] list [-json]", "list quarantined mail", cmdQuarantine},
-		"demo":       {"demo", "run ticketd on embedded IMAP and SMTP servers with seeded mail", cmdDemo},
-		"version": {"version", "print the version", cmdVersion},
+		"demo":       {"demo [-imap ADDR] [-smtp ADDR] [-http ADDR] [-for D] [-keep] [-v] | send [-smtp ADDR] [-from ADDR] [-subject TEXT] TEXT...", "run ticketd on embedded IMAP and SMTP servers with seeded mail", cmdDemo},
+		"version":    {"version", "print the version", cmdVersion},
 	} {
 		commands[name] = c
 	}
 }
 
 func cmdVersion(_ context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("ticketd version", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "version")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -138,13 +137,20 @@ func defaultConfig() string {
 
 // flags is a FlagSet for a subcommand, with -config.
 func flags(e *env, name string) (*flag.FlagSet, *string) {
+	fs := newFlagSet(e, name)
+	return fs, fs.String("config", defaultConfig(), "configuration `file` (env TICKETD_CONFIG)")
+}
+
+// newFlagSet is a FlagSet for the command name that prints its usage line
+// and flags on stderr.
+func newFlagSet(e *env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("ticketd "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: ticketd %s\n", commands[name].usage)
 		fs.PrintDefaults()
 	}
-	return fs, fs.String("config", defaultConfig(), "configuration `file` (env TICKETD_CONFIG)")
+	return fs
 }
 
 // parseFlags parses args in which flags may stand before, between and after

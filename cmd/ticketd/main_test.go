@@ -115,8 +115,8 @@ func TestCheck(t *testing.T) {
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(bad, []byte("[server]\nhots = 1\npublic_url = 5\n"), 0o600)
 	_, errOut, code = ticketd(t, nil, "check", "-config", bad)
-	if code != 1 {
-		t.Errorf("check bad config: exit %d, want 1", code)
+	if code != exitConfig {
+		t.Errorf("check bad config: exit %d, want %d", code, exitConfig)
 	}
 	for _, want := range []string{bad + ":2:1:", bad + ":3:"} {
 		if !strings.Contains(errOut, want) {
@@ -131,6 +131,11 @@ func TestUsage(t *testing.T) {
 	}
 	if _, _, code := ticketd(t, nil, "tickets", "-config", "/nonexistent", "show"); code != exitUsage {
 		t.Errorf("tickets show without number: exit %d, want %d", code, exitUsage)
+	}
+	for _, addr := range []string{"0.0.0.0:2525", "192.0.2.1:25", "example.org:25", "nonsense"} {
+		if _, errOut, code := ticketd(t, nil, "demo", "-smtp", addr); code != exitUsage || !strings.Contains(errOut, "usage: ticketd demo") {
+			t.Errorf("demo -smtp %s: exit %d, %q; want 64 (loopback only)", addr, code, errOut)
+		}
 	}
 }
 
@@ -330,8 +335,17 @@ func TestIngestWithoutDaemon(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	d := startProc(t, "demo", "-for", "60s")
+	smtpAddr := freePort(t)
+	d := startProc(t, "demo", "-for", "60s", "-smtp", smtpAddr, "-imap", freePort(t), "-http", freePort(t))
 	d.waitLog(t, "Send more mail")
+
+	// The way to send more mail that it prints works with nothing but the binary.
+	send := regexp.MustCompile(`ticketd (demo send -smtp \S+) -from`).FindStringSubmatch(d.log())
+	if send == nil || !strings.Contains(send[1], smtpAddr) {
+		t.Fatalf("demo printed no demo send line for -smtp %s:\n%s", smtpAddr, d.log())
+	}
+	runWant(t, 0, append(strings.Fields(send[1]), "-from", "Kim <kim@example.org>", "-subject", "Noch eine Frage", "Wo", "ist", "mein", "Paket?")...)
+	d.waitLog(t, "new ticket #3")
 
 	// The consent link it prints works: the page with a button to give consent.
 	link := regexp.MustCompile(`consent page for ticket #1: (http://127\.0\.0\.1:\d+/consent/\S+)`).FindStringSubmatch(d.log())
@@ -358,7 +372,7 @@ func TestDemo(t *testing.T) {
 	if d.err != nil {
 		t.Fatalf("demo: %v\n%s", d.err, out)
 	}
-	for _, want := range []string{"new ticket #1", "new ticket #2", "reply added to ticket #1", "quarantined mail", "swaks --server",
+	for _, want := range []string{"new ticket #1", "new ticket #2", "reply added to ticket #1", "quarantined mail", "demo send -smtp " + smtpAddr,
 		"acknowledgement sent to joerg@example.org (de)", "acknowledgement sent to ann@example.com (en)",
 		"consent page for ticket #2: http://", "stopping"} {
 		if !strings.Contains(out, want) {
