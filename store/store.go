@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -61,6 +62,8 @@ type Options struct {
 	LockTimeout time.Duration
 	// ReadOnly opens the file for reading only (a shared lock).
 	ReadOnly bool
+	// Log gets a warning for each permission Open tightens; nil means slog.Default().
+	Log *slog.Logger
 }
 
 // DB is the open store of one data directory.
@@ -93,6 +96,11 @@ func (db *DB) SetPlanner(p Planner) {
 
 // Open opens (creating if needed) the store in dir. A second process that
 // opens the same directory gets ErrLocked after Options.LockTimeout.
+//
+// The data directory and its blobs directory are made mode 0700 and the
+// database file 0600; one that exists with access for group or others is
+// tightened to that, with a warning that names it and both modes (what it
+// held may have been read meanwhile). One that cannot be tightened is an error.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -100,10 +108,22 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
 	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	path := filepath.Join(dir, "ticketd.db")
+	blobs := filepath.Join(dir, "blobs")
+	for _, p := range []struct {
+		path string
+		mode os.FileMode
+	}{{dir, 0o700}, {blobs, 0o700}, {path, 0o600}} {
+		if err := tighten(p.path, p.mode, opts.Log); err != nil {
+			return nil, err
+		}
+	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      opts.LockTimeout,
 		FreelistType: bolt.FreelistMapType,
@@ -122,7 +142,7 @@ func Open(dir string, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	db.Blobs, err = openBlobs(filepath.Join(dir, "blobs"), !opts.ReadOnly)
+	db.Blobs, err = openBlobs(blobs, !opts.ReadOnly)
 	if err != nil {
 		bdb.Close()
 		return nil, err
@@ -154,6 +174,27 @@ func (db *DB) init() error {
 		}
 		return meta.Put([]byte("schema"), be64(schemaVersion))
 	})
+}
+
+// tighten removes the permissions of group and others from path, when it
+// exists and has any, and logs that it did.
+func tighten(path string, mode os.FileMode, log *slog.Logger) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	old := fi.Mode().Perm()
+	if old&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("%s has mode %04o, open to group or others, and cannot be tightened: %w", path, old, err)
+	}
+	log.Warn("tightened permissions", "path", path, "old", fmt.Sprintf("%04o", old), "new", fmt.Sprintf("%04o", mode))
+	return nil
 }
 
 var keyInstance = []byte("instance")
