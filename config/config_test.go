@@ -29,7 +29,8 @@ var update = flag.Bool("update", false, "rewrite testdata/bad/*/expected from th
 // The cases run on a copy of testdata in which every file but config.toml and
 // expected is mode 0600 (git keeps no modes, and secret files must be
 // private); a case's setup file then makes what git cannot hold, one step a
-// line: "chmod MODE FILE", "mkfifo FILE" or "fill SIZE FILE" (SIZE bytes).
+// line: "chmod MODE FILE", "mkfifo FILE" or "fill SIZE FILE" (SIZE bytes,
+// its directories made).
 func TestBad(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/bad/*")
 	if err != nil || len(dirs) == 0 {
@@ -117,8 +118,12 @@ func setup(t *testing.T, dir string) {
 			err = syscall.Mkfifo(filepath.Join(dir, f[1]), 0o600)
 		case f[0] == "fill" && len(f) == 3:
 			var n int
+			p := filepath.Join(dir, f[2])
 			if n, err = strconv.Atoi(f[1]); err == nil {
-				err = os.WriteFile(filepath.Join(dir, f[2]), bytes.Repeat([]byte("x"), n), 0o600)
+				err = os.MkdirAll(filepath.Dir(p), 0o700)
+			}
+			if err == nil {
+				err = os.WriteFile(p, bytes.Repeat([]byte("x"), n), 0o600)
 			}
 		default:
 			err = fmt.Errorf("unknown step %q", line)

@@ -25,6 +25,12 @@ func (d *decoder) files(c *Config, dir string) {
 	}
 	c.Server.DataDir = resolve(c.Server.DataDir)
 	c.Server.AdminSocket = resolve(c.Server.AdminSocket)
+	// The consent key, made by package consent on first start, follows the
+	// secret rule; check reports one that breaks it with everything else.
+	key := filepath.Join(c.Server.DataDir, ConsentKeyFile)
+	if err := CheckFile(key, Secret, ConsentKeySize); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.keyErrorf("server.data_dir", "%v", err)
+	}
 	if c.Server.TemplatesDir != "" {
 		c.Server.TemplatesDir = resolve(c.Server.TemplatesDir)
 		d.directory("server.templates_dir", c.Server.TemplatesDir)
@@ -84,6 +90,12 @@ func (d *decoder) secret(path, file string) string {
 	}
 	return s
 }
+
+// The consent key's file in data_dir and its size (see package consent).
+const (
+	ConsentKeyFile = "consent.key"
+	ConsentKeySize = 32
+)
 
 // Limits of ReadFile for the files ticketd reads.
 const (
@@ -156,6 +168,20 @@ func ReadFile(path string, kind Kind, limit int64) ([]byte, error) {
 		return nil, &FileError{path, ErrFileSize, fmt.Sprintf("more than %d bytes (at most %d are read)", limit, limit)}
 	}
 	return b, nil
+}
+
+// CheckFile applies ReadFile's rules to path without reading it.
+func CheckFile(path string, kind Kind, limit int64) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return checkFile(path, fi, kind, limit)
 }
 
 // checkFile applies ReadFile's rules to fi, the opened file's status.

@@ -25,8 +25,8 @@ var (
 )
 
 const (
-	keyFile    = "consent.key"
-	keySize    = 32
+	keyFile    = config.ConsentKeyFile
+	keySize    = config.ConsentKeySize
 	version    = 1
 	domain     = "ticketd-consent-1"
 	fixedSize  = 1 + 16 + 8 + 8 + 8
