@@ -242,3 +242,35 @@ func TestServerErrorsCarrySecurityHeaders(t *testing.T) {
 	}
 	checkSecurityHeaders(t, "consent page", resp.Header)
 }
+
+// TestCheckRefusesBadSecretFiles: check reports each password file that
+// breaks a rule, all at once, and returns promptly for /dev/zero.
+func TestCheckRefusesBadSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "127.0.0.1:143", `
+[[mailbox]]
+name = "sales"
+address = "sales@example.com"
+host = "127.0.0.1"
+tls = "none"
+username = "sales"
+password_file = "/dev/zero"
+queue = "support"
+`)
+	if err := os.Chmod(filepath.Join(dir, "imap.pass"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, errOut, code := ticketd(t, nil, "check", "-config", cfg)
+	if code != 1 || time.Since(start) > 10*time.Second {
+		t.Errorf("check: exit %d after %v", code, time.Since(start))
+	}
+	for _, want := range []string{
+		"mailbox[1].password_file: " + filepath.Join(dir, "imap.pass") + ": group or others have access (mode 0644)",
+		"mailbox[2].password_file: /dev/zero: not a regular file (a character device)",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("check output lacks %q:\n%s", want, errOut)
+		}
+	}
+}

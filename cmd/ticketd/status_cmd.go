@@ -70,7 +70,7 @@ type mailboxState struct {
 	State          string    `json:"state"`
 	UIDValidity    uint32    `json:"uid_validity"`
 	LastUID        uint32    `json:"last_uid"`
-	CheckpointAt   time.Time `json:"checkpoint_at,omitzero"`   // when the checkpoint was stored
+	CheckpointAt   time.Time `json:"checkpoint_at,omitzero"`    // when the checkpoint was stored
 	PendingActions int       `json:"pending_actions,omitempty"` // after_import steps still to apply
 	LastSync       time.Time `json:"last_sync,omitzero"`        // the daemon's last completed catch-up
 	LastError      string    `json:"last_error,omitempty"`
