@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,7 +13,9 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -22,25 +25,30 @@ var update = flag.Bool("update", false, "rewrite testdata/bad/*/expected from th
 // TestBad loads each testdata/bad/<case>/config.toml and compares every
 // reported problem with <case>/expected. Paths are shown relative to the case
 // directory.
+//
+// The cases run on a copy of testdata in which every file but config.toml and
+// expected is mode 0600 (git keeps no modes, and secret files must be
+// private); a case's setup file then makes what git cannot hold, one step a
+// line: "chmod MODE FILE", "mkfifo FILE" or "fill SIZE FILE" (SIZE bytes,
+// its directories made).
 func TestBad(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/bad/*")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no test cases: %v", err)
 	}
+	root := t.TempDir()
+	copyTestdata(t, "testdata", root)
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			c, err := Load(filepath.Join(dir, "config.toml"))
+			work := filepath.Join(root, strings.TrimPrefix(dir, "testdata"))
+			setup(t, work)
+			c, err := Load(filepath.Join(work, "config.toml"))
 			var errs Errors
 			if !errors.As(err, &errs) || c != nil {
 				t.Fatalf("Load = %v, %v; want nil, Errors", c, err)
 			}
-			abs, err := filepath.Abs(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := strings.NewReplacer(abs+string(filepath.Separator), "", dir+string(filepath.Separator), "").
-				Replace(errs.Error()) + "\n"
+			got := strings.NewReplacer(work+string(filepath.Separator), "").Replace(errs.Error()) + "\n"
 			golden := filepath.Join(dir, "expected")
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -55,6 +63,74 @@ func TestBad(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", got, want)
 			}
 		})
+	}
+}
+
+// copyTestdata copies the tree src to dst, files other than config.toml,
+// expected and setup with mode 0600.
+func copyTestdata(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, strings.TrimPrefix(p, src))
+		if e.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o600)
+		if n := e.Name(); n == "config.toml" || n == "expected" || n == "setup" {
+			mode = 0o644
+		}
+		return os.WriteFile(to, b, mode)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setup runs the steps of dir/setup, if there is one.
+func setup(t *testing.T, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "setup"))
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		var err error
+		switch {
+		case f[0] == "chmod" && len(f) == 3:
+			var mode uint32
+			if _, err = fmt.Sscanf(f[1], "%o", &mode); err == nil {
+				err = os.Chmod(filepath.Join(dir, f[2]), os.FileMode(mode))
+			}
+		case f[0] == "mkfifo" && len(f) == 2:
+			err = syscall.Mkfifo(filepath.Join(dir, f[1]), 0o600)
+		case f[0] == "fill" && len(f) == 3:
+			var n int
+			p := filepath.Join(dir, f[2])
+			if n, err = strconv.Atoi(f[1]); err == nil {
+				err = os.MkdirAll(filepath.Dir(p), 0o700)
+			}
+			if err == nil {
+				err = os.WriteFile(p, bytes.Repeat([]byte("x"), n), 0o600)
+			}
+		default:
+			err = fmt.Errorf("unknown step %q", line)
+		}
+		if err != nil {
+			t.Fatalf("setup: %s: %v", line, err)
+		}
 	}
 }
 

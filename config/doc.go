@@ -24,6 +24,15 @@
 //   - Secrets never sit in the TOML file: passwords come from *_file keys. A
 //     missing, unreadable or empty secret file is an error, never an empty
 //     password. One trailing newline (\n or \r\n) is removed.
+//   - Every file ticketd reads (ReadFile) must be a regular file owned by the
+//     user ticketd runs as or by root, and small: a password file at most
+//     4 KiB, with no access for group or others (0600 or 0400); a CA bundle
+//     at most 1 MiB, readable by anyone but writable only by its owner. The
+//     checks are made on the opened descriptor (a FIFO or device never
+//     blocks the open, /dev/zero is never read), and at most the limit is
+//     read. The consent key in data_dir follows the secret rule too; Load
+//     reports one that breaks it. A file must belong to the user that runs
+//     the command, so run `ticketd check` as the daemon's user.
 //   - The acknowledgement of a new ticket carries the transparency notice of
 //     GDPR Art. 13, so everything it states is required: [controller] whole,
 //     and in each [[purpose]] the description, legal basis (with the

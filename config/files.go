@@ -2,9 +2,14 @@ package config
 
 import (
 	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // files resolves relative paths against dir, the configuration file's
@@ -20,6 +25,12 @@ func (d *decoder) files(c *Config, dir string) {
 	}
 	c.Server.DataDir = resolve(c.Server.DataDir)
 	c.Server.AdminSocket = resolve(c.Server.AdminSocket)
+	// The consent key, made by package consent on first start, follows the
+	// secret rule; check reports one that breaks it with everything else.
+	key := filepath.Join(c.Server.DataDir, ConsentKeyFile)
+	if err := CheckFile(key, Secret, ConsentKeySize); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.keyErrorf("server.data_dir", "%v", err)
+	}
 	if c.Server.TemplatesDir != "" {
 		c.Server.TemplatesDir = resolve(c.Server.TemplatesDir)
 		d.directory("server.templates_dir", c.Server.TemplatesDir)
@@ -48,7 +59,7 @@ func (d *decoder) directory(path, dir string) {
 // [[mailbox]] table at table.
 func (d *decoder) endpointFiles(table, caFile, passwordFile string, password *string) {
 	if caFile != "" {
-		if pem, err := os.ReadFile(caFile); err != nil {
+		if pem, err := ReadFile(caFile, Public, MaxPublicFile); err != nil {
 			d.keyErrorf(table+".ca_file", "%v", err)
 		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 			d.keyErrorf(table+".ca_file", "no PEM certificate in %s", caFile)
@@ -63,7 +74,7 @@ func (d *decoder) endpointFiles(table, caFile, passwordFile string, password *st
 // without one trailing newline. A missing or empty file is an error, never
 // an empty password.
 func (d *decoder) secret(path, file string) string {
-	b, err := os.ReadFile(file)
+	b, err := ReadFile(file, Secret, MaxSecretFile)
 	if err != nil {
 		d.keyErrorf(path, "%v", err)
 		return ""
@@ -78,4 +89,136 @@ func (d *decoder) secret(path, file string) string {
 		d.keyErrorf(path, "%s is empty", file)
 	}
 	return s
+}
+
+// The consent key's file in data_dir and its size (see package consent).
+const (
+	ConsentKeyFile = "consent.key"
+	ConsentKeySize = 32
+)
+
+// Limits of ReadFile for the files ticketd reads.
+const (
+	// MaxSecretFile bounds a password file: a password is a line.
+	MaxSecretFile = 4 << 10
+	// MaxPublicFile bounds a CA bundle: the system's whole bundle is about 200 KiB.
+	MaxPublicFile = 1 << 20
+)
+
+// Kind says which rule of ReadFile a file must meet.
+type Kind int
+
+const (
+	// Secret is a file only its owner may read: no access at all for group
+	// or others (a password file, the consent key).
+	Secret Kind = iota
+	// Public is a file anyone may read but only its owner may change: not
+	// writable by group or others (a CA bundle: whoever can change it can
+	// make ticketd trust their server with its password).
+	Public
+)
+
+// Errors of ReadFile, each wrapped in a *FileError.
+var (
+	ErrNotRegular = errors.New("not a regular file")
+	ErrFileOwner  = errors.New("owned by another user")
+	ErrFileMode   = errors.New("group or others have access")
+	ErrFileSize   = errors.New("too large")
+)
+
+// FileError is why ReadFile refused a file: Path and one of the errors above,
+// with the detail an admin needs to fix it.
+type FileError struct {
+	Path   string
+	Err    error
+	Detail string
+}
+
+func (e *FileError) Error() string { return e.Path + ": " + e.Detail }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ReadFile reads a file ticketd is told to read (a *_file key, the consent
+// key), refusing one that is not a regular file, belongs to a user other
+// than the one ticketd runs as or root, grants group or others more than the
+// kind allows, or holds more than limit bytes.
+//
+// The file is opened without blocking and without becoming a controlling
+// terminal, so a FIFO or a device never stalls it, and the checks are made
+// on the opened descriptor, so the file checked is the file read (a symbolic
+// link is followed: the rules apply to what it names). At most limit+1 bytes
+// are read, so a file that grows meanwhile, or reports no size, is bounded too.
+func ReadFile(path string, kind Kind, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFile(path, fi, kind, limit); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, &FileError{path, ErrFileSize, fmt.Sprintf("more than %d bytes (at most %d are read)", limit, limit)}
+	}
+	return b, nil
+}
+
+// CheckFile applies ReadFile's rules to path without reading it.
+func CheckFile(path string, kind Kind, limit int64) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return checkFile(path, fi, kind, limit)
+}
+
+// checkFile applies ReadFile's rules to fi, the opened file's status.
+func checkFile(path string, fi fs.FileInfo, kind Kind, limit int64) error {
+	if !fi.Mode().IsRegular() {
+		return &FileError{path, ErrNotRegular, fmt.Sprintf("not a regular file (%s)", fileType(fi.Mode()))}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() {
+			return &FileError{path, ErrFileOwner, fmt.Sprintf("owned by uid %d; it must belong to the user ticketd runs as (uid %d) or root", uid, os.Geteuid())}
+		}
+	}
+	perm := fi.Mode().Perm()
+	switch {
+	case kind == Secret && perm&0o077 != 0:
+		return &FileError{path, ErrFileMode, fmt.Sprintf("group or others have access (mode %04o); it must be readable by its owner only (chmod 600)", perm)}
+	case kind == Public && perm&0o022 != 0:
+		return &FileError{path, ErrFileMode, fmt.Sprintf("writable by group or others (mode %04o); only its owner may change it (chmod 644)", perm)}
+	}
+	if fi.Size() > limit {
+		return &FileError{path, ErrFileSize, fmt.Sprintf("%d bytes, more than the %d allowed", fi.Size(), limit)}
+	}
+	return nil
+}
+
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return m.Type().String()
 }

@@ -12,6 +12,11 @@
 // (8) ‖ expiry in Unix seconds (8) ‖ purpose (its bytes). The key is 32
 // random bytes generated on first start and kept in the data directory
 // (consent.key, mode 0600); without it no token can be forged or altered.
+// A key file that group or others can read or change, that belongs to
+// another user, or that is not a regular file is refused at start, not
+// tightened: whoever read it can forge links, so the admin either removes it
+// (a new key is made; links already sent stop working) or, sure that no one
+// read it, makes it mode 0600.
 // Verify checks the signature in constant time before it reads any field,
 // and answers every bad token with one of three errors that say nothing about
 // whether the ticket or person exists.

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"ticketd/config"
 )
 
 // Errors of Verify.
@@ -23,8 +25,8 @@ var (
 )
 
 const (
-	keyFile    = "consent.key"
-	keySize    = 32
+	keyFile    = config.ConsentKeyFile
+	keySize    = config.ConsentKeySize
 	version    = 1
 	domain     = "ticketd-consent-1"
 	fixedSize  = 1 + 16 + 8 + 8 + 8
@@ -45,10 +47,24 @@ type Claims struct {
 // Signer issues and verifies tokens with one key.
 type Signer struct{ key []byte }
 
-// LoadKey reads the key from dir, creating it (32 random bytes, mode 0600) on first start.
+// ErrKeyExposed is returned by LoadKey for a key file that others could
+// read or change.
+var ErrKeyExposed = errors.New("consent: key file open to others")
+
+// LoadKey reads the key from dir, creating it (32 random bytes, mode 0600) on
+// first start. A key file that is not a regular file of ticketd's user (or
+// root) with no access for group or others is refused, not tightened: anyone
+// who read it can forge consent links and decisions, so the admin must decide
+// whether to make a new key (remove the file; links already sent stop
+// working) or keep it (chmod 600) because no one else could have read it.
 func LoadKey(dir string) (*Signer, error) {
 	path := filepath.Join(dir, keyFile)
-	key, err := os.ReadFile(path)
+	key, err := config.ReadFile(path, config.Secret, keySize)
+	if errors.Is(err, config.ErrFileMode) || errors.Is(err, config.ErrFileOwner) {
+		return nil, fmt.Errorf("%w: %w; whoever could read it can forge consent links: "+
+			"remove it to make a new key (links already sent stop working), or chmod 600 it if no one else can have read it",
+			ErrKeyExposed, err)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		key = make([]byte, keySize)
 		if _, err := rand.Read(key); err != nil {
@@ -77,7 +93,7 @@ func LoadKey(dir string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read consent key: %w", err)
 	}
-	if len(key) != keySize {
+	if len(key) != keySize { // shorter; a longer one is refused by ReadFile
 		return nil, fmt.Errorf("consent key %s: %d bytes, want %d", path, len(key), keySize)
 	}
 	return &Signer{key: key}, nil

@@ -10,6 +10,10 @@
 //	blobs/ab/abcdef…    contents over 64 KiB (attachments, quarantined mail), named by their SHA-256
 //	blobs/tmp/          contents being written; removed on open
 //
+// Open makes the data directory and blobs/ mode 0700 and ticketd.db 0600;
+// any of them found open to group or others is tightened to that, with a
+// warning ("tightened permissions", the path, the old and the new mode).
+//
 // Buckets of ticketd.db (keys are big-endian uint64 unless said otherwise,
 // values JSON):
 //

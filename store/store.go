@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -67,6 +68,8 @@ type Options struct {
 	// MustExist opens an existing store only: when dir holds none, Open
 	// creates nothing (no directory, no file) and returns ErrNoStore.
 	MustExist bool
+	// Log gets a warning for each permission Open tightens; nil means slog.Default().
+	Log *slog.Logger
 }
 
 // DB is the open store of one data directory.
@@ -105,12 +108,20 @@ func (db *DB) SetPlanner(p Planner) {
 
 // Open opens (creating if needed) the store in dir. A second process that
 // opens the same directory gets ErrLocked after Options.LockTimeout.
+//
+// The data directory and its blobs directory are made mode 0700 and the
+// database file 0600; one that exists with access for group or others is
+// tightened to that, with a warning that names it and both modes (what it
+// held may have been read meanwhile). One that cannot be tightened is an error.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
 	}
 	path := filepath.Join(dir, "ticketd.db")
 	created := false
@@ -124,6 +135,15 @@ func Open(dir string, opts Options) (*DB, error) {
 		}
 		_, err := os.Stat(path)
 		created = errors.Is(err, fs.ErrNotExist)
+	}
+	blobs := filepath.Join(dir, "blobs")
+	for _, p := range []struct {
+		path string
+		mode os.FileMode
+	}{{dir, 0o700}, {blobs, 0o700}, {path, 0o600}} {
+		if err := tighten(p.path, p.mode, opts.Log); err != nil {
+			return nil, err
+		}
 	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      opts.LockTimeout,
@@ -143,7 +163,7 @@ func Open(dir string, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	db.Blobs, err = openBlobs(filepath.Join(dir, "blobs"), !opts.ReadOnly)
+	db.Blobs, err = openBlobs(blobs, !opts.ReadOnly)
 	if err != nil {
 		bdb.Close()
 		return nil, err
@@ -175,6 +195,27 @@ func (db *DB) init() error {
 		}
 		return meta.Put([]byte("schema"), be64(schemaVersion))
 	})
+}
+
+// tighten removes the permissions of group and others from path, when it
+// exists and has any, and logs that it did.
+func tighten(path string, mode os.FileMode, log *slog.Logger) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	old := fi.Mode().Perm()
+	if old&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("%s has mode %04o, open to group or others, and cannot be tightened: %w", path, old, err)
+	}
+	log.Warn("tightened permissions", "path", path, "old", fmt.Sprintf("%04o", old), "new", fmt.Sprintf("%04o", mode))
+	return nil
 }
 
 var keyInstance = []byte("instance")

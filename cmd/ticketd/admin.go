@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -25,19 +27,70 @@ import (
 // because the daemon owns the database file.
 
 type adminServer struct {
-	srv *http.Server
-	ln  net.Listener
+	srv  *http.Server
+	ln   net.Listener
+	path string
+	made os.FileInfo // the socket as made, so close removes only it
 }
 
-func startAdmin(path string, dk *desk.Desk, spool string, wake func(), log *slog.Logger) (*adminServer, error) {
-	os.Remove(path) // a stale socket of a stopped daemon; the database lock proves none runs
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("admin socket: %w", err)
+// listenAdmin makes the admin socket at path so that at no moment can
+// another user connect to it, whatever the umask and the mode of path's
+// directory: the socket is bound in a new directory of mode 0700 beside
+// path (connecting needs search permission on every directory of the
+// path), made mode 0600 there, and only then renamed into place; a rename
+// keeps the socket's mode and its listener. (The other way, setting the
+// umask around the bind, would change it for the whole process while other
+// goroutines create files.) Whatever is at path must be a socket, a stale
+// one of a stopped daemon (the database lock proves none runs), and is
+// replaced; anything else is refused and left alone.
+func listenAdmin(path string) (*net.UnixListener, os.FileInfo, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() != fs.ModeSocket {
+		return nil, nil, fmt.Errorf("admin socket: %s exists and is not a socket; remove it or set admin_socket", path)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("admin socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".ticketd-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin socket: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	// MkdirTemp makes it 0700; a default ACL of the parent could add to that.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("admin socket: %w", err)
+	}
+	tmp := filepath.Join(dir, "s")
+	if len(tmp) > maxSocketPath {
+		return nil, nil, fmt.Errorf("admin socket: %s is too long: it is made as %s first, and a socket path has at most %d bytes", path, tmp, maxSocketPath)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(false) // it is renamed away; close removes it where it is
+	fail := func(err error) (*net.UnixListener, os.FileInfo, error) {
 		ln.Close()
-		return nil, fmt.Errorf("admin socket: %w", err)
+		return nil, nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fail(err)
+	}
+	return ln, fi, nil
+}
+
+// maxSocketPath is the longest path a unix socket can have on Linux (sun_path, without its NUL).
+const maxSocketPath = 107
+
+func startAdmin(path string, dk *desk.Desk, spool string, wake func(), status func() *liveStatus, log *slog.Logger) (*adminServer, error) {
+	ln, made, err := listenAdmin(path)
+	if err != nil {
+		return nil, err
 	}
 	local := &localBackend{desk: dk, spool: spool}
 	mux := http.NewServeMux()
@@ -88,8 +141,8 @@ func startAdmin(path string, dk *desk.Desk, spool string, wake func(), log *slog
 		}
 		reply(w, log, struct{}{}, err)
 	})
-	mux.HandleFunc("POST /op/{name}", serveOp(&opEnv{desk: dk, log: log, wake: wake}))
-	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
+	mux.HandleFunc("POST /op/{name}", serveOp(&opEnv{desk: dk, log: log, wake: wake, live: status}))
+	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, path: path, made: made}
 	go a.srv.Serve(ln)
 	return a, nil
 }
@@ -98,6 +151,9 @@ func (a *adminServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.srv.Shutdown(ctx)
+	if fi, err := os.Lstat(a.path); err == nil && os.SameFile(fi, a.made) {
+		os.Remove(a.path)
+	}
 }
 
 // reply writes v as JSON, or err with a status that tells the client what kind of error it is.

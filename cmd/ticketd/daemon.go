@@ -92,6 +92,8 @@ type daemon struct {
 	http  *httpServer
 	sched *retention.Scheduler
 	spool string
+	// started is when the daemon started, for ticketd status.
+	started time.Time
 
 	mu       sync.Mutex
 	cfg      *config.Config
@@ -109,17 +111,21 @@ type daemon struct {
 // startDaemon opens the store (failing at once when another process holds it)
 // and starts the mailbox supervisors and the admin socket. opts may tune the store.
 func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*daemon, error) {
-	if opts == nil {
-		opts = &store.Options{}
+	o := store.Options{}
+	if opts != nil {
+		o = *opts
 	}
-	db, err := store.Open(cfg.Server.DataDir, *opts)
+	if o.Log == nil {
+		o.Log = log
+	}
+	db, err := store.Open(cfg.Server.DataDir, o)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("another ticketd is already running with data_dir %s (its database is locked)", cfg.Server.DataDir)
 	}
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{log: log, db: db, cfg: cfg, spool: filepath.Join(cfg.Server.DataDir, "spool")}
+	d := &daemon{log: log, db: db, cfg: cfg, spool: filepath.Join(cfg.Server.DataDir, "spool"), started: time.Now()}
 	if err := resetDir(d.spool); err != nil {
 		db.Close()
 		return nil, err
@@ -136,12 +142,12 @@ func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*da
 	}
 	d.outbox = &mail.Outbox{DB: db, Log: log}
 	d.desk.Wake = d.outbox.Wake
-	d.admin, err = startAdmin(cfg.Server.AdminSocket, d.desk, d.spool, d.outbox.Wake, log)
+	d.admin, err = startAdmin(cfg.Server.AdminSocket, d.desk, d.spool, d.outbox.Wake, d.liveStatus, log)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	d.http, err = startHTTP(cfg.Server.HTTPListen, d.status, desk.ConsentHandler(d.desk))
+	d.http, err = startHTTP(cfg.Server.HTTPListen, d.healthy, desk.ConsentHandler(d.desk))
 	if err != nil {
 		d.admin.close()
 		db.Close()
@@ -218,6 +224,23 @@ func (d *daemon) status() []mail.Status {
 		out = append(out, s.Status())
 	}
 	return out
+}
+
+// healthy reports whether every mailbox is connected, for /healthz.
+func (d *daemon) healthy() bool {
+	for _, s := range d.status() {
+		if !s.Connected {
+			return false
+		}
+	}
+	return true
+}
+
+// liveStatus is the daemon's part of ticketd status.
+func (d *daemon) liveStatus() *liveStatus {
+	purge, sweep := d.sched.Next()
+	return &liveStatus{PID: os.Getpid(), Version: version, Started: d.started, Mailboxes: d.status(),
+		NextPurge: purge, NextConsentCheck: sweep}
 }
 
 // stopMailboxes lets each supervisor finish its batch, waiting at most shutdownGrace.

@@ -210,7 +210,7 @@ func TestRunLifecycle(t *testing.T) {
 	d := startRun(t, cfg)
 	d.waitLog(t, "mail stored")
 
-	// /healthz on http_listen reports the mailbox connected.
+	// /healthz on http_listen reports the mailbox connected, and nothing more.
 	cfgText, _ := os.ReadFile(cfg)
 	var httpAddr string
 	fmt.Sscanf(string(cfgText[strings.Index(string(cfgText), "http_listen"):]), "http_listen = %q", &httpAddr)
@@ -218,17 +218,10 @@ func TestRunLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var health struct {
-		Status    string
-		Mailboxes []struct {
-			Mailbox   string
-			Connected bool
-		}
-	}
-	json.NewDecoder(resp.Body).Decode(&health)
+	health, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || health.Status != "ok" || len(health.Mailboxes) != 1 || !health.Mailboxes[0].Connected {
-		t.Errorf("/healthz: %s %+v", resp.Status, health)
+	if resp.StatusCode != 200 || string(health) != "ok\n" {
+		t.Errorf("/healthz: %s %q", resp.Status, health)
 	}
 
 	// The CLI goes through the admin socket while the daemon owns the file.

@@ -27,6 +27,9 @@ type opEnv struct {
 	desk *desk.Desk
 	log  *slog.Logger
 	wake func() // wakes the outbox after an op queued mail
+	// live is the running daemon's state (see status_cmd.go); nil when the
+	// op runs on the database file without a daemon.
+	live func() *liveStatus
 }
 
 // ops are the registered operations by name; files register theirs in init.
