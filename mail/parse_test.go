@@ -172,7 +172,7 @@ var parseCases = []struct {
 	{"latin1-words", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
 		eq(t, "From", m.From, Address{Name: "Jörg Müller", Email: "joerg@example.org"})
 		eq(t, "Subject", m.Subject, "Drucker kaputt – bitte helfen")
-		eq(t, "To", fmt.Sprint(m.To), fmt.Sprint([]Address{{"Support Désk", "support@example.com"}, {"Bärbel", "baerbel@example.com"}}))
+		eq(t, "To", fmt.Sprint(m.To), fmt.Sprint([]Address{{Name: "Support Désk", Email: "support@example.com"}, {Name: "Bärbel", Email: "baerbel@example.com"}}))
 		eq(t, "Cc", len(m.Cc), 0)
 	}},
 	{"alternative", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
@@ -301,7 +301,7 @@ var parseCases = []struct {
 	{"malformed-from", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
 		eq(t, "From", m.From, Address{Name: "Jörg Müller", Email: "joerg@example.org"})
 		eq(t, "Sender", m.Sender, Address{Name: "Support Desk", Email: "desk@example.com"})
-		eq(t, "ReplyTo", fmt.Sprint(m.ReplyTo), fmt.Sprint([]Address{{"Jörg", "joerg.privat@example.org"}, {"", "x@example.net"}}))
+		eq(t, "ReplyTo", fmt.Sprint(m.ReplyTo), fmt.Sprint([]Address{{Name: "Jörg", Email: "joerg.privat@example.org"}, {Name: "", Email: "x@example.net"}}))
 		if !hasWarning(m, "malformed From field") {
 			t.Errorf("no From warning in %q", m.Warnings)
 		}
@@ -430,18 +430,18 @@ func TestParseAddresses(t *testing.T) {
 		from string
 		want Address
 	}{
-		{`"Müller, Bernd" <Bernd.Mueller@Example.COM>`, Address{"Müller, Bernd", "Bernd.Mueller@example.com"}},
-		{`marc@example.com (Marc Smith)`, Address{"Marc Smith", "marc@example.com"}},
-		{`=?iso-8859-1?Q?B=FCrling,=20Andreas?= <smith@example.com>`, Address{"Bürling, Andreas", "smith@example.com"}},
-		{`"=?utf-8?Q?J=C3=B6rg?=" <j@example.org>`, Address{"Jörg", "j@example.org"}},
-		{`'Jörg' <j@example.org>`, Address{"Jörg", "j@example.org"}},
-		{`"your secret past" <power quadrant system@example.com>`, Address{"your secret past", `"power quadrant system"@example.com`}},
-		{`"Millions Lottery"@example.com>`, Address{"", `"Millions Lottery"@example.com`}},
-		{`=?utf-8?Q?agent?=@example.com`, Address{"", `=?utf-8?Q?agent?=@example.com`}}, // RFC 2047 section 5: not decoded in an addr-spec
-		{`Test test@example.com`, Address{"Test", "test@example.com"}},
-		{`<info@example.com>`, Address{"", "info@example.com"}},
-		{`Mailer Daemon`, Address{"Mailer Daemon", ""}},
-		{`=?utf-8?B?6YO955C5?= <ghgbwum@185.com.cn>`, Address{"都琹", "ghgbwum@185.com.cn"}},
+		{`"Müller, Bernd" <Bernd.Mueller@Example.COM>`, Address{Name: "Müller, Bernd", Email: "Bernd.Mueller@example.com"}},
+		{`marc@example.com (Marc Smith)`, Address{Name: "Marc Smith", Email: "marc@example.com"}},
+		{`=?iso-8859-1?Q?B=FCrling,=20Andreas?= <smith@example.com>`, Address{Name: "Bürling, Andreas", Email: "smith@example.com"}},
+		{`"=?utf-8?Q?J=C3=B6rg?=" <j@example.org>`, Address{Name: "Jörg", Email: "j@example.org"}},
+		{`'Jörg' <j@example.org>`, Address{Name: "Jörg", Email: "j@example.org"}},
+		{`"your secret past" <power quadrant system@example.com>`, Address{Name: "your secret past", Email: `"power quadrant system"@example.com`}},
+		{`"Millions Lottery"@example.com>`, Address{Name: "", Email: `"Millions Lottery"@example.com`}},
+		{`=?utf-8?Q?agent?=@example.com`, Address{Name: "", Email: `=?utf-8?Q?agent?=@example.com`}}, // RFC 2047 section 5: not decoded in an addr-spec
+		{`Test test@example.com`, Address{Name: "Test", Email: "test@example.com"}},
+		{`<info@example.com>`, Address{Name: "", Email: "info@example.com"}},
+		{`Mailer Daemon`, Address{Name: "Mailer Daemon", Email: ""}},
+		{`=?utf-8?B?6YO955C5?= <ghgbwum@185.com.cn>`, Address{Name: "都琹", Email: "ghgbwum@185.com.cn"}},
 	} {
 		m, err := Parse(strings.NewReader("From: "+tc.from+"\r\nSubject: x\r\n\r\nbody"), newMemSink(), ParseOptions{})
 		if err != nil {
@@ -456,7 +456,7 @@ func TestParseFromFallsThroughToNextFromField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "From", m.From, Address{"Real", "real@example.org"})
+	eq(t, "From", m.From, Address{Name: "Real", Email: "real@example.org"})
 }
 
 func TestParseErrors(t *testing.T) {
