@@ -194,6 +194,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 type bodyCandidate struct {
 	set     bool
 	inAlt   bool   // inside a multipart/alternative
+	weak    bool   // undecodable text or prose from another type: any other body part replaces it
 	content string // UTF-8, at most MaxTextBytes
 	whole   *Attachment
 	meta    partMeta
@@ -482,23 +483,68 @@ func (p *parser) leaf(h mtextproto.Header, media string, params map[string]strin
 		contentID: strings.Trim(strings.TrimSpace(h.Get("Content-Id")), "<>"),
 		inline:    disp == "inline",
 	}
-	isBody := (media == "text/plain" || media == "text/html") && disp != "attachment" && meta.filename == ""
+	named := disp != "attachment" && meta.filename == ""
+	isBody := (media == "text/plain" || media == "text/html") && named
 
 	cte := normalizeCTE(h.Get("Content-Transfer-Encoding"))
 	dec, known := p.buf.decodeCTE(cte, body)
+	weak := false // a body only as long as no better one comes
 	if !known {
-		if top && isBody {
+		switch {
+		case top && isBody:
 			p.warn("unknown Content-Transfer-Encoding %q: body kept undecoded", cte)
 			dec = body
-		} else {
+		case isBody:
+			// As for a single-part mail: undecoded text is still the
+			// text, unless a part that could be decoded is found.
+			p.warn("part %d: unknown Content-Transfer-Encoding %q: text kept undecoded", no, cte)
+			dec, weak = body, true
+		default:
 			p.warn("part %d: unknown Content-Transfer-Encoding %q: kept undecoded as attachment", no, cte)
 			return p.attachment(meta, body)
 		}
 	}
+	if !isBody && named && media == "message/delivery-status" {
+		// RFC 3464 says this part holds "field: value" lines for programs;
+		// some mailers put the prose for people here. Such a part reads as
+		// text when the mail has no text part of its own.
+		br := bufio.NewReaderSize(dec, 4096)
+		sample, _ := br.Peek(4096)
+		if !looksLikeDSNFields(sample) {
+			p.warn("part %d: message/delivery-status holds prose, not RFC 3464 fields: read as text", no)
+			meta.media = "text/plain"
+			return p.bodyPart(meta, charset, br, inAlt, true)
+		}
+		dec = br
+	}
 	if isBody {
-		return p.bodyPart(meta, charset, dec, inAlt)
+		return p.bodyPart(meta, charset, dec, inAlt, weak)
 	}
 	return p.attachment(meta, dec)
+}
+
+// looksLikeDSNFields reports whether a message/delivery-status part starts
+// as RFC 3464 section 2.1 says: a field "name: value", after blank lines.
+func looksLikeDSNFields(sample []byte) bool {
+	for len(sample) > 0 {
+		line, rest, _ := bytes.Cut(sample, []byte("\n"))
+		sample = rest
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok || len(name) == 0 {
+			return false
+		}
+		for _, c := range name {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+		return true
+	}
+	return true // empty: nothing to read
 }
 
 // attachment streams one part to the blob sink.
@@ -540,7 +586,11 @@ func (p *parser) addAttachment(meta partMeta, sha string, size int64) {
 // bodyPart handles an inline text/plain or text/html part: it becomes the
 // body, replaces a body chosen earlier outside a multipart/alternative, or is
 // kept as a UTF-8 text attachment.
-func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt bool) error {
+//
+// A weak part (text that could not be decoded, prose from a part of another
+// type) is the body only until a part that is not weak is found; it is then
+// kept as an attachment.
+func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt, weak bool) error {
 	cand := &p.text
 	if meta.media == "text/html" {
 		cand = &p.html
@@ -554,14 +604,18 @@ func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt bool
 			}
 		}
 	}()
-	if cand.set && (!inAlt || cand.inAlt) {
+	keep := cand.set && (!inAlt || cand.inAlt)
+	if cand.set && cand.weak != weak {
+		keep = weak
+	}
+	if keep {
 		return p.attachment(meta, text)
 	}
 	limit := p.opts.MaxTextBytes
 	p.buf.head.Reset()
 	p.buf.head.ReadFrom(io.LimitReader(text, limit+1)) // a bodyReader does not fail
 	head := p.buf.head.Bytes()
-	next := bodyCandidate{set: true, inAlt: inAlt, meta: meta}
+	next := bodyCandidate{set: true, inAlt: inAlt, weak: weak, meta: meta}
 	if int64(len(head)) > limit {
 		sha, size, err := p.blobs.Put(io.MultiReader(bytes.NewReader(head), text))
 		if err != nil {
@@ -875,7 +929,7 @@ func decodeBytes(label string, b []byte) (s string, known bool) {
 	if !known {
 		if cr, ok := goMessageCharset(label, bytes.NewReader(b)); ok {
 			if out, err := io.ReadAll(cr); err == nil {
-				return strings.ToValidUTF8(string(out), "\uFFFD"), true
+				return nulToReplacement(strings.ToValidUTF8(string(out), "\uFFFD")), true
 			}
 		}
 	}
@@ -884,7 +938,7 @@ func decodeBytes(label string, b []byte) (s string, known bool) {
 			b = out
 		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD"), known
+	return nulToReplacement(strings.ToValidUTF8(string(b), "\uFFFD")), known
 }
 
 // normalizeCTE reduces a Content-Transfer-Encoding value to its token and
@@ -1453,11 +1507,47 @@ func (p *parser) fillHeaderFields() {
 }
 
 // raw returns a header value as valid UTF-8 (see rawToUTF8), otherwise as given.
+//
+// A NUL becomes U+FFFD, as an invalid byte of a body does: it is no text,
+// but it marks that something stood there. So does a lone 0x80 in a value
+// that is UTF-8 otherwise: IMAP cannot carry a NUL (RFC 3501 section 4.3),
+// and servers such as Dovecot send 0x80 in its place, which read as
+// windows-1252 would become a "€" the sender never wrote.
 func (p *parser) raw(v string) string {
 	if utf8.ValidString(v) {
-		return v
+		return nulToReplacement(v)
 	}
-	return p.rawToUTF8([]byte(v))
+	if s, ok := nulStandIns(v); ok {
+		return nulToReplacement(s)
+	}
+	return nulToReplacement(p.rawToUTF8([]byte(v)))
+}
+
+// nulToReplacement replaces each NUL of s by U+FFFD.
+func nulToReplacement(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// nulStandIns reads s as UTF-8 in which lone 0x80 bytes stand for NULs
+// (see raw): ok is false when s has any other invalid byte.
+func nulStandIns(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r != utf8.RuneError || size > 1:
+			b.WriteString(s[i : i+size])
+		case s[i] == 0x80:
+			b.WriteString("\uFFFD")
+		default:
+			return "", false
+		}
+		i += size
+	}
+	return b.String(), true
 }
 
 // rawToUTF8 reads header bytes that are neither ASCII nor UTF-8 (RFC 6532).
