@@ -25,7 +25,17 @@
 // exponential backoff and jitter. A fetch is bounded by a watchdog on progress,
 // so a 50 MB mail takes as long as it needs. A batch whose fetch fails is
 // retried one mail at a time; a single mail whose fetch fails three times is
-// quarantined, so no mail blocks the mailbox.
+// quarantined, so no mail blocks the mailbox. A mail announced with
+// RFC822.SIZE > 0 but sent with an empty body is such a failure
+// (*EmptyBodyError, logged at WARN with its UID), never an empty mail: the
+// batch is not committed past it, and it is quarantined with that reason only
+// after the three tries. Status counts the retried and the empty fetches.
+//
+// A login the server refuses is a *LoginError: logged at ERROR with the
+// mailbox and the response code (AUTHENTICATIONFAILED, ...; never the
+// password), retried with the same backoff, and shown in Status
+// (AuthFailures, LastError "authentication failed ...") until a login
+// succeeds. The backoff waits on Supervisor.After, the injected clock.
 //
 // # Parsing (Parse)
 //
@@ -34,6 +44,16 @@
 // derived from HTML when there is no text part), and attachments streamed to a
 // BlobSink. A mail that cannot become a ticket is a *ParseError, which the
 // caller quarantines with its reason.
+//
+// Address lists, message ids and dates are read by one scanner of RFC 5322
+// structured fields (quoted strings, quoted pairs, nested comments), with the
+// obsolete syntax of section 4: groups (Address.Group; an empty group gives
+// no address), comments anywhere, routes, a phrase with dots, CFWS around the
+// dots of an addr-spec, two-digit years (00-49 are 20xx) and the named zones
+// of section 4.3. The examples of Appendix A are golden tests (CORPUS.md).
+// A text part in an unknown transfer encoding, or prose labelled
+// message/delivery-status, is the text when nothing better is found. A NUL in
+// a header, or the 0x80 an IMAP server sends in its place, becomes U+FFFD.
 //
 // # Mail out
 //

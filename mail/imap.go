@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,10 @@ type Supervisor struct {
 	// BeforeAfterImport, when set, runs after a batch is committed and before
 	// its after_import actions; an error stops the session there (tests inject crashes with it).
 	BeforeAfterImport func() error
+	// Now and After are the clock (default time.Now and time.After): Status
+	// times come from Now, and the wait between reconnects is an After.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
 
 	failures map[uint32]int   // fetch failures of a single UID, to give up on a poison mail
 	suspect  uint32           // UIDs up to this one were in a failed batch: fetch them one at a time
@@ -64,6 +69,49 @@ type Status struct {
 	LastSync    time.Time `json:"last_sync,omitzero"` // the last completed catch-up
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// AuthFailures counts the logins in a row the server refused; it is
+	// reset when a login succeeds. While it is not 0 the mailbox is not
+	// connected and LastError says "authentication failed ...".
+	AuthFailures int `json:"auth_failures,omitempty"`
+	// FetchRetries counts the fetches that failed and were retried (a
+	// dropped connection, an empty body); EmptyFetches those among them in
+	// which the server announced a size (RFC822.SIZE) and sent no content.
+	FetchRetries int64 `json:"fetch_retries,omitempty"`
+	EmptyFetches int64 `json:"empty_fetches,omitempty"`
+}
+
+// LoginError is a login the server refused: a tagged NO or BAD to LOGIN.
+// Code is its response code (RFC 5530: AUTHENTICATIONFAILED,
+// AUTHORIZATIONFAILED, EXPIRED, UNAVAILABLE, ...), "" when it gave none. The
+// password is in no part of it.
+type LoginError struct {
+	Code string
+	Text string // the server's text, cut to 200 bytes, without control characters
+}
+
+func (e *LoginError) Error() string {
+	what := "authentication failed"
+	switch imap.ResponseCode(e.Code) {
+	case "", imap.ResponseCodeAuthenticationFailed, imap.ResponseCodeAuthorizationFailed, imap.ResponseCodeExpired:
+	default:
+		what = "login refused"
+	}
+	if e.Code != "" {
+		what += " [" + e.Code + "]"
+	}
+	return what + ": " + e.Text
+}
+
+// EmptyBodyError is a fetch in which the server announced a mail of Size
+// bytes (RFC822.SIZE) but sent no content for it: a server-side fault that
+// may pass, so the mail is fetched again later instead of being stored empty.
+type EmptyBodyError struct {
+	UID  uint32
+	Size int64
+}
+
+func (e *EmptyBodyError) Error() string {
+	return fmt.Sprintf("mail uid %d: the server announced %d bytes (RFC822.SIZE) but sent an empty body", e.UID, e.Size)
 }
 
 // Status reports the mailbox's health.
@@ -100,6 +148,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.IdleRestart == 0 {
 		s.IdleRestart = 10 * time.Minute
 	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.After == nil {
+		s.After = time.After
+	}
 	if s.failures == nil {
 		s.failures = make(map[uint32]int)
 		s.applied = make(map[uint32]bool)
@@ -109,10 +163,15 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		s.progress = false
 		err := s.session(ctx, log)
+		var loginErr *LoginError
+		refused := errors.As(err, &loginErr)
 		s.setStatus(func(st *Status) {
 			st.Connected, st.Idle = false, false
 			if err != nil && ctx.Err() == nil {
-				st.LastError, st.LastErrorAt = err.Error(), time.Now()
+				st.LastError, st.LastErrorAt = err.Error(), s.Now()
+			}
+			if refused {
+				st.AuthFailures++
 			}
 		})
 		if ctx.Err() != nil {
@@ -122,11 +181,22 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			backoff = s.MinBackoff
 		}
 		wait := jitter(backoff)
-		log.Warn("imap session ended, reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		if refused {
+			// A refused login does not fix itself (a wrong or expired
+			// password): an operator must act, and the backoff keeps the
+			// server from being hammered (and the account from being locked).
+			code := loginErr.Code
+			if code == "" {
+				code = "none"
+			}
+			log.Error("imap login refused, retrying", "code", code, "err", err, "in", wait.Round(time.Millisecond))
+		} else {
+			log.Warn("imap session ended, reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		}
 		select {
 		case <-ctx.Done():
 			return ErrStopped
-		case <-time.After(wait):
+		case <-s.After(wait):
 		}
 		backoff = min(backoff*2, s.MaxBackoff)
 	}
@@ -223,6 +293,10 @@ func dial(box *config.Mailbox) (*conn, error) {
 	}
 	if err := cn.wait("login", func() error { return cn.c.Login(box.Username, box.Password).Wait() }); err != nil {
 		cn.kill()
+		var imapErr *imap.Error
+		if errors.As(err, &imapErr) {
+			return nil, &LoginError{Code: string(imapErr.Code), Text: serverText(imapErr.Text)}
+		}
 		return nil, err
 	}
 	if err := cn.wait("capability", func() error {
@@ -234,6 +308,21 @@ func dial(box *config.Mailbox) (*conn, error) {
 		return nil, err
 	}
 	return cn, nil
+}
+
+// serverText makes a server's response text safe to log and show: at most
+// 200 bytes of valid UTF-8, control characters removed.
+func serverText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) > 200 {
+		s = s[:utf8Cut(s, 200)] + "..."
+	}
+	return s
 }
 
 // TLSConfig is the TLS configuration for host, trusting the PEM bundle in
@@ -261,6 +350,7 @@ func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer cn.kill()
+	s.setStatus(func(st *Status) { st.AuthFailures = 0 })
 	box := s.Box
 	var sel *imap.SelectData
 	if err := cn.wait("select", func() (err error) {
@@ -287,7 +377,7 @@ func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {
 			}
 			return err
 		}
-		s.setStatus(func(st *Status) { st.LastSync, st.LastUID = time.Now(), cp.LastUID })
+		s.setStatus(func(st *Status) { st.LastSync, st.LastUID = s.Now(), cp.LastUID })
 		if ctx.Err() != nil {
 			cn.wait("logout", func() error { return cn.c.Logout().Wait() })
 			return ctx.Err()
@@ -425,18 +515,42 @@ func release(mails []*Fetched) {
 // mails are fetched one at a time next; a single mail that failed
 // maxFetchFailures times comes back as a failed mail (quarantined by the
 // Deliverer) so that it no longer blocks the mailbox.
+//
+// An empty body for a mail the server announced with RFC822.SIZE > 0 is
+// such a failure too (*EmptyBodyError): nothing of the batch is committed,
+// the session starts over with backoff, and only after maxFetchFailures
+// empty fetches is the mail quarantined, with that reason.
 func (s *Supervisor) fetchBatch(cn *conn, uids []uint32, log *slog.Logger) ([]*Fetched, error) {
 	mails, err := s.fetch(cn, uids)
 	if err != nil {
-		s.suspect = max(s.suspect, uids[len(uids)-1])
-		if len(uids) > 1 {
-			return nil, err
+		var empty *EmptyBodyError
+		isEmpty := errors.As(err, &empty)
+		if isEmpty {
+			log.Warn("imap server sent an empty body, fetching the mail again later", "uid", empty.UID, "rfc822_size", empty.Size)
 		}
-		if s.failures[uids[0]]++; s.failures[uids[0]] < maxFetchFailures {
+		s.suspect = max(s.suspect, uids[len(uids)-1])
+		if len(uids) == 1 {
+			s.failures[uids[0]]++
+		}
+		giveUp := len(uids) == 1 && s.failures[uids[0]] >= maxFetchFailures
+		s.setStatus(func(st *Status) {
+			if isEmpty {
+				st.EmptyFetches++
+			}
+			if !giveUp {
+				st.FetchRetries++
+			}
+		})
+		if !giveUp {
 			return nil, err
 		}
 		log.Error("mail cannot be fetched, quarantining it", "uid", uids[0], "err", err)
-		mails = []*Fetched{{UID: uids[0], Failed: "fetching it failed repeatedly: " + err.Error()}}
+		f := &Fetched{UID: uids[0], Failed: "fetching it failed repeatedly: " + err.Error()}
+		if isEmpty {
+			f.Size = empty.Size
+			f.Failed = fmt.Sprintf("the server announced %d bytes (RFC822.SIZE) but sent an empty body, %d times", empty.Size, maxFetchFailures)
+		}
+		mails = []*Fetched{f}
 	}
 	delete(s.failures, uids[0])
 	return mails, nil
@@ -645,15 +759,18 @@ func (s *Supervisor) fetch(cn *conn, uids []uint32) ([]*Fetched, error) {
 		}
 		return nil, fmt.Errorf("imap fetch: %w", err)
 	}
+	var empty *EmptyBodyError // the first mail announced with a size that came without content
 	for msg := fc.Next(); msg != nil; msg = fc.Next() {
 		wd.kick()
 		f := &Fetched{}
 		body := false
+		announced, read := int64(0), int64(-1)
 		for item := msg.Next(); item != nil; item = msg.Next() {
 			switch it := item.(type) {
 			case imapclient.FetchItemDataUID:
 				f.UID = uint32(it.UID)
 			case imapclient.FetchItemDataRFC822Size:
+				announced = it.Size
 				f.Size = it.Size
 			case imapclient.FetchItemDataInternalDate:
 				f.InternalDate = it.Time
@@ -673,6 +790,7 @@ func (s *Supervisor) fetch(cn *conn, uids []uint32) ([]*Fetched, error) {
 					memMax = 0
 				}
 				err := f.read(&kickReader{it.Literal, wd}, s.SpoolDir, int64(s.Box.MaxMessageSize), memMax)
+				read = f.Size
 				held += int64(len(f.raw))
 				if err == nil && f.Size != it.Literal.Size() {
 					// A dropped connection ends the literal with a plain EOF.
@@ -696,8 +814,14 @@ func (s *Supervisor) fetch(cn *conn, uids []uint32) ([]*Fetched, error) {
 			f.Release()
 			continue // not ours (an unsolicited FETCH); never happens with UID before BODY[]
 		}
+		if read >= 0 {
+			f.Size = read
+		}
 		if !body {
 			f.Failed = "the server returned no content"
+		}
+		if announced > 0 && (read == 0 || f.Failed == "the server returned no content") && empty == nil {
+			empty = &EmptyBodyError{UID: f.UID, Size: announced}
 		}
 		out = append(out, f)
 	}
@@ -706,6 +830,12 @@ func (s *Supervisor) fetch(cn *conn, uids []uint32) ([]*Fetched, error) {
 	}
 	if wd.fired() {
 		return fail(io.ErrUnexpectedEOF)
+	}
+	if empty != nil {
+		for _, m := range out {
+			m.Release()
+		}
+		return nil, fmt.Errorf("imap fetch: %w", empty)
 	}
 	// A UID asked for but not returned was expunged meanwhile, or the server
 	// answered out of order; UIDs are never reused, so checking that it is gone

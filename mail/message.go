@@ -43,6 +43,10 @@ type Message struct {
 type Address struct {
 	Name  string
 	Email string // lower-cased domain, local part as given
+	// Group is the display name of the group (RFC 5322 section 3.4) the
+	// address was listed in, "" outside a group. An empty group
+	// ("Undisclosed recipients:;") lists no address.
+	Group string `json:",omitempty"`
 }
 
 // Attachment is one non-body part of a mail.

@@ -8,9 +8,9 @@ import (
 	"io"
 	"math"
 	"mime"
-	netmail "net/mail"
 	"net/textproto"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -194,6 +194,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 type bodyCandidate struct {
 	set     bool
 	inAlt   bool   // inside a multipart/alternative
+	weak    bool   // undecodable text or prose from another type: any other body part replaces it
 	content string // UTF-8, at most MaxTextBytes
 	whole   *Attachment
 	meta    partMeta
@@ -482,23 +483,68 @@ func (p *parser) leaf(h mtextproto.Header, media string, params map[string]strin
 		contentID: strings.Trim(strings.TrimSpace(h.Get("Content-Id")), "<>"),
 		inline:    disp == "inline",
 	}
-	isBody := (media == "text/plain" || media == "text/html") && disp != "attachment" && meta.filename == ""
+	named := disp != "attachment" && meta.filename == ""
+	isBody := (media == "text/plain" || media == "text/html") && named
 
 	cte := normalizeCTE(h.Get("Content-Transfer-Encoding"))
 	dec, known := p.buf.decodeCTE(cte, body)
+	weak := false // a body only as long as no better one comes
 	if !known {
-		if top && isBody {
+		switch {
+		case top && isBody:
 			p.warn("unknown Content-Transfer-Encoding %q: body kept undecoded", cte)
 			dec = body
-		} else {
+		case isBody:
+			// As for a single-part mail: undecoded text is still the
+			// text, unless a part that could be decoded is found.
+			p.warn("part %d: unknown Content-Transfer-Encoding %q: text kept undecoded", no, cte)
+			dec, weak = body, true
+		default:
 			p.warn("part %d: unknown Content-Transfer-Encoding %q: kept undecoded as attachment", no, cte)
 			return p.attachment(meta, body)
 		}
 	}
+	if !isBody && named && media == "message/delivery-status" {
+		// RFC 3464 says this part holds "field: value" lines for programs;
+		// some mailers put the prose for people here. Such a part reads as
+		// text when the mail has no text part of its own.
+		br := bufio.NewReaderSize(dec, 4096)
+		sample, _ := br.Peek(4096)
+		if !looksLikeDSNFields(sample) {
+			p.warn("part %d: message/delivery-status holds prose, not RFC 3464 fields: read as text", no)
+			meta.media = "text/plain"
+			return p.bodyPart(meta, charset, br, inAlt, true)
+		}
+		dec = br
+	}
 	if isBody {
-		return p.bodyPart(meta, charset, dec, inAlt)
+		return p.bodyPart(meta, charset, dec, inAlt, weak)
 	}
 	return p.attachment(meta, dec)
+}
+
+// looksLikeDSNFields reports whether a message/delivery-status part starts
+// as RFC 3464 section 2.1 says: a field "name: value", after blank lines.
+func looksLikeDSNFields(sample []byte) bool {
+	for len(sample) > 0 {
+		line, rest, _ := bytes.Cut(sample, []byte("\n"))
+		sample = rest
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok || len(name) == 0 {
+			return false
+		}
+		for _, c := range name {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+		return true
+	}
+	return true // empty: nothing to read
 }
 
 // attachment streams one part to the blob sink.
@@ -540,7 +586,11 @@ func (p *parser) addAttachment(meta partMeta, sha string, size int64) {
 // bodyPart handles an inline text/plain or text/html part: it becomes the
 // body, replaces a body chosen earlier outside a multipart/alternative, or is
 // kept as a UTF-8 text attachment.
-func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt bool) error {
+//
+// A weak part (text that could not be decoded, prose from a part of another
+// type) is the body only until a part that is not weak is found; it is then
+// kept as an attachment.
+func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt, weak bool) error {
 	cand := &p.text
 	if meta.media == "text/html" {
 		cand = &p.html
@@ -554,14 +604,18 @@ func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt bool
 			}
 		}
 	}()
-	if cand.set && (!inAlt || cand.inAlt) {
+	keep := cand.set && (!inAlt || cand.inAlt)
+	if cand.set && cand.weak != weak {
+		keep = weak
+	}
+	if keep {
 		return p.attachment(meta, text)
 	}
 	limit := p.opts.MaxTextBytes
 	p.buf.head.Reset()
 	p.buf.head.ReadFrom(io.LimitReader(text, limit+1)) // a bodyReader does not fail
 	head := p.buf.head.Bytes()
-	next := bodyCandidate{set: true, inAlt: inAlt, meta: meta}
+	next := bodyCandidate{set: true, inAlt: inAlt, weak: weak, meta: meta}
 	if int64(len(head)) > limit {
 		sha, size, err := p.blobs.Put(io.MultiReader(bytes.NewReader(head), text))
 		if err != nil {
@@ -875,7 +929,7 @@ func decodeBytes(label string, b []byte) (s string, known bool) {
 	if !known {
 		if cr, ok := goMessageCharset(label, bytes.NewReader(b)); ok {
 			if out, err := io.ReadAll(cr); err == nil {
-				return strings.ToValidUTF8(string(out), "\uFFFD"), true
+				return nulToReplacement(strings.ToValidUTF8(string(out), "\uFFFD")), true
 			}
 		}
 	}
@@ -884,7 +938,7 @@ func decodeBytes(label string, b []byte) (s string, known bool) {
 			b = out
 		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD"), known
+	return nulToReplacement(strings.ToValidUTF8(string(b), "\uFFFD")), known
 }
 
 // normalizeCTE reduces a Content-Transfer-Encoding value to its token and
@@ -1453,11 +1507,47 @@ func (p *parser) fillHeaderFields() {
 }
 
 // raw returns a header value as valid UTF-8 (see rawToUTF8), otherwise as given.
+//
+// A NUL becomes U+FFFD, as an invalid byte of a body does: it is no text,
+// but it marks that something stood there. So does a lone 0x80 in a value
+// that is UTF-8 otherwise: IMAP cannot carry a NUL (RFC 3501 section 4.3),
+// and servers such as Dovecot send 0x80 in its place, which read as
+// windows-1252 would become a "€" the sender never wrote.
 func (p *parser) raw(v string) string {
 	if utf8.ValidString(v) {
-		return v
+		return nulToReplacement(v)
 	}
-	return p.rawToUTF8([]byte(v))
+	if s, ok := nulStandIns(v); ok {
+		return nulToReplacement(s)
+	}
+	return nulToReplacement(p.rawToUTF8([]byte(v)))
+}
+
+// nulToReplacement replaces each NUL of s by U+FFFD.
+func nulToReplacement(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// nulStandIns reads s as UTF-8 in which lone 0x80 bytes stand for NULs
+// (see raw): ok is false when s has any other invalid byte.
+func nulStandIns(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r != utf8.RuneError || size > 1:
+			b.WriteString(s[i : i+size])
+		case s[i] == 0x80:
+			b.WriteString("\uFFFD")
+		default:
+			return "", false
+		}
+		i += size
+	}
+	return b.String(), true
 }
 
 // rawToUTF8 reads header bytes that are neither ASCII nor UTF-8 (RFC 6532).
@@ -1718,12 +1808,14 @@ func (p *parser) firstAddress(values []string) Address {
 	return named
 }
 
-// addressList parses address fields. net/mail does the parsing; encoded
-// words outside quotes are decoded first (parseable even when they hold
-// commas or spaces, as some mailers send them). A field net/mail rejects is
-// split at top-level commas and each piece is parsed alone, falling back to
-// a tolerant extraction (an address in <...>, else the first word with an
-// "@"), with a warning.
+// addressList parses address fields as RFC 5322 section 3.4 defines them,
+// with the obsolete forms of section 4.4 (see parseAddressList): groups,
+// comments anywhere, quoted local parts, routes, a phrase with dots, CFWS
+// around the dots of an addr-spec. Encoded words outside quotes are decoded
+// first (parseable even when they hold commas or spaces, as some mailers
+// send them). A field that does not parse is split at top-level commas and
+// each piece is parsed alone, falling back to a tolerant extraction (an
+// address in <...>, else the first word with an "@"), with a warning.
 func (p *parser) addressList(field string, values []string) []Address {
 	var out []Address
 	for _, v := range values {
@@ -1732,10 +1824,9 @@ func (p *parser) addressList(field string, values []string) []Address {
 			continue
 		}
 		pre := p.quoteEncodedPhrases(v)
-		ap := netmail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: wordCharsetReader}}
-		if list, err := ap.ParseList(pre); err == nil {
+		if list, ok := parseAddressList(pre); ok {
 			for _, a := range list {
-				out = append(out, p.address(a.Name, a.Address))
+				out = append(out, p.parsedAddress(a))
 			}
 			continue
 		}
@@ -1744,8 +1835,10 @@ func (p *parser) addressList(field string, values []string) []Address {
 			if strings.TrimSpace(piece) == "" {
 				continue
 			}
-			if a, err := ap.Parse(piece); err == nil {
-				out = append(out, p.address(a.Name, a.Address))
+			if list, ok := parseAddressList(piece); ok && len(list) > 0 {
+				for _, a := range list {
+					out = append(out, p.parsedAddress(a))
+				}
 				continue
 			}
 			// A piece without any address is kept only for From, whose
@@ -1758,14 +1851,12 @@ func (p *parser) addressList(field string, values []string) []Address {
 	return out
 }
 
-// wordCharsetReader lets net/mail decode encoded words with our charset table.
-func wordCharsetReader(label string, input io.Reader) (io.Reader, error) {
-	b, err := io.ReadAll(input)
-	if err != nil {
-		return nil, err
+func (p *parser) parsedAddress(a rawAddress) Address {
+	out := p.address(a.name, a.email)
+	if a.group != "" {
+		out.Group = collapseASCIISpace(p.decodeWords(a.group))
 	}
-	s, _ := decodeBytes(label, b)
-	return strings.NewReader(s), nil
+	return out
 }
 
 // address normalizes one parsed address: the display name is decoded (also
@@ -1887,50 +1978,39 @@ func unquoteLocal(email string) string {
 // and drops it otherwise (RFC 5322 comments in From often hold the name).
 func stripComments(s string) string {
 	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")") && strings.Count(s, "(") == 1 {
+	if s == "" {
+		return ""
+	}
+	if k, end, _ := span(s, 0); k == tokComment && end == len(s) && strings.Count(s, "(") == 1 {
 		return s[1 : len(s)-1]
 	}
 	var b strings.Builder
-	depth := 0
-	for _, r := range s {
-		switch {
-		case r == '(':
-			depth++
-		case r == ')' && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteRune(r)
+	for i := 0; i < len(s); {
+		k, end, _ := span(s, i)
+		if k != tokComment {
+			b.WriteString(s[i:end])
 		}
+		i = end
 	}
 	return b.String()
 }
 
-// splitWords splits at white space outside quoted strings.
+// splitWords splits at white space outside quoted strings and comments.
 func splitWords(s string) []string {
 	var words []string
-	var cur strings.Builder
-	quoted := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' && quoted && i+1 < len(s):
-			cur.WriteByte(c)
-			i++
-			cur.WriteByte(s[i])
-			continue
-		case c == '"':
-			quoted = !quoted
-		case (c == ' ' || c == '\t' || c == '\r' || c == '\n') && !quoted:
-			if cur.Len() > 0 {
-				words = append(words, cur.String())
-				cur.Reset()
+	start := 0
+	for i := 0; i < len(s); {
+		k, end, _ := span(s, i)
+		if k == tokSpace {
+			if i > start {
+				words = append(words, s[start:i])
 			}
-			continue
+			start = end
 		}
-		cur.WriteByte(c)
+		i = end
 	}
-	if cur.Len() > 0 {
-		words = append(words, cur.String())
+	if start < len(s) {
+		words = append(words, s[start:])
 	}
 	return words
 }
@@ -1939,35 +2019,388 @@ func splitWords(s string) []string {
 // strings, comments and angle brackets.
 func splitAddressList(s string) []string {
 	var out []string
-	start, quoted, depth, angle := 0, false, 0, false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && (quoted || depth > 0):
-			i++
-		case c == '"' && depth == 0:
-			quoted = !quoted
-		case quoted:
-		case c == '(':
-			depth++
-		case c == ')' && depth > 0:
-			depth--
-		case depth > 0:
-		case c == '<':
-			angle = true
-		case c == '>':
-			angle = false
-		case c == ',' && !angle:
-			out = append(out, s[start:i])
-			start = i + 1
+	start, angle := 0, false
+	for i := 0; i < len(s); {
+		k, end, _ := span(s, i)
+		if k == tokSpecial {
+			switch s[i] {
+			case '<':
+				angle = true
+			case '>':
+				angle = false
+			case ',':
+				if !angle {
+					out = append(out, s[start:i])
+					start = end
+				}
+			}
 		}
+		i = end
 	}
 	return append(out, s[start:])
 }
 
+// ---- structured fields (RFC 5322 section 3.2) ----
+//
+// One scanner, span, cuts a structured field body into its lexical units;
+// the address lists, the message ids and the date are all read through it,
+// so quoted strings, quoted pairs and (nested) comments mean the same in
+// each of them.
+
+type tokenKind uint8
+
+const (
+	tokAtom    tokenKind = iota + 1 // a run of atext (RFC 5322 section 3.2.3), 8-bit bytes included (RFC 6532)
+	tokQuoted                       // a quoted string (section 3.2.4)
+	tokLiteral                      // a domain literal "[...]" (section 3.4.1)
+	tokComment                      // a comment, nested comments included (section 3.2.2)
+	tokSpecial                      // one of the specials ) < > ] : ; @ \ , .
+	tokSpace                        // a run of white space, line breaks included
+)
+
+// span finds the lexical unit that starts at s[i] (i < len(s)) and returns
+// its kind and end. Quoted pairs are honoured inside quoted strings,
+// comments and domain literals. broken reports a quoted string, comment or
+// literal that is not closed: it then runs to the end of s.
+func span(s string, i int) (kind tokenKind, end int, broken bool) {
+	switch c := s[i]; c {
+	case ' ', '\t', '\r', '\n':
+		j := i + 1
+		for j < len(s) && isFWS(s[j]) {
+			j++
+		}
+		return tokSpace, j, false
+	case '"', '[':
+		kind, closing := tokQuoted, byte('"')
+		if c == '[' {
+			kind, closing = tokLiteral, ']'
+		}
+		for j := i + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				j++
+			case closing:
+				return kind, j + 1, false
+			}
+		}
+		return kind, len(s), true
+	case '(':
+		depth := 0
+		for j := i; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				j++
+			case '(':
+				depth++
+			case ')':
+				if depth--; depth == 0 {
+					return tokComment, j + 1, false
+				}
+			}
+		}
+		return tokComment, len(s), true
+	}
+	if isSpecial(s[i]) {
+		return tokSpecial, i + 1, false
+	}
+	j := i + 1
+	for j < len(s) && !isSpecial(s[j]) && !isFWS(s[j]) && s[j] != '"' && s[j] != '(' && s[j] != '[' {
+		j++
+	}
+	return tokAtom, j, false
+}
+
+func isFWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func isSpecial(c byte) bool {
+	switch c {
+	case ')', '<', '>', ']', ':', ';', '@', '\\', ',', '.':
+		return true
+	}
+	return false
+}
+
+// token is one lexical unit of a structured field other than white space.
+type token struct {
+	kind  tokenKind
+	text  string // atoms, specials and literals as written; quoted strings and comments without their delimiters and quoted pairs
+	space bool   // white space or a comment stands before it
+}
+
+func (t token) is(special byte) bool {
+	return t.kind == tokSpecial && t.text[0] == special
+}
+
+// lexStructured cuts s into tokens. broken reports an unclosed quoted
+// string, comment or literal.
+func lexStructured(s string) (toks []token, broken bool) {
+	space := false
+	for i := 0; i < len(s); {
+		k, end, b := span(s, i)
+		broken = broken || b
+		switch k {
+		case tokSpace:
+			space = true
+		case tokQuoted, tokComment:
+			inner := s[i+1 : end]
+			if !b {
+				inner = s[i+1 : end-1]
+			}
+			toks = append(toks, token{kind: k, text: unquotePairs(inner), space: space})
+			space = k == tokComment
+		default:
+			toks = append(toks, token{kind: k, text: s[i:end], space: space})
+			space = false
+		}
+		i = end
+	}
+	return toks, broken
+}
+
+// unquotePairs removes the backslash of each quoted pair.
+func unquotePairs(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// rawAddress is a mailbox as parseAddressList found it.
+type rawAddress struct {
+	name, email string
+	group       string // display name of the group it was listed in
+}
+
+// addrParser reads addresses from tokens, skipping comments (the last one
+// skipped is kept: a comment after an addr-spec names the mailbox).
+type addrParser struct {
+	toks    []token
+	i       int
+	comment string
+}
+
+// peek skips comments and returns the next token; ok is false at the end.
+func (a *addrParser) peek() (token, bool) {
+	for a.i < len(a.toks) && a.toks[a.i].kind == tokComment {
+		a.comment = a.toks[a.i].text
+		a.i++
+	}
+	if a.i == len(a.toks) {
+		return token{}, false
+	}
+	return a.toks[a.i], true
+}
+
+func (a *addrParser) accept(special byte) bool {
+	if t, ok := a.peek(); ok && t.is(special) {
+		a.i++
+		return true
+	}
+	return false
+}
+
+// parseAddressList parses an address-list (RFC 5322 section 3.4) and its
+// obsolete forms (section 4.4): empty list elements, groups (their members
+// carry the group's name; an empty group gives no address), a phrase with
+// dots ("Joe Q. Public"), routes ("<@node.test:mary@example.net>"), and CFWS
+// between the parts of an addr-spec ("jdoe@machine(comment).  example" is
+// jdoe@machine.example). ok is false when s is not such a list.
+func parseAddressList(s string) ([]rawAddress, bool) {
+	toks, broken := lexStructured(s)
+	if broken {
+		return nil, false
+	}
+	a := &addrParser{toks: toks}
+	var out []rawAddress
+	for {
+		for a.accept(',') {
+		}
+		if _, more := a.peek(); !more {
+			return out, true
+		}
+		list, ok := a.address()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, list...)
+		if _, more := a.peek(); more && !a.accept(',') {
+			return nil, false
+		}
+	}
+}
+
+// address is a mailbox or a group.
+func (a *addrParser) address() ([]rawAddress, bool) {
+	start := a.i
+	if name, ok := a.phrase(); ok && a.accept(':') {
+		var members []rawAddress
+		for {
+			for a.accept(',') {
+			}
+			t, more := a.peek()
+			if !more { // the ";" is missing at the end of the field: taken as there
+				return members, true
+			}
+			if t.is(';') {
+				a.i++
+				return members, true
+			}
+			m, ok := a.mailbox()
+			if !ok {
+				return nil, false
+			}
+			m.group = name
+			members = append(members, m)
+			if t, more := a.peek(); more && !t.is(',') && !t.is(';') {
+				return nil, false
+			}
+		}
+	}
+	a.i = start
+	m, ok := a.mailbox()
+	return []rawAddress{m}, ok
+}
+
+// mailbox is a name-addr or an addr-spec.
+func (a *addrParser) mailbox() (rawAddress, bool) {
+	start := a.i
+	name, _ := a.phrase()
+	if a.accept('<') {
+		email, ok := a.angleAddr()
+		return rawAddress{name: name, email: email}, ok
+	}
+	a.i = start
+	email, ok := a.addrSpec()
+	if !ok {
+		return rawAddress{}, false
+	}
+	// A comment right after the addr-spec is the name: "marc@example.com (Marc Smith)".
+	a.peek()
+	name = ""
+	for j := a.i - 1; j >= start && a.toks[j].kind == tokComment; j-- {
+		name = a.toks[j].text
+	}
+	return rawAddress{name: name, email: email}, true
+}
+
+// phrase reads a display name: words (atoms, quoted strings) and, as
+// obs-phrase allows, dots after the first word. Words are joined with one
+// space, a dot keeps the spacing it was written with.
+func (a *addrParser) phrase() (string, bool) {
+	var b strings.Builder
+	prevWord := false
+	for {
+		t, ok := a.peek()
+		if !ok {
+			break
+		}
+		word := t.kind == tokAtom || t.kind == tokQuoted
+		if !word && !(t.is('.') && b.Len() > 0) {
+			break
+		}
+		if b.Len() > 0 && (t.space || prevWord && word) {
+			b.WriteByte(' ')
+		}
+		b.WriteString(t.text)
+		prevWord = word
+		a.i++
+	}
+	return b.String(), b.Len() > 0
+}
+
+// angleAddr reads what follows "<": an optional obs-route, an addr-spec and ">".
+func (a *addrParser) angleAddr() (string, bool) {
+	if t, ok := a.peek(); ok && (t.is('@') || t.is(',')) {
+		for !a.accept(':') {
+			switch {
+			case a.accept(','):
+			case a.accept('@'):
+				if _, ok := a.domain(); !ok {
+					return "", false
+				}
+			default:
+				return "", false
+			}
+		}
+	}
+	email, ok := a.addrSpec()
+	if !ok || !a.accept('>') {
+		return "", false
+	}
+	return email, true
+}
+
+// addrSpec reads local-part "@" domain. The local part is words joined by
+// dots (obs-local-part: CFWS around them is dropped); quoted words give
+// their content, which address writes as a quoted string again.
+func (a *addrParser) addrSpec() (string, bool) {
+	var b strings.Builder
+	words, prevWord := 0, false
+	for {
+		t, ok := a.peek()
+		if !ok {
+			return "", false
+		}
+		word := t.kind == tokAtom || t.kind == tokQuoted
+		if word && prevWord || !word && !t.is('.') {
+			break // two words need a dot between them
+		}
+		if word {
+			words++
+		}
+		prevWord = word
+		b.WriteString(t.text)
+		a.i++
+	}
+	if words == 0 || !a.accept('@') {
+		return "", false
+	}
+	domain, ok := a.domain()
+	if !ok {
+		return "", false
+	}
+	b.WriteByte('@')
+	b.WriteString(domain)
+	return b.String(), true
+}
+
+// domain reads a domain literal or atoms separated by dots.
+func (a *addrParser) domain() (string, bool) {
+	t, ok := a.peek()
+	if !ok {
+		return "", false
+	}
+	if t.kind == tokLiteral {
+		a.i++
+		return t.text, true
+	}
+	var b strings.Builder
+	for {
+		t, ok := a.peek()
+		if !ok || t.kind != tokAtom {
+			return "", false
+		}
+		b.WriteString(t.text)
+		a.i++
+		if t, ok := a.peek(); !ok || !t.is('.') {
+			return b.String(), true
+		}
+		a.i++
+		b.WriteByte('.')
+	}
+}
+
 // quoteEncodedPhrases replaces each run of encoded words that stands as a
 // phrase (outside quoted strings, comments and angle brackets, and not glued
-// to an addr-spec) by a quoted string of its decoded text. net/mail then
-// sees a well-formed phrase even when the encoded text held commas or white
+// to an addr-spec) by a quoted string of its decoded text. parseAddressList
+// then sees a well-formed phrase even when the encoded text held commas or white
 // space, and words in one charset are decoded together. An encoded word in an
 // addr-spec is left alone: RFC 2047 section 5 forbids decoding it.
 func (p *parser) quoteEncodedPhrases(s string) string {
@@ -1975,46 +2408,35 @@ func (p *parser) quoteEncodedPhrases(s string) string {
 		return s
 	}
 	var out strings.Builder
-	quoted, depth, angle := false, 0, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	angle := false
+	for i := 0; i < len(s); {
+		k, end, _ := span(s, i)
 		switch {
-		case c == '\\' && (quoted || depth > 0) && i+1 < len(s):
-			out.WriteByte(c)
-			i++
-			out.WriteByte(s[i])
-			continue
-		case c == '"' && depth == 0:
-			quoted = !quoted
-		case quoted:
-		case c == '(':
-			depth++
-		case c == ')' && depth > 0:
-			depth--
-		case depth > 0:
-		case c == '<':
+		case k == tokSpecial && s[i] == '<':
 			angle = true
-		case c == '>':
+		case k == tokSpecial && s[i] == '>':
 			angle = false
-		case !angle && c == '=' && strings.HasPrefix(s[i:], "=?") && phraseStart(s, i):
-			end := i
+		case k == tokAtom && !angle && strings.HasPrefix(s[i:], "=?") && phraseStart(s, i):
+			// An encoded word may hold specials (against RFC 2047 section 5):
+			// the run is measured with parseWord, not with span.
+			wend := i
 			for {
-				w, ok := parseWord(s[end:])
+				w, ok := parseWord(s[wend:])
 				if !ok {
 					break
 				}
-				end += w.n
-				k := end
+				wend += w.n
+				k := wend
 				for k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 					k++
 				}
 				if _, ok := parseWord(s[k:]); !ok {
 					break
 				}
-				end = k
+				wend = k
 			}
-			if end > i && phraseEnd(s, end) {
-				text := p.decodeWords(s[i:end])
+			if wend > i && phraseEnd(s, wend) {
+				text := p.decodeWords(s[i:wend])
 				text = strings.Map(func(r rune) rune {
 					if r < 0x20 || r == 0x7f {
 						return ' '
@@ -2023,11 +2445,12 @@ func (p *parser) quoteEncodedPhrases(s string) string {
 				}, text)
 				text = quotedStringEscaper.Replace(text)
 				out.WriteString(` "` + text + `" `)
-				i = end - 1
+				i = wend
 				continue
 			}
 		}
-		out.WriteByte(c)
+		out.WriteString(s[i:end])
+		i = end
 	}
 	return out.String()
 }
@@ -2085,22 +2508,31 @@ func (p *parser) msgIDList(h msgmail.Header, key string) []string {
 	return extractIDs(p.raw(h.Get(key)))
 }
 
+// extractIDs finds the message ids in v: each <...>, with the comments and
+// white space inside dropped (obs-id-left and obs-id-right allow them:
+// "<1234   @   local(blah)  .machine .example>" is 1234@local.machine.example),
+// else the bare words with an "@".
 func extractIDs(v string) []string {
 	var ids []string
-	rest := v
-	for {
-		i := strings.IndexByte(rest, '<')
-		if i < 0 {
-			break
+	var id strings.Builder
+	in := false
+	toks, _ := lexStructured(v)
+	for _, t := range toks {
+		switch {
+		case t.is('<'):
+			in = true
+			id.Reset()
+		case t.is('>') && in:
+			if id.Len() > 0 {
+				ids = append(ids, id.String())
+			}
+			in = false
+		case !in || t.kind == tokComment:
+		case t.kind == tokQuoted:
+			id.WriteString(`"` + quotedStringEscaper.Replace(t.text) + `"`)
+		default:
+			id.WriteString(strings.Join(strings.Fields(t.text), ""))
 		}
-		j := strings.IndexByte(rest[i:], '>')
-		if j < 0 {
-			break
-		}
-		if id := strings.Join(strings.Fields(rest[i+1:i+j]), ""); id != "" {
-			ids = append(ids, id)
-		}
-		rest = rest[i+j+1:]
 	}
 	if len(ids) > 0 || strings.Contains(v, "<") {
 		return ids
@@ -2146,14 +2578,19 @@ func commonDate(v string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// date parses Date with net/mail, then with a list of layouts seen in the
-// wild after dropping comments and doubled spaces. Zero when it fails.
+// date parses Date: the common format first, then the RFC 5322 grammar with
+// its obsolete forms (parseDate), then go-message (net/mail), then a list of
+// layouts seen in the wild after dropping comments and doubled spaces. Zero
+// when it fails.
 func (p *parser) date(h msgmail.Header) time.Time {
 	v := h.Get("Date")
 	if strings.TrimSpace(v) == "" {
 		return time.Time{}
 	}
 	if t, ok := commonDate(v); ok {
+		return t
+	}
+	if t, ok := parseDate(v); ok {
 		return t
 	}
 	if t, err := h.Date(); err == nil {
@@ -2170,4 +2607,160 @@ func (p *parser) date(h msgmail.Header) time.Time {
 	}
 	p.warn("unparseable Date header")
 	return time.Time{}
+}
+
+var monthNames = map[string]time.Month{
+	"jan": time.January, "feb": time.February, "mar": time.March, "apr": time.April,
+	"may": time.May, "jun": time.June, "jul": time.July, "aug": time.August,
+	"sep": time.September, "oct": time.October, "nov": time.November, "dec": time.December,
+}
+
+var dayNames = map[string]bool{"mon": true, "tue": true, "wed": true, "thu": true, "fri": true, "sat": true, "sun": true}
+
+// zoneOffsets are the named zones of RFC 5322 section 4.3 (obs-zone), in
+// seconds east of UTC. Military zones and other names are -0000 (UTC), as
+// the section says for zones whose meaning is not known.
+var zoneOffsets = map[string]int{
+	"ut": 0, "gmt": 0, "utc": 0, "z": 0,
+	"edt": -4 * 3600, "est": -5 * 3600, "cdt": -5 * 3600, "cst": -6 * 3600,
+	"mdt": -6 * 3600, "mst": -7 * 3600, "pdt": -7 * 3600, "pst": -8 * 3600,
+}
+
+// parseDate parses a date-time of RFC 5322 section 3.3 with the obsolete
+// forms of section 4.3: comments and folding white space between any of
+// its parts ("Fri, 21 Nov 1997 09(comment):   55  :  06 -0600"), a missing
+// day of the week, missing seconds, two- and three-digit years (00-49 are
+// 2000-2049, 50-99 and three digits are 1900 plus the year) and named zones.
+// A missing zone is read as -0000. A value out of range (31 Feb, 24:00, a
+// zone minute of 60) is no date.
+func parseDate(v string) (time.Time, bool) {
+	var toks []token
+	all, _ := lexStructured(v) // an unclosed comment at the end ends the date
+	for _, t := range all {
+		if t.kind != tokComment {
+			toks = append(toks, t)
+		}
+	}
+	i := 0
+	atom := func() (string, bool) {
+		if i < len(toks) && toks[i].kind == tokAtom {
+			i++
+			return toks[i-1].text, true
+		}
+		return "", false
+	}
+	number := func(minDigits, maxDigits int) (int, bool) {
+		if i >= len(toks) || toks[i].kind != tokAtom {
+			return 0, false
+		}
+		s := toks[i].text
+		if len(s) < minDigits || len(s) > maxDigits {
+			return 0, false
+		}
+		n := 0
+		for _, c := range []byte(s) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		i++
+		return n, true
+	}
+	colon := func() bool {
+		if i < len(toks) && toks[i].is(':') {
+			i++
+			return true
+		}
+		return false
+	}
+	if i < len(toks) && toks[i].kind == tokAtom && len(toks[i].text) >= 3 && dayNames[strings.ToLower(toks[i].text[:3])] {
+		i++
+		if i < len(toks) && toks[i].is(',') {
+			i++
+		}
+	}
+	day, ok := number(1, 2)
+	if !ok {
+		return time.Time{}, false
+	}
+	m, ok := atom()
+	month := monthNames[strings.ToLower(m)]
+	if !ok || month == 0 {
+		return time.Time{}, false
+	}
+	yt := ""
+	if i < len(toks) {
+		yt = toks[i].text
+	}
+	year, ok := number(2, 4)
+	if !ok {
+		return time.Time{}, false
+	}
+	switch {
+	case len(yt) == 2 && year < 50:
+		year += 2000
+	case len(yt) < 4:
+		year += 1900
+	}
+	hour, ok := number(1, 2)
+	if !ok || !colon() {
+		return time.Time{}, false
+	}
+	minute, ok := number(1, 2)
+	if !ok {
+		return time.Time{}, false
+	}
+	second := 0
+	if colon() {
+		if second, ok = number(1, 2); !ok {
+			return time.Time{}, false
+		}
+	}
+	if i < len(toks) && toks[i].is('.') { // fractions of a second, seen in the wild
+		i++
+		if _, ok := number(1, 9); !ok {
+			return time.Time{}, false
+		}
+	}
+	offset := 0
+	if z, ok := atom(); ok {
+		switch {
+		case len(z) == 5 && (z[0] == '+' || z[0] == '-'):
+			n, err := strconv.Atoi(z[1:])
+			if err != nil || n%100 > 59 {
+				return time.Time{}, false
+			}
+			offset = (n/100*3600 + n%100*60)
+			if z[0] == '-' {
+				offset = -offset
+			}
+		case isAlpha(z):
+			offset = zoneOffsets[strings.ToLower(z)]
+		default:
+			return time.Time{}, false
+		}
+	}
+	if i != len(toks) || hour > 23 || minute > 59 || second > 60 || day < 1 || day > daysIn(month, year) {
+		return time.Time{}, false
+	}
+	second = min(second, 59) // a leap second
+	loc := time.UTC
+	if offset != 0 {
+		loc = time.FixedZone("", offset)
+	}
+	return time.Date(year, month, day, hour, minute, second, 0, loc), true
+}
+
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+func isAlpha(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -172,7 +172,7 @@ var parseCases = []struct {
 	{"latin1-words", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
 		eq(t, "From", m.From, Address{Name: "Jörg Müller", Email: "joerg@example.org"})
 		eq(t, "Subject", m.Subject, "Drucker kaputt – bitte helfen")
-		eq(t, "To", fmt.Sprint(m.To), fmt.Sprint([]Address{{"Support Désk", "support@example.com"}, {"Bärbel", "baerbel@example.com"}}))
+		eq(t, "To", fmt.Sprint(m.To), fmt.Sprint([]Address{{Name: "Support Désk", Email: "support@example.com"}, {Name: "Bärbel", Email: "baerbel@example.com"}}))
 		eq(t, "Cc", len(m.Cc), 0)
 	}},
 	{"alternative", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
@@ -301,7 +301,7 @@ var parseCases = []struct {
 	{"malformed-from", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
 		eq(t, "From", m.From, Address{Name: "Jörg Müller", Email: "joerg@example.org"})
 		eq(t, "Sender", m.Sender, Address{Name: "Support Desk", Email: "desk@example.com"})
-		eq(t, "ReplyTo", fmt.Sprint(m.ReplyTo), fmt.Sprint([]Address{{"Jörg", "joerg.privat@example.org"}, {"", "x@example.net"}}))
+		eq(t, "ReplyTo", fmt.Sprint(m.ReplyTo), fmt.Sprint([]Address{{Name: "Jörg", Email: "joerg.privat@example.org"}, {Name: "", Email: "x@example.net"}}))
 		if !hasWarning(m, "malformed From field") {
 			t.Errorf("no From warning in %q", m.Warnings)
 		}
@@ -377,6 +377,40 @@ var parseCases = []struct {
 		}
 		eq(t, "warnings", len(m.Warnings), 0)
 	}},
+	{"unknown-cte-multipart", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
+		// The only text part of a multipart, in an unknown transfer
+		// encoding: still the text, as in a single-part mail.
+		eq(t, "Text", m.Text, "Der Drucker im Lager druckt leere Seiten.\nBitte um Rückruf.")
+		attachmentNamed(t, m, "seite.png")
+		eq(t, "attachments", len(m.Attachments), 1)
+		if !hasWarning(m, `part 1: unknown Content-Transfer-Encoding "x-company-7bit": text kept undecoded`) {
+			t.Errorf("warnings %q", m.Warnings)
+		}
+	}},
+	{"dsn-mislabelled", ParseOptions{}, func(t *testing.T, m *Message, s *memSink) {
+		// The prose of the bounce is labelled message/delivery-status.
+		eq(t, "Text", m.Text, "This is the mail system at host mx.example.net.\n\n"+
+			"I'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients.\n\n"+
+			"<support@example.com>: mailbox full")
+		eq(t, "ReportType", m.ReportType, "delivery-status")
+		eq(t, "attachments", len(m.Attachments), 2)
+		eq(t, "report part", m.Attachments[0].ContentType, "message/delivery-status")
+		if !strings.HasPrefix(string(s.get(t, m.Attachments[0].SHA256)), "Reporting-MTA: dns; mx.example.net") {
+			t.Errorf("the machine-readable report is not kept as is")
+		}
+	}},
+	{"nul-header", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
+		eq(t, "Subject", m.Subject, "Rechnung\uFFFDNr. 4711")
+		eq(t, "From", m.From, Address{Name: "J\uFFFDrg Müller", Email: "joerg@example.org"})
+		attachmentNamed(t, m, "Rechnung\uFFFD.pdf")
+	}},
+	{"nul-header-imap", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
+		// The same mail as an IMAP server sends it: each NUL became 0x80.
+		eq(t, "Subject", m.Subject, "Rechnung\uFFFDNr. 4711")
+		eq(t, "From", m.From, Address{Name: "J\uFFFDrg Müller", Email: "joerg@example.org"})
+		attachmentNamed(t, m, "Rechnung\uFFFD.pdf")
+		eq(t, "warnings", len(m.Warnings), 0)
+	}},
 	{"wrong-boundary", ParseOptions{}, func(t *testing.T, m *Message, _ *memSink) {
 		eq(t, "Text", m.Text, "äöüß ad asd\n\n-Martin\n")
 		if !hasWarning(m, "has no parts") {
@@ -430,18 +464,18 @@ func TestParseAddresses(t *testing.T) {
 		from string
 		want Address
 	}{
-		{`"Müller, Bernd" <Bernd.Mueller@Example.COM>`, Address{"Müller, Bernd", "Bernd.Mueller@example.com"}},
-		{`marc@example.com (Marc Smith)`, Address{"Marc Smith", "marc@example.com"}},
-		{`=?iso-8859-1?Q?B=FCrling,=20Andreas?= <smith@example.com>`, Address{"Bürling, Andreas", "smith@example.com"}},
-		{`"=?utf-8?Q?J=C3=B6rg?=" <j@example.org>`, Address{"Jörg", "j@example.org"}},
-		{`'Jörg' <j@example.org>`, Address{"Jörg", "j@example.org"}},
-		{`"your secret past" <power quadrant system@example.com>`, Address{"your secret past", `"power quadrant system"@example.com`}},
-		{`"Millions Lottery"@example.com>`, Address{"", `"Millions Lottery"@example.com`}},
-		{`=?utf-8?Q?agent?=@example.com`, Address{"", `=?utf-8?Q?agent?=@example.com`}}, // RFC 2047 section 5: not decoded in an addr-spec
-		{`Test test@example.com`, Address{"Test", "test@example.com"}},
-		{`<info@example.com>`, Address{"", "info@example.com"}},
-		{`Mailer Daemon`, Address{"Mailer Daemon", ""}},
-		{`=?utf-8?B?6YO955C5?= <ghgbwum@185.com.cn>`, Address{"都琹", "ghgbwum@185.com.cn"}},
+		{`"Müller, Bernd" <Bernd.Mueller@Example.COM>`, Address{Name: "Müller, Bernd", Email: "Bernd.Mueller@example.com"}},
+		{`marc@example.com (Marc Smith)`, Address{Name: "Marc Smith", Email: "marc@example.com"}},
+		{`=?iso-8859-1?Q?B=FCrling,=20Andreas?= <smith@example.com>`, Address{Name: "Bürling, Andreas", Email: "smith@example.com"}},
+		{`"=?utf-8?Q?J=C3=B6rg?=" <j@example.org>`, Address{Name: "Jörg", Email: "j@example.org"}},
+		{`'Jörg' <j@example.org>`, Address{Name: "Jörg", Email: "j@example.org"}},
+		{`"your secret past" <power quadrant system@example.com>`, Address{Name: "your secret past", Email: `"power quadrant system"@example.com`}},
+		{`"Millions Lottery"@example.com>`, Address{Name: "", Email: `"Millions Lottery"@example.com`}},
+		{`=?utf-8?Q?agent?=@example.com`, Address{Name: "", Email: `=?utf-8?Q?agent?=@example.com`}}, // RFC 2047 section 5: not decoded in an addr-spec
+		{`Test test@example.com`, Address{Name: "Test", Email: "test@example.com"}},
+		{`<info@example.com>`, Address{Name: "", Email: "info@example.com"}},
+		{`Mailer Daemon`, Address{Name: "Mailer Daemon", Email: ""}},
+		{`=?utf-8?B?6YO955C5?= <ghgbwum@185.com.cn>`, Address{Name: "都琹", Email: "ghgbwum@185.com.cn"}},
 	} {
 		m, err := Parse(strings.NewReader("From: "+tc.from+"\r\nSubject: x\r\n\r\nbody"), newMemSink(), ParseOptions{})
 		if err != nil {
@@ -451,12 +485,52 @@ func TestParseAddresses(t *testing.T) {
 	}
 }
 
+// TestParseWeakBody checks that text kept undecoded, or prose found in a
+// message/delivery-status part, gives way to a text part that decodes.
+func TestParseWeakBody(t *testing.T) {
+	for _, first := range []string{
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nundecoded",
+		"Content-Type: message/delivery-status\r\n\r\nYour mail could not be delivered.",
+	} {
+		raw := "From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" + first +
+			"\r\n--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nthe r=C3=A9al text\r\n--b--\r\n"
+		s := newMemSink()
+		m, err := Parse(strings.NewReader(raw), s, ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "Text", m.Text, "the réal text")
+		if len(m.Attachments) != 1 || !strings.Contains(string(s.get(t, m.Attachments[0].SHA256)), "d") {
+			t.Errorf("%.40q: the weak part was not kept as an attachment: %+v", first, m.Attachments)
+		}
+	}
+}
+
+// TestParseNulInHeader checks that NULs and their IMAP stand-in 0x80 become
+// U+FFFD, while a "€" of a raw windows-1252 header stays one.
+func TestParseNulInHeader(t *testing.T) {
+	for _, tc := range []struct{ subject, want string }{
+		{"a\x00b", "a\uFFFDb"},
+		{"a\x80b", "a\uFFFDb"},
+		{"Gr\xc3\xbc\xc3\x9fe\x80", "Grüße\uFFFD"}, // UTF-8 otherwise
+		{"Gr\xfc\xdfe 10 \x80", "Grüße 10 €"},      // windows-1252
+		{"=?utf-8?q?a=00b?=", "a\uFFFDb"},          // in an encoded word
+		{"=?windows-1252?q?10_=80?=", "10 €"},
+	} {
+		m, err := Parse(strings.NewReader("From: a@example.org\r\nSubject: "+tc.subject+"\r\n\r\nx"), newMemSink(), ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, fmt.Sprintf("Subject %q", tc.subject), m.Subject, tc.want)
+	}
+}
+
 func TestParseFromFallsThroughToNextFromField(t *testing.T) {
 	m, err := Parse(strings.NewReader("From: [??????]\r\nFrom: Real <real@example.org>\r\n\r\nx"), newMemSink(), ParseOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "From", m.From, Address{"Real", "real@example.org"})
+	eq(t, "From", m.From, Address{Name: "Real", Email: "real@example.org"})
 }
 
 func TestParseErrors(t *testing.T) {

@@ -1,8 +1,11 @@
 package mailtest
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -20,6 +23,8 @@ type Proxy struct {
 	stalled  bool   // server-to-client data is held back (a server that stops answering)
 	dropOn   []byte // close a connection when the server sends this
 	drops    int    // how many more times dropOn applies (-1: always)
+	emptyOn  []byte // send an empty literal in place of one that holds this
+	empties  int    // how many more times emptyOn applies (-1: always)
 	wake     *sync.Cond
 }
 
@@ -57,7 +62,14 @@ func (p *Proxy) serve() {
 		}
 		p.track(c, up)
 		go p.pipe(up, c, false)
-		go p.pipe(c, up, true)
+		p.mu.Lock()
+		rewrite := p.emptyOn != nil
+		p.mu.Unlock()
+		if rewrite {
+			go p.emptyLiterals(c, up)
+		} else {
+			go p.pipe(c, up, true)
+		}
 	}
 }
 
@@ -141,4 +153,77 @@ func (p *Proxy) Accepted() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.accepted
+}
+
+// EmptyBodyOn makes the server's literals that contain marker arrive empty
+// ("{0}", the rest of the response as the server sent it: a FETCH keeps its
+// UID and RFC822.SIZE), the next times times (-1: every time; 0: never
+// again). It applies to the connections accepted after the first call.
+func (p *Proxy) EmptyBodyOn(marker string, times int) {
+	p.mu.Lock()
+	p.emptyOn, p.empties = []byte(marker), times
+	p.mu.Unlock()
+}
+
+// emptyLiterals copies the server's side of a connection line by line,
+// taking each literal ("{n}" at the end of a line, then n bytes) whole.
+func (p *Proxy) emptyLiterals(dst, src net.Conn) {
+	defer func() {
+		dst.Close()
+		src.Close()
+		p.mu.Lock()
+		delete(p.conns, dst)
+		delete(p.conns, src)
+		p.mu.Unlock()
+	}()
+	br := bufio.NewReader(src)
+	for {
+		line, err := br.ReadBytes('\n')
+		if n, at, ok := literalAt(line); ok {
+			lit := make([]byte, n)
+			if _, err := io.ReadFull(br, lit); err != nil {
+				return
+			}
+			p.mu.Lock()
+			empty := p.empties != 0 && bytes.Contains(lit, p.emptyOn)
+			if empty && p.empties > 0 {
+				p.empties--
+			}
+			p.mu.Unlock()
+			if empty {
+				line = append(line[:at:at], "{0}\r\n"...)
+				lit = nil
+			}
+			if _, err := dst.Write(append(line, lit...)); err != nil {
+				return
+			}
+			continue
+		}
+		if len(line) > 0 {
+			if _, werr := dst.Write(line); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// literalAt finds the literal announced at the end of line ("... {n}\r\n"):
+// its length and where the "{" is.
+func literalAt(line []byte) (n int, at int, ok bool) {
+	rest, found := bytes.CutSuffix(line, []byte("}\r\n"))
+	if !found {
+		return 0, 0, false
+	}
+	at = bytes.LastIndexByte(rest, '{')
+	if at < 0 {
+		return 0, 0, false
+	}
+	n, err := strconv.Atoi(string(rest[at+1:]))
+	if err != nil || n < 0 || n > 1<<30 {
+		return 0, 0, false
+	}
+	return n, at, true
 }
