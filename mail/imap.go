@@ -60,7 +60,8 @@ type Supervisor struct {
 	status Status
 }
 
-// Status is the health of one mailbox, as /healthz reports it.
+// Status is the health of one mailbox, as ticketd status reports it
+// (/healthz says only whether every mailbox is connected).
 type Status struct {
 	Mailbox     string    `json:"mailbox"`
 	Connected   bool      `json:"connected"`

@@ -75,6 +75,9 @@ type mailboxState struct {
 	LastSync       time.Time `json:"last_sync,omitzero"`        // the daemon's last completed catch-up
 	LastError      string    `json:"last_error,omitempty"`
 	LastErrorAt    time.Time `json:"last_error_at,omitzero"`
+	AuthFailures   int       `json:"auth_failures,omitempty"` // logins refused in a row
+	FetchRetries   int64     `json:"fetch_retries,omitempty"` // fetches retried (a dropped connection, an empty body)
+	EmptyFetches   int64     `json:"empty_fetches,omitempty"` // of those, announced with a size and sent empty
 }
 
 type outboxCounts struct {
@@ -122,6 +125,7 @@ func opStatus(_ context.Context, env *opEnv, _ url.Values, out io.Writer) error 
 					}
 					m.LastUID = max(m.LastUID, s.LastUID)
 					m.LastSync, m.LastError, m.LastErrorAt = s.LastSync, s.LastError, s.LastErrorAt
+					m.AuthFailures, m.FetchRetries, m.EmptyFetches = s.AuthFailures, s.FetchRetries, s.EmptyFetches
 				}
 			}
 			rep.Mailboxes = append(rep.Mailboxes, m)
@@ -216,6 +220,12 @@ func printStatus(w io.Writer, rep *statusReport, loc *time.Location) error {
 				fmt.Fprintf(&b, "  last error   none\n")
 			} else {
 				fmt.Fprintf(&b, "  last error   %s: %s\n", at(m.LastErrorAt, "-"), m.LastError)
+			}
+			if m.AuthFailures > 0 {
+				fmt.Fprintf(&b, "  logins       %d refused in a row\n", m.AuthFailures)
+			}
+			if m.FetchRetries > 0 {
+				fmt.Fprintf(&b, "  fetches      %d retried, %d of them announced with a size and sent empty\n", m.FetchRetries, m.EmptyFetches)
 			}
 		}
 	}
