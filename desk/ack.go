@@ -25,7 +25,15 @@ const (
 // the ticket with its reason.
 func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Message, person *store.Person, from string, suppress string) (queued bool, err error) {
 	cfg := rt.cfg
-	to := replyAddress(m)
+	// The acknowledgement goes to the requester, the address the ticket's
+	// person was made from, never to a Reply-To: the consent link in it acts
+	// for that person, so it must reach that person's address (see README,
+	// "The acknowledgement").
+	to := sender(m)
+	to.Name = templates.EchoName(to.Name)
+	if store.NormalizeEmail(to.Email) != person.Email {
+		return false, fmt.Errorf("acknowledge ticket %d: the sender is not the requester (person %d)", tk.Number, person.ID)
+	}
 	if suppress == "" && !cfg.Acknowledgement.On() {
 		suppress = reasonDisabled
 	}
@@ -49,7 +57,7 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	queue := cfg.Queue(tk.Queue)
 	purpose := cfg.Purpose(tk.Purpose)
 	now := tx.Now()
-	token, claims, err := rt.signer.Issue(tk.Number, person.ID, purpose.Name, now.Add(cfg.Acknowledgement.ConsentLinkValidity.Duration))
+	token, claims, err := rt.signer.Issue(tk.Number, person.ID, to.Email, purpose.Name, now.Add(cfg.Acknowledgement.ConsentLinkValidity.Duration))
 	if err != nil {
 		return false, err
 	}
@@ -68,7 +76,7 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	}
 	raw, err := mail.Compose(mail.AutoReply{
 		From: mail.Address{Name: cfg.Controller.Name, Email: from}, To: to,
-		Subject: fmt.Sprintf("[#%d] %s", tk.Number, tk.Subject), MessageID: msgID, InReplyTo: m.MessageID,
+		Subject: fmt.Sprintf("[#%d] %s", tk.Number, templates.EchoSubject(tk.Subject)), MessageID: msgID, InReplyTo: m.MessageID,
 		References: refs, Date: now, Language: tk.Language, Instance: rt.instance, Text: r.Text, HTML: r.HTML,
 	})
 	if err != nil {
@@ -89,16 +97,6 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	tk.Ack = &store.Ack{Status: "queued", OutboxID: item.ID, MessageID: msgID, NoticeHash: r.NoticeHash,
 		Language: tk.Language, ConsentID: claims.ID}
 	return true, tx.UpdateTicket(tk, "ticket.ack_queued", "system")
-}
-
-// replyAddress is where an answer to m goes: Reply-To when given, else the sender.
-func replyAddress(m *mail.Message) mail.Address {
-	for _, a := range m.ReplyTo {
-		if a.Email != "" {
-			return a
-		}
-	}
-	return sender(m)
 }
 
 func domainOf(addr string) string {

@@ -25,7 +25,9 @@
 // built-in one. Inside a language's text or HTML set the files are named
 // "ack" and "notice"; an ack template includes the notice with
 // {{template "notice" .}}. Both are executed with an Ack (the customer's
-// subject and name already reduced to one line) and two functions:
+// subject and name already reduced by EchoSubject and EchoName: one line,
+// no control or format characters, at most 100 and 64 characters) and two
+// functions:
 //
 //	duration d   a time.Duration in the set's language: "1 Tag und 12 Stunden" (Duration)
 //	period p     a config.Period: "2 Jahre", "90 days" (Period)

@@ -201,8 +201,9 @@ func textFuncs(lang string) ttemplate.FuncMap {
 var legalBases = []string{"consent", "contract", "legal_obligation", "legitimate_interest"}
 
 // Ack renders the acknowledgement a. The subject and requester name are
-// reduced to one line first; a.Lang must be "de" or "en", and a.Ticket,
-// a.ConsentURL and a known legal basis must be set.
+// first reduced to what an acknowledgement may repeat (EchoSubject,
+// EchoName); a.Lang must be "de" or "en", and a.Ticket, a.ConsentURL and a
+// known legal basis must be set.
 func (s *Set) Ack(a Ack) (Rendered, error) {
 	ls, ok := s.langs[a.Lang]
 	switch {
@@ -216,8 +217,8 @@ func (s *Set) Ack(a Ack) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("templates: render acknowledgement for ticket %d: purpose %q has unknown legal basis %q",
 			a.Ticket, a.Purpose.Name, a.Purpose.LegalBasis)
 	}
-	a.Subject = oneLine(a.Subject)
-	a.RequesterName = oneLine(a.RequesterName)
+	a.Subject = EchoSubject(a.Subject)
+	a.RequesterName = EchoName(a.RequesterName)
 
 	var r Rendered
 	var err error
