@@ -85,7 +85,7 @@ type Controller struct {
 	Name      string `toml:"name"`      // required, legal name
 	Address   string `toml:"address"`   // required, postal address, one line
 	Email     string `toml:"email"`     // required, contact address for data protection questions
-	DPO       string `toml:"dpo"`       // required, how to reach the data protection officer (name and address or email)
+	DPO       string `toml:"dpo"`       // optional, how to reach the data protection officer where one is designated (name and address or email); "" = none designated
 	Authority string `toml:"authority"` // required, the supervisory authority a customer may complain to (name and address or URL)
 }
 

@@ -301,6 +301,9 @@ func consentSamples() []*consent.Page {
 				p.Restricted = at
 				p.Name = ""
 			}
+			if k == 1 {
+				p.Controller.DPO = "" // none designated
+			}
 			out = append(out, p)
 		}
 	}

@@ -302,8 +302,11 @@ func (ls *langSet) checkSample(a Ack, r Rendered) error {
 	c, p := a.Controller, a.Purpose
 	want := []struct{ field, value string }{
 		{".Controller.Name", c.Name}, {".Controller.Address", c.Address}, {".Controller.Email", c.Email},
-		{".Controller.DPO", c.DPO}, {".Controller.Authority", c.Authority},
+		{".Controller.Authority", c.Authority},
 		{".Purpose.Description", p.Description.In(a.Lang)}, {".Purpose.Required", p.Required.In(a.Lang)},
+	}
+	if c.DPO != "" { // Art. 13(1)(b): only where one is designated
+		want = append(want, struct{ field, value string }{".Controller.DPO", c.DPO})
 	}
 	if p.LegalBasis == "legitimate_interest" {
 		want = append(want, struct{ field, value string }{".Purpose.LegitimateInterest", p.LegitimateInterest.In(a.Lang)})
@@ -367,6 +370,7 @@ func samples() []Ack {
 				a.Purpose.Retention = config.Period{}
 				a.Purpose.OnExpiry = "delete"
 			case 1:
+				a.Controller.DPO = "" // none designated
 				a.RequesterName = ""
 				a.Subject = ""
 				a.SupportAddress = ""

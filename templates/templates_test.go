@@ -141,6 +141,9 @@ func goldenCases() map[string]Ack {
 			}
 			cases[lang+"-"+strings.ReplaceAll(basis, "_", "-")] = a
 		}
+		a := ack(lang, "contract")
+		a.Controller.DPO = "" // none designated (Art. 13(1)(b) asks only for a designated one)
+		cases[lang+"-no-dpo"] = a
 	}
 	return cases
 }
@@ -822,6 +825,32 @@ func TestReflow(t *testing.T) {
 	} {
 		if got := reflow(c.in); got != c.want {
 			t.Errorf("reflow(%q) =\n%s\nwant\n%s", c.in, got, c.want)
+		}
+	}
+}
+
+// TestNoticeWithoutDPO checks that a controller without a data protection
+// officer gets a notice without the DPO's heading, in both parts and
+// languages, and one with a DPO gets it.
+func TestNoticeWithoutDPO(t *testing.T) {
+	s := load(t)
+	heading := map[string]string{"de": "Datenschutzbeauftragter", "en": "Data protection officer"}
+	for lang, h := range heading {
+		for _, dpo := range []string{"", controller.DPO} {
+			a := ack(lang, "contract")
+			a.Controller.DPO = dpo
+			r, err := s.Ack(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for part, text := range map[string]string{"text": r.Text, "html": r.HTML} {
+				if got := strings.Contains(text, h); got != (dpo != "") {
+					t.Errorf("%s %s with DPO %q: heading %q shown: %v", lang, part, dpo, h, got)
+				}
+				if strings.Contains(text, h+"\n\n") || strings.Contains(text, "<p style=\"margin-top:0;\"></p>") {
+					t.Errorf("%s %s: an empty DPO entry", lang, part)
+				}
+			}
 		}
 	}
 }
