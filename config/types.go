@@ -19,6 +19,7 @@ type Config struct {
 	Processors      []Processor     `toml:"processor"`
 	Retention       Retention       `toml:"retention"`
 	Consent         Consent         `toml:"consent"`
+	Spam            Spam            `toml:"spam"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`

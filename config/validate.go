@@ -105,6 +105,7 @@ func (d *decoder) defaults(c *Config) {
 		setDefault(d, purposePath(i)+".on_expiry", &c.Purposes[i].OnExpiry, "anonymize")
 	}
 	d.retentionDefaults(c)
+	d.spamDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -185,6 +186,7 @@ func (d *decoder) validate(c *Config) {
 		d.errorf("queue", "no [[queue]] defined, at least one is required")
 	}
 	d.retentionValidate(c, queues)
+	d.spamValidate(c)
 
 	mailboxes := map[string]string{}
 	for i := range c.Mailboxes {

@@ -17,6 +17,10 @@ const (
 	reasonDisabled = "acknowledgements are disabled ([acknowledgement] enabled = false)"
 	reasonOldMail  = "the mail was in the mailbox before ticketd first read it"
 	reasonSilent   = "imported without acknowledgement (ingest -silent)"
+	// reasonSpam prefixes the verdict of a trusted spam filter header
+	// (mail.SpamPolicy): the reason for no acknowledgement, or with
+	// [spam] action = "quarantine" the quarantine reason.
+	reasonSpam = "marked by the spam filter: "
 )
 
 // acknowledge decides on and, unless suppressed, queues the acknowledgement
@@ -39,6 +43,11 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	}
 	if suppress == "" {
 		suppress = rt.policy.Suppress(m)
+	}
+	if suppress == "" {
+		if v := rt.spam.Verdict(m); v != "" {
+			suppress = reasonSpam + v // no backscatter
+		}
 	}
 	if suppress == "" {
 		ok, err := tx.TakeAckSlot(to.Email, cfg.Acknowledgement.MaxPerSender, cfg.Acknowledgement.Window.Duration)

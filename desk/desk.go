@@ -37,6 +37,7 @@ type setup struct {
 	cfg       *config.Config
 	templates *templates.Set
 	policy    *mail.AutoReplyPolicy
+	spam      *mail.SpamPolicy
 	signer    *consent.Signer
 	instance  string
 }
@@ -66,7 +67,8 @@ func (d *Desk) SetConfig(cfg *config.Config) error {
 		return err
 	}
 	d.rt.Store(&setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(),
-		policy: &mail.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)}})
+		policy: &mail.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)},
+		spam:   &mail.SpamPolicy{Trust: cfg.Spam.Trust, AuthservIDs: cfg.Spam.AuthservIDs}})
 	return nil
 }
 
@@ -215,7 +217,7 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 		return err
 	}
 	defer r.Close()
-	msg, err := mail.Parse(r, blobs, mail.ParseOptions{KeepHeaders: mail.KeepHeaders})
+	msg, err := mail.Parse(r, blobs, mail.ParseOptions{KeepHeaders: keepHeaders})
 	var pe *mail.ParseError
 	switch {
 	case errors.As(err, &pe):
@@ -230,6 +232,10 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 	}
 	return nil
 }
+
+// keepHeaders are the header fields the loop and spam rules read; they are
+// not stored.
+var keepHeaders = slices.Concat(mail.KeepHeaders, mail.SpamHeaders)
 
 // sender is who a mail is from: From, else Sender, Reply-To or Return-Path.
 func sender(m *mail.Message) mail.Address {
@@ -268,6 +274,12 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 			return Outcome{}, err
 		}
 		return Outcome{Ticket: msg.Ticket, Message: id, Duplicate: true}, nil
+	}
+	if rt.cfg.Spam.Action == "quarantine" {
+		if v := rt.spam.Verdict(m); v != "" {
+			it.reason = reasonSpam + v
+			return d.quarantine(tx, it, origin, blobs)
+		}
 	}
 	who := sender(m)
 	person, err := tx.EnsurePerson(who.Email, who.Name, "system")
