@@ -1,8 +1,11 @@
 package mail
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"ticketd/config"
 )
 
 func spamMail(t *testing.T, headers ...string) *Message {
@@ -100,4 +103,11 @@ func FuzzSplitAuthResults(f *testing.F) {
 			t.Fatal("no segment")
 		}
 	})
+}
+
+// The kinds the configuration accepts are the kinds Verdict knows.
+func TestSpamKindsMatchConfig(t *testing.T) {
+	if !slices.Equal(SpamKinds, config.SpamTrustKinds) {
+		t.Errorf("mail.SpamKinds %v, config.SpamTrustKinds %v", SpamKinds, config.SpamTrustKinds)
+	}
 }
