@@ -17,6 +17,9 @@ const (
 	reasonDisabled = "acknowledgements are disabled ([acknowledgement] enabled = false)"
 	reasonOldMail  = "the mail was in the mailbox before ticketd first read it"
 	reasonSilent   = "imported without acknowledgement (ingest -silent)"
+	// reasonReplyToOnly: the mail names no author, only a Reply-To, which
+	// is never the destination of an automatic response (RFC 3834 §4).
+	reasonReplyToOnly = "no From or Sender address, and no acknowledgement goes to a Reply-To address"
 	// reasonSpam prefixes the verdict of a trusted spam filter header
 	// (mail.SpamPolicy): the reason for no acknowledgement, or with
 	// [spam] action = "quarantine" the quarantine reason.
@@ -37,6 +40,9 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	to.Name = templates.EchoName(to.Name)
 	if store.NormalizeEmail(to.Email) != person.Email {
 		return false, fmt.Errorf("acknowledge ticket %d: the sender is not the requester (person %d)", tk.Number, person.ID)
+	}
+	if suppress == "" && m.From.Email == "" && m.Sender.Email == "" && len(m.ReplyTo) > 0 && to.Email == m.ReplyTo[0].Email {
+		suppress = reasonReplyToOnly
 	}
 	if suppress == "" && !cfg.Acknowledgement.On() {
 		suppress = reasonDisabled

@@ -151,3 +151,18 @@ func TestAcknowledgementEchoesLittle(t *testing.T) {
 		t.Errorf("stored subject %q", tk.Subject)
 	}
 }
+
+// A mail that names only a Reply-To (no From, no Sender) becomes that
+// address's ticket, but gets no acknowledgement: an automatic response
+// never goes to a Reply-To (RFC 3834 §4).
+func TestNoAcknowledgementToReplyToOnly(t *testing.T) {
+	fd := newFileDesk(t)
+	raw := "Reply-To: Mallory <mallory@evil.example>\r\nTo: support@example.com\r\nSubject: Frage\r\nMessage-ID: <ro@evil.example>\r\n\r\nHallo\r\n"
+	out := fd.ingest([]byte(raw))
+	if !out.NewTicket || out.AckQueued || out.AckReason != reasonReplyToOnly {
+		t.Fatalf("outcome %+v", out)
+	}
+	if n := len(fd.outbox()); n != 0 {
+		t.Errorf("%d mails queued", n)
+	}
+}
