@@ -6,7 +6,9 @@
 //
 // One TOML file with a [server] table, a [controller] table, an [smtp] table,
 // an optional [acknowledgement] table, one or more [[queue]] tables, one or
-// more [[mailbox]] tables and one or more [[purpose]] tables.
+// more [[mailbox]] tables and one or more [[purpose]] tables, and optional
+// [[hold]], [[processor]], [retention], [consent] and [spam] tables ([spam]:
+// which spam-filter header fields are believed, spam.go).
 // config.example.toml at the module root documents every key and its default;
 // a test loads it.
 //
@@ -34,8 +36,9 @@
 //     reports one that breaks it. A file must belong to the user that runs
 //     the command, so run `ticketd check` as the daemon's user.
 //   - The acknowledgement of a new ticket carries the transparency notice of
-//     GDPR Art. 13, so everything it states is required: [controller] whole,
-//     and in each [[purpose]] the description, legal basis (with the
+//     GDPR Art. 13, so everything it states is required: [controller] whole
+//     but dpo, which is named only where a DPO is designated (Art. 13(1)(b);
+//     written, it must not be empty), and in each [[purpose]] the description, legal basis (with the
 //     legitimate interest where that is the basis), retention, recipients,
 //     transfers (an empty list says there are none) and whether the data is
 //     required, texts in German and English. Each such error names the

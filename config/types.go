@@ -19,6 +19,7 @@ type Config struct {
 	Processors      []Processor     `toml:"processor"`
 	Retention       Retention       `toml:"retention"`
 	Consent         Consent         `toml:"consent"`
+	Spam            Spam            `toml:"spam"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`
@@ -85,7 +86,7 @@ type Controller struct {
 	Name      string `toml:"name"`      // required, legal name
 	Address   string `toml:"address"`   // required, postal address, one line
 	Email     string `toml:"email"`     // required, contact address for data protection questions
-	DPO       string `toml:"dpo"`       // required, how to reach the data protection officer (name and address or email)
+	DPO       string `toml:"dpo"`       // optional, how to reach the data protection officer where one is designated (name and address or email); "" = none designated
 	Authority string `toml:"authority"` // required, the supervisory authority a customer may complain to (name and address or URL)
 }
 

@@ -34,7 +34,6 @@ var (
 // message about a missing or empty one.
 const (
 	whyController = "the transparency notice must name the controller and how to reach it (GDPR Art. 13(1)(a))"
-	whyDPO        = "the transparency notice must give the data protection officer's contact (GDPR Art. 13(1)(b))"
 	whyPurpose    = "the transparency notice must state the purpose (GDPR Art. 13(1)(c))"
 	whyLegalBasis = "the transparency notice must state the legal basis (GDPR Art. 13(1)(c))"
 	whyInterest   = "the transparency notice must name the legitimate interest pursued (GDPR Art. 13(1)(d))"
@@ -106,6 +105,7 @@ func (d *decoder) defaults(c *Config) {
 		setDefault(d, purposePath(i)+".on_expiry", &c.Purposes[i].OnExpiry, "anonymize")
 	}
 	d.retentionDefaults(c)
+	d.spamDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -186,6 +186,7 @@ func (d *decoder) validate(c *Config) {
 		d.errorf("queue", "no [[queue]] defined, at least one is required")
 	}
 	d.retentionValidate(c, queues)
+	d.spamValidate(c)
 
 	mailboxes := map[string]string{}
 	for i := range c.Mailboxes {
@@ -206,14 +207,17 @@ func (d *decoder) validate(c *Config) {
 func (d *decoder) controller(c *Controller) {
 	if !d.has("controller") {
 		d.errorf("controller", "no [controller] table: the transparency notice must name the controller "+
-			"with name, address and email (GDPR Art. 13(1)(a)), the data protection officer as dpo (Art. 13(1)(b)) "+
-			"and the supervisory authority as authority (Art. 13(2)(d))")
+			"with name, address and email (GDPR Art. 13(1)(a)), the data protection officer as dpo where one is "+
+			"designated (Art. 13(1)(b)) and the supervisory authority as authority (Art. 13(2)(d))")
 		return
 	}
 	d.notice("controller", "name", c.Name, whyController)
 	d.notice("controller", "address", c.Address, whyController)
 	d.notice("controller", "email", c.Email, whyController)
-	d.notice("controller", "dpo", c.DPO, whyDPO)
+	// The DPO is named only where one is designated (Art. 13(1)(b), Art. 37).
+	if d.has("controller.dpo") && strings.TrimSpace(c.DPO) == "" {
+		d.keyErrorf("controller.dpo", "must not be empty: leave dpo out when no data protection officer is designated")
+	}
 	d.notice("controller", "authority", c.Authority, whyAuthority)
 	if strings.ContainsAny(c.Address, "\r\n") {
 		d.keyErrorf("controller.address", "must be one line")

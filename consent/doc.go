@@ -4,22 +4,37 @@
 //
 // # Tokens
 //
-// A token names one ticket, one person and one purpose, and expires. It is
+// A token names one ticket, one person, the address it was mailed to and
+// one purpose, and expires. It is
 //
 //	base64url(payload) "." base64url(HMAC-SHA256(key, "ticketd-consent-1" ‖ payload))
 //
-// with payload = version 1 ‖ token id (16 random bytes) ‖ ticket (8) ‖ person
-// (8) ‖ expiry in Unix seconds (8) ‖ purpose (its bytes). The key is 32
-// random bytes generated on first start and kept in the data directory
-// (consent.key, mode 0600); without it no token can be forged or altered.
-// A key file that group or others can read or change, that belongs to
-// another user, or that is not a regular file is refused at start, not
-// tightened: whoever read it can forge links, so the admin either removes it
-// (a new key is made; links already sent stop working) or, sure that no one
-// read it, makes it mode 0600.
-// Verify checks the signature in constant time before it reads any field,
-// and answers every bad token with one of three errors that say nothing about
-// whether the ticket or person exists.
+// with payload = version 2 ‖ token id (16 random bytes) ‖ ticket (8) ‖ person
+// (8) ‖ expiry in Unix seconds (8) ‖ address tag (16) ‖ purpose (its bytes),
+// where the address tag is HMAC-SHA256(key, "ticketd-consent-address-1" ‖
+// the recipient's address, lower case), cut to 16 bytes: it binds the
+// address without revealing it. The key is 32 random bytes generated on
+// first start and kept in the data directory (consent.key, mode 0600);
+// without it no token can be forged or altered. A key file that group or
+// others can read or change, that belongs to another user, or that is not a
+// regular file is refused at start, not tightened: whoever read it can forge
+// links, so the admin either removes it (a new key is made; links already
+// sent stop working) or, sure that no one read it, makes it mode 0600.
+// Verify checks the signature
+// in constant time before it reads any field, and answers every bad token
+// with one of three errors that say nothing about whether the ticket or
+// person exists. Version 1 tokens (the same without the address tag, issued
+// before tokens were bound) still verify; see the page for when they work.
+//
+// # Whom a link acts for
+//
+// A link acts only for the person it names, only while that person is the
+// ticket's requester, and only while the person's address is the one the
+// link was mailed to (MailedTo): a rectified address ends every earlier
+// link, an erased person's link finds nobody, and a link mailed to any
+// other address never acts for the person. A version 1 link works only
+// while the acknowledgement that carried it is in the outbox with the
+// person's address as its only recipient. Every other link gets the 404.
 //
 // # The page
 //
@@ -47,8 +62,9 @@
 // nothing.
 //
 // A malformed, forged, expired or unknown token, or one whose ticket or
-// person is gone, gets the same 404 page with the same headers, after the
-// same work (one HMAC and three store lookups). Every request takes a token
+// person is gone or that acts for no one (above), gets the same 404 page
+// with the same headers, after the same work (one HMAC, four store lookups
+// and one address tag). Every request takes a token
 // from its client address's bucket (consent.rate_limit per minute, an IPv6
 // client by its /64); the buckets live in memory, at most 10000, the least
 // recently seen forgotten first. The address is the connection's, or behind

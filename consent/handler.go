@@ -2,6 +2,7 @@ package consent
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,10 +122,20 @@ type subject struct {
 }
 
 // lookup resolves token. A token that is malformed, forged or expired, has
-// no issued record, or whose ticket or person is gone (or no longer linked)
-// yields false, and each such token costs the same: one HMAC and three
-// store lookups. Nothing tells them apart, so a caller cannot learn whether
-// a ticket or person exists.
+// no issued record, or whose ticket or person is gone (or is not the
+// ticket's requester any more), or that was not mailed to the person's
+// current address, yields false, and each such token costs the same: one
+// HMAC, four store lookups and one address digest. Nothing tells them
+// apart, so a caller cannot learn whether a ticket or person exists.
+//
+// The address check is what makes a link act only for the address it was
+// mailed to: a version 2 token carries a keyed digest of that address
+// (Signer.MailedTo), compared with the person's address now, so a link
+// stops working when the person's address is rectified, and an erased
+// person's link finds nobody. A version 1 token, issued before tokens
+// named their recipient, is accepted only when the acknowledgement that
+// carried it is still in the outbox and went to the person's address
+// alone; otherwise it may have gone elsewhere (to a Reply-To address).
 func (h *Handler) lookup(tx *store.Tx, token string, now time.Time) (*subject, bool) {
 	c, verr := h.Signer.verifyEvenly(token, now)
 	id := c.ID
@@ -135,10 +145,23 @@ func (h *Handler) lookup(tx *store.Tx, token string, now time.Time) (*subject, b
 	rec, err1 := tx.ConsentTokenRecord(id)
 	tk, err2 := tx.Ticket(c.Ticket)
 	p, err3 := tx.Person(c.Person)
+	var ackOutbox uint64
+	if err2 == nil && tk.Ack != nil && tk.Ack.ConsentID == c.ID {
+		ackOutbox = tk.Ack.OutboxID
+	}
+	ack, err4 := tx.OutboxItem(ackOutbox)
+	email := ""
+	if err3 == nil {
+		email = p.Email
+	}
+	bound := h.Signer.mailedToEvenly(c, email)
 	if verr != nil {
 		return nil, false
 	}
-	for _, err := range []error{err1, err2, err3} {
+	if errors.Is(err4, store.ErrNotFound) {
+		ack, err4 = nil, nil // only a version 1 token needs it
+	}
+	for _, err := range []error{err1, err2, err3, err4} {
 		if err == nil {
 			continue
 		}
@@ -147,8 +170,19 @@ func (h *Handler) lookup(tx *store.Tx, token string, now time.Time) (*subject, b
 		}
 		return nil, false
 	}
-	if rec.Ticket != c.Ticket || rec.Person != c.Person || rec.Purpose != c.Purpose ||
-		(tk.RequesterID != p.ID && !slices.Contains(tk.Participants, p.ID)) {
+	if rec.Ticket != c.Ticket || rec.Person != c.Person || rec.Purpose != c.Purpose || tk.RequesterID != p.ID {
+		return nil, false
+	}
+	switch c.Version {
+	case version2:
+		if !bound {
+			return nil, false
+		}
+	case version1:
+		if ack == nil || ackOutbox == 0 || len(ack.To) != 1 || store.NormalizeEmail(ack.To[0]) != p.Email {
+			return nil, false
+		}
+	default:
 		return nil, false
 	}
 	return &subject{claims: c, ticket: tk, person: p}, true
@@ -361,7 +395,7 @@ func (h *Handler) originCheck(cfg *config.Config) *http.CrossOriginProtection {
 }
 
 // evenPayload is what verifyEvenly signs for a malformed token.
-var evenPayload [fixedSize + 16]byte
+var evenPayload [fixedSize2 + 16]byte
 
 // verifyEvenly is Verify doing the same work for every bad token: one too
 // malformed to reach the signature check costs an HMAC all the same.
@@ -371,4 +405,11 @@ func (s *Signer) verifyEvenly(token string, now time.Time) (Claims, error) {
 		s.mac(evenPayload[:])
 	}
 	return c, err
+}
+
+// mailedToEvenly is MailedTo computing the address digest for every token,
+// a bad one or one whose person is gone ("") included.
+func (s *Signer) mailedToEvenly(c Claims, email string) bool {
+	tag := s.addrTag(email)
+	return c.Version == version2 && email != "" && hmac.Equal(tag[:], c.addr[:])
 }

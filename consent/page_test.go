@@ -195,7 +195,7 @@ func (f *fixture) ticket(queue, email, name, subject, lang string) (uint64, stri
 		}
 		number = tk.Number
 		var c consent.Claims
-		token, c, err = f.signer.Issue(tk.Number, p.ID, purpose, tx.Now().Add(90*24*time.Hour))
+		token, c, err = f.signer.Issue(tk.Number, p.ID, email, purpose, tx.Now().Add(90*24*time.Hour))
 		if err != nil {
 			return err
 		}
@@ -657,10 +657,10 @@ func TestBadTokens(t *testing.T) {
 		return string(b)
 	}
 	other, _ := consent.NewSigner([]byte("another key of 32 bytes, exactly"))
-	otherTok, _, _ := other.Issue(n, c.Person, "support", start.Add(time.Hour))
-	unrecorded, _, _ := f.signer.Issue(n, c.Person, "support", start.Add(time.Hour)) // signed, never issued in a mail
-	wrongPerson, _, _ := f.signer.Issue(n, c.Person+1, "support", start.Add(time.Hour))
-	short, _, _ := f.signer.Issue(n, c.Person, "support", start.Add(time.Hour))
+	otherTok, _, _ := other.Issue(n, c.Person, "erika@example.org", "support", start.Add(time.Hour))
+	unrecorded, _, _ := f.signer.Issue(n, c.Person, "erika@example.org", "support", start.Add(time.Hour)) // signed, never issued in a mail
+	wrongPerson, _, _ := f.signer.Issue(n, c.Person+1, "erika@example.org", "support", start.Add(time.Hour))
+	short, _, _ := f.signer.Issue(n, c.Person, "erika@example.org", "support", start.Add(time.Hour))
 	f.db.Update(func(tx *store.Tx) error {
 		sc, _ := f.signer.Verify(short, start)
 		return tx.RecordConsentToken(&store.ConsentToken{ID: sc.ID, Ticket: n, Person: c.Person, Purpose: "support", Expires: sc.Expires}, "system")
@@ -979,8 +979,8 @@ func BenchmarkBadToken(b *testing.B) {
 	n, tok := f.ticket("support", "erika@example.org", "Erika", "Drucker", "de")
 	c, _ := f.signer.Verify(tok, start)
 	enc, sig, _ := strings.Cut(tok, ".")
-	unrecorded, _, _ := f.signer.Issue(n, c.Person, "support", start.Add(time.Hour))
-	expired, _, _ := f.signer.Issue(n, c.Person, "support", start.Add(-time.Hour))
+	unrecorded, _, _ := f.signer.Issue(n, c.Person, "erika@example.org", "support", start.Add(time.Hour))
+	expired, _, _ := f.signer.Issue(n, c.Person, "erika@example.org", "support", start.Add(-time.Hour))
 	for _, bc := range []struct{ name, token string }{
 		{"malformed", "not-a-token"},
 		{"tampered", enc + "." + strings.ToUpper(sig[:4]) + sig[4:]},

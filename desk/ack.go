@@ -17,6 +17,13 @@ const (
 	reasonDisabled = "acknowledgements are disabled ([acknowledgement] enabled = false)"
 	reasonOldMail  = "the mail was in the mailbox before ticketd first read it"
 	reasonSilent   = "imported without acknowledgement (ingest -silent)"
+	// reasonReplyToOnly: the mail names no author, only a Reply-To, which
+	// is never the destination of an automatic response (RFC 3834 §4).
+	reasonReplyToOnly = "no From or Sender address, and no acknowledgement goes to a Reply-To address"
+	// reasonSpam prefixes the verdict of a trusted spam filter header
+	// (mail.SpamPolicy): the reason for no acknowledgement, or with
+	// [spam] action = "quarantine" the quarantine reason.
+	reasonSpam = "marked by the spam filter: "
 )
 
 // acknowledge decides on and, unless suppressed, queues the acknowledgement
@@ -25,12 +32,28 @@ const (
 // the ticket with its reason.
 func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Message, person *store.Person, from string, suppress string) (queued bool, err error) {
 	cfg := rt.cfg
-	to := replyAddress(m)
+	// The acknowledgement goes to the requester, the address the ticket's
+	// person was made from, never to a Reply-To: the consent link in it acts
+	// for that person, so it must reach that person's address (see README,
+	// "The acknowledgement").
+	to := sender(m)
+	to.Name = templates.EchoName(to.Name)
+	if store.NormalizeEmail(to.Email) != person.Email {
+		return false, fmt.Errorf("acknowledge ticket %d: the sender is not the requester (person %d)", tk.Number, person.ID)
+	}
+	if suppress == "" && m.From.Email == "" && m.Sender.Email == "" && len(m.ReplyTo) > 0 && to.Email == m.ReplyTo[0].Email {
+		suppress = reasonReplyToOnly
+	}
 	if suppress == "" && !cfg.Acknowledgement.On() {
 		suppress = reasonDisabled
 	}
 	if suppress == "" {
 		suppress = rt.policy.Suppress(m)
+	}
+	if suppress == "" {
+		if v := rt.spam.Verdict(m); v != "" {
+			suppress = reasonSpam + v // no backscatter
+		}
 	}
 	if suppress == "" {
 		ok, err := tx.TakeAckSlot(to.Email, cfg.Acknowledgement.MaxPerSender, cfg.Acknowledgement.Window.Duration)
@@ -49,7 +72,7 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	queue := cfg.Queue(tk.Queue)
 	purpose := cfg.Purpose(tk.Purpose)
 	now := tx.Now()
-	token, claims, err := rt.signer.Issue(tk.Number, person.ID, purpose.Name, now.Add(cfg.Acknowledgement.ConsentLinkValidity.Duration))
+	token, claims, err := rt.signer.Issue(tk.Number, person.ID, to.Email, purpose.Name, now.Add(cfg.Acknowledgement.ConsentLinkValidity.Duration))
 	if err != nil {
 		return false, err
 	}
@@ -68,7 +91,7 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	}
 	raw, err := mail.Compose(mail.AutoReply{
 		From: mail.Address{Name: cfg.Controller.Name, Email: from}, To: to,
-		Subject: fmt.Sprintf("[#%d] %s", tk.Number, tk.Subject), MessageID: msgID, InReplyTo: m.MessageID,
+		Subject: fmt.Sprintf("[#%d] %s", tk.Number, templates.EchoSubject(tk.Subject)), MessageID: msgID, InReplyTo: m.MessageID,
 		References: refs, Date: now, Language: tk.Language, Instance: rt.instance, Text: r.Text, HTML: r.HTML,
 	})
 	if err != nil {
@@ -89,16 +112,6 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	tk.Ack = &store.Ack{Status: "queued", OutboxID: item.ID, MessageID: msgID, NoticeHash: r.NoticeHash,
 		Language: tk.Language, ConsentID: claims.ID}
 	return true, tx.UpdateTicket(tk, "ticket.ack_queued", "system")
-}
-
-// replyAddress is where an answer to m goes: Reply-To when given, else the sender.
-func replyAddress(m *mail.Message) mail.Address {
-	for _, a := range m.ReplyTo {
-		if a.Email != "" {
-			return a
-		}
-	}
-	return sender(m)
 }
 
 func domainOf(addr string) string {

@@ -38,14 +38,16 @@ type setup struct {
 	cfg       *config.Config
 	templates *templates.Set
 	policy    *mail.AutoReplyPolicy
+	spam      *mail.SpamPolicy
 	signer    *consent.Signer
 	instance  string
 }
 
 // New returns a Desk working with cfg: it loads the templates (with the
 // overrides of server.templates_dir) and the consent key of the data
-// directory (created with a new store, never for an existing one), and installs the retention planner in db, which plans each
-// ticket with the configuration in use.
+// directory (created with a new store, never for an existing one), and
+// installs the retention planner in db, which plans each ticket with the
+// configuration in use.
 func New(db *store.DB, cfg *config.Config, log *slog.Logger) (*Desk, error) {
 	// Only a new store gets a new key; an existing one without its key
 	// would issue links that do not match those already mailed.
@@ -86,7 +88,8 @@ func (d *Desk) PrepareConfig(cfg *config.Config) (apply func(), err error) {
 		return nil, err
 	}
 	rt := &setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(),
-		policy: &mail.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)}}
+		policy: &mail.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)},
+		spam:   &mail.SpamPolicy{Trust: cfg.Spam.Trust, AuthservIDs: cfg.Spam.AuthservIDs}}
 	return func() { d.rt.Store(rt) }, nil
 }
 
@@ -276,7 +279,7 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 		return err
 	}
 	defer r.Close()
-	msg, err := mail.Parse(r, blobs, mail.ParseOptions{KeepHeaders: mail.KeepHeaders})
+	msg, err := mail.Parse(r, blobs, mail.ParseOptions{KeepHeaders: keepHeaders})
 	var pe *mail.ParseError
 	switch {
 	case errors.As(err, &pe):
@@ -291,6 +294,10 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 	}
 	return nil
 }
+
+// keepHeaders are the header fields the loop and spam rules read; they are
+// not stored.
+var keepHeaders = slices.Concat(mail.KeepHeaders, mail.SpamHeaders)
 
 // sender is who a mail is from: From, else Sender, Reply-To or Return-Path.
 func sender(m *mail.Message) mail.Address {
@@ -329,6 +336,12 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 			return Outcome{}, err
 		}
 		return Outcome{Ticket: msg.Ticket, Message: id, Duplicate: true}, nil
+	}
+	if rt.cfg.Spam.Action == "quarantine" {
+		if v := rt.spam.Verdict(m); v != "" {
+			it.reason = reasonSpam + v
+			return d.quarantine(tx, it, origin, blobs)
+		}
 	}
 	who := sender(m)
 	person, err := tx.EnsurePerson(who.Email, who.Name, "system")

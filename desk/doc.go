@@ -24,8 +24,21 @@
 //     acknowledgement (with the transparency notice and a recorded consent
 //     token) goes into the outbox, or its suppression is recorded on the
 //     ticket with the reason: old mail (below the mailbox's first UIDNEXT),
-//     mail.AutoReplyPolicy's loop rules, the per-address rate limit, or
+//     mail.AutoReplyPolicy's loop rules, a trusted spam filter's verdict
+//     (mail.SpamPolicy, [spam]), the per-address rate limit, or
 //     acknowledgements disabled. Wake tells the outbox after the commit.
+//     With [spam] action = "quarantine" a mail with such a verdict becomes a
+//     quarantine entry instead, before step 4.
+//
+// Invariant: the acknowledgement goes to the requester, the address the
+// ticket's person was made from (From, else Sender, else Return-Path), and
+// never to a Reply-To (RFC 3834 §4): a mail whose only address is a
+// Reply-To becomes that address's ticket without acknowledgement. Its
+// consent token names that person and is bound to that address
+// (consent.Signer.MailedTo). So the recipient of the link, the requester
+// and the person whose consent it changes are one address. It repeats only
+// the subject and display name of the mail (templates.EchoSubject,
+// EchoName), never its body.
 //
 // # Data-subject rights (GDPR Art. 15-17, 20)
 //

@@ -95,3 +95,26 @@ func TestRecordOfProcessingFollowsConfig(t *testing.T) {
 		}
 	}
 }
+
+// A controller without a data protection officer: the record says none is
+// designated, and its JSON says so without a dpo field.
+func TestRecordOfProcessingWithoutDPO(t *testing.T) {
+	cfg := exampleConfig(t)
+	cfg.Controller.DPO = ""
+	r := RecordOf(cfg)
+	var md, js bytes.Buffer
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "ropa-no-dpo.md", md.String())
+	golden(t, "ropa-no-dpo.json", js.String())
+	if !strings.Contains(md.String(), "- Data protection officer: none designated\n") {
+		t.Errorf("the Markdown does not say that no DPO is designated:\n%s", md.String())
+	}
+	if strings.Contains(js.String(), `"dpo":`) || !strings.Contains(js.String(), `"dpo_designated": false`) {
+		t.Errorf("JSON:\n%s", js.String())
+	}
+}

@@ -60,11 +60,17 @@
 // Compose renders an automatic reply (RFC 3834: Auto-Submitted: auto-replied,
 // LoopHeader with the instance id). AutoReplyPolicy says why a mail must get
 // no automatic reply (automatic, list, bulk, bounce, no-reply or our own
-// mail). Sender submits to the relay over one reused connection, RSETs after
-// a failed transaction, sends a password only over TLS or to loopback, and
-// types every error as a *SendError (temporary or permanent). Outbox drains
-// the store's outbox through a Submitter, retrying temporary failures with
-// exponential backoff until the item's give-up time.
+// mail). SpamPolicy reads the verdict of an upstream spam filter
+// (X-Spam-Flag, X-Spam-Status, rspamd's fields, a DMARC failure under policy
+// reject or quarantine in Authentication-Results) from the header kinds it
+// is told to trust, of each only the topmost field (the one the own filter
+// added), of Authentication-Results only those with an own authserv-id (RFC
+// 8601 §5); its reasons quote nothing from the mail. Sender submits to the
+// relay over one reused connection, RSETs after a failed transaction, sends
+// a password only over TLS or to loopback, and types every error as a
+// *SendError (temporary or permanent). Outbox drains the store's outbox
+// through a Submitter, retrying temporary failures with exponential backoff
+// until the item's give-up time.
 //
 // DeleteCopies removes an erased person's mail from the IMAP folders it was
 // imported from (subject erase with erase_imap_copies): it searches each

@@ -145,8 +145,8 @@ func (s *Set) Notice(a Ack) (text, hash string, err error) {
 	if !ok {
 		return "", "", fmt.Errorf("templates: render notice: unknown language %q", a.Lang)
 	}
-	a.Subject = oneLine(a.Subject)
-	a.RequesterName = oneLine(a.RequesterName)
+	a.Subject = EchoSubject(a.Subject)
+	a.RequesterName = EchoName(a.RequesterName)
 	if text, err = ls.exec(extText, roleNotice, a); err != nil {
 		return "", "", err
 	}
@@ -300,6 +300,9 @@ func consentSamples() []*consent.Page {
 			if k == 0 {
 				p.Restricted = at
 				p.Name = ""
+			}
+			if k == 1 {
+				p.Controller.DPO = "" // none designated
 			}
 			out = append(out, p)
 		}

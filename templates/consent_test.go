@@ -49,6 +49,20 @@ func consentPage(t *testing.T, s *Set, lang, basis, optionalState string) *conse
 	return p
 }
 
+// noDPO makes p the page of a controller that designated no data
+// protection officer, its notices included.
+func noDPO(t *testing.T, s *Set, p *consent.Page) {
+	t.Helper()
+	p.Controller.DPO = ""
+	for i := range p.Purposes {
+		pp := &p.Purposes[i]
+		var err error
+		if pp.Notice, pp.NoticeHash, err = s.Notice(Ack{Lang: p.Lang, Controller: p.Controller, Purpose: pp.Purpose}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestConsentGolden(t *testing.T) {
 	s := load(t)
 	at := time.Date(2026, 11, 23, 9, 31, 12, 0, time.UTC)
@@ -73,6 +87,8 @@ func TestConsentGolden(t *testing.T) {
 		{"consent-en-legitimate-interest", "en", "legitimate_interest", "", func(p *consent.Page) { p.Name = "" }},
 		{"consent-de-contract", "de", "contract", store.ConsentWithdrawn, nil},
 		{"consent-en-legal-obligation", "en", "legal_obligation", "", nil},
+		{"consent-de-no-dpo", "de", "contract", "", func(p *consent.Page) { noDPO(t, s, p) }},
+		{"consent-en-no-dpo", "en", "contract", "", func(p *consent.Page) { noDPO(t, s, p) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := consentPage(t, s, c.lang, c.basis, c.state)

@@ -25,7 +25,9 @@
 // built-in one. Inside a language's text or HTML set the files are named
 // "ack" and "notice"; an ack template includes the notice with
 // {{template "notice" .}}. Both are executed with an Ack (the customer's
-// subject and name already reduced to one line) and two functions:
+// subject and name already reduced by EchoSubject and EchoName: one line,
+// no control or format characters, at most 100 and 64 characters) and two
+// functions:
 //
 //	duration d   a time.Duration in the set's language: "1 Tag und 12 Stunden" (Duration)
 //	period p     a config.Period: "2 Jahre", "90 days" (Period)
@@ -38,15 +40,22 @@
 // # Invariants
 //
 //   - The notice names every item of GDPR Art. 13(1) and (2) from the config:
-//     controller and DPO contact, purpose and legal basis (with the legitimate
-//     interest, Art. 13(1)(d)), recipients, third-country transfers or an
-//     explicit "none", retention and what happens on expiry, the rights of
-//     Art. 15 to 18, 20 and 21, withdrawal of consent (Art. 7(3), only when
-//     the basis is consent), the complaint to the supervisory authority
+//     controller and the DPO's contact (where one is designated, Art.
+//     13(1)(b); without one the entry is left out), purpose and legal basis
+//     (with the legitimate interest, Art. 13(1)(d)), recipients,
+//     third-country transfers or an explicit "none", retention and what
+//     happens on expiry, the rights of Art. 15 to 18, 20 and 21 (the right to
+//     object to this processing where the basis is legitimate interest, else
+//     to processing based on legitimate interests), withdrawal of consent
+//     (Art. 7(3), only when the basis is consent), the complaint to the supervisory authority
 //     (Art. 77), whether the data is required, no automated decisions
 //     (Art. 22), and every kind of data recorded beyond what the customer
 //     wrote (sender, timestamps, channel and mailbox, attachments, threading
 //     headers).
+//   - What the acknowledgement says its link offers is what the page has: to
+//     give or withdraw consent where the basis is consent, an objection
+//     (Art. 21) where it is legitimate interest, neither for contract and
+//     legal obligation.
 //   - Rendered.Notice is the notice's text version byte for byte as it appears
 //     in the text part, and Rendered.NoticeHash its SHA-256: stored with a
 //     consent, it proves which notice the customer was shown (Art. 7(1)).

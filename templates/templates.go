@@ -201,8 +201,9 @@ func textFuncs(lang string) ttemplate.FuncMap {
 var legalBases = []string{"consent", "contract", "legal_obligation", "legitimate_interest"}
 
 // Ack renders the acknowledgement a. The subject and requester name are
-// reduced to one line first; a.Lang must be "de" or "en", and a.Ticket,
-// a.ConsentURL and a known legal basis must be set.
+// first reduced to what an acknowledgement may repeat (EchoSubject,
+// EchoName); a.Lang must be "de" or "en", and a.Ticket, a.ConsentURL and a
+// known legal basis must be set.
 func (s *Set) Ack(a Ack) (Rendered, error) {
 	ls, ok := s.langs[a.Lang]
 	switch {
@@ -216,8 +217,8 @@ func (s *Set) Ack(a Ack) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("templates: render acknowledgement for ticket %d: purpose %q has unknown legal basis %q",
 			a.Ticket, a.Purpose.Name, a.Purpose.LegalBasis)
 	}
-	a.Subject = oneLine(a.Subject)
-	a.RequesterName = oneLine(a.RequesterName)
+	a.Subject = EchoSubject(a.Subject)
+	a.RequesterName = EchoName(a.RequesterName)
 
 	var r Rendered
 	var err error
@@ -301,8 +302,11 @@ func (ls *langSet) checkSample(a Ack, r Rendered) error {
 	c, p := a.Controller, a.Purpose
 	want := []struct{ field, value string }{
 		{".Controller.Name", c.Name}, {".Controller.Address", c.Address}, {".Controller.Email", c.Email},
-		{".Controller.DPO", c.DPO}, {".Controller.Authority", c.Authority},
+		{".Controller.Authority", c.Authority},
 		{".Purpose.Description", p.Description.In(a.Lang)}, {".Purpose.Required", p.Required.In(a.Lang)},
+	}
+	if c.DPO != "" { // Art. 13(1)(b): only where one is designated
+		want = append(want, struct{ field, value string }{".Controller.DPO", c.DPO})
 	}
 	if p.LegalBasis == "legitimate_interest" {
 		want = append(want, struct{ field, value string }{".Purpose.LegitimateInterest", p.LegitimateInterest.In(a.Lang)})
@@ -366,6 +370,7 @@ func samples() []Ack {
 				a.Purpose.Retention = config.Period{}
 				a.Purpose.OnExpiry = "delete"
 			case 1:
+				a.Controller.DPO = "" // none designated
 				a.RequesterName = ""
 				a.Subject = ""
 				a.SupportAddress = ""

@@ -126,7 +126,7 @@ func load(t testing.TB) *Set {
 func goldenCases() map[string]Ack {
 	cases := map[string]Ack{}
 	for _, lang := range []string{"de", "en"} {
-		for _, basis := range []string{"contract", "consent", "legitimate_interest"} {
+		for _, basis := range []string{"contract", "consent", "legitimate_interest", "legal_obligation"} {
 			a := ack(lang, basis)
 			if lang == "en" {
 				a.Subject = "Invoice for March charged twice"
@@ -141,6 +141,9 @@ func goldenCases() map[string]Ack {
 			}
 			cases[lang+"-"+strings.ReplaceAll(basis, "_", "-")] = a
 		}
+		a := ack(lang, "contract")
+		a.Controller.DPO = "" // none designated (Art. 13(1)(b) asks only for a designated one)
+		cases[lang+"-no-dpo"] = a
 	}
 	return cases
 }
@@ -241,6 +244,7 @@ func TestNoticeItems(t *testing.T) {
 		basis                                                    map[string]string
 		rights                                                   []string
 		withdraw, objectLI, complaint, automated, noTransfers    string
+		object, objectOther                                      string
 		recorded                                                 []string
 		retentionClosed, deleted, anonymised, retention2y, ret90 string
 	}
@@ -251,7 +255,9 @@ func TestNoticeItems(t *testing.T) {
 				"legal_obligation": "Art. 6 Abs. 1 lit. c DSGVO", "legitimate_interest": "Art. 6 Abs. 1 lit. f DSGVO",
 			},
 			rights: []string{"Auskunft über Ihre Daten (Art. 15 DSGVO)", "Berichtigung (Art. 16 DSGVO)", "Löschung (Art. 17 DSGVO)",
-				"Einschränkung der Verarbeitung (Art. 18 DSGVO)", "Datenübertragbarkeit (Art. 20 DSGVO)", "Widerspruch gegen die Verarbeitung (Art. 21 DSGVO)"},
+				"Einschränkung der Verarbeitung (Art. 18 DSGVO)", "Datenübertragbarkeit (Art. 20 DSGVO)"},
+			object:      "Widerspruch gegen die Verarbeitung (Art. 21 DSGVO)",
+			objectOther: "Widerspruch gegen eine Verarbeitung aufgrund berechtigter Interessen (Art. 21 DSGVO)",
 			withdraw:    "jederzeit mit Wirkung für die Zukunft widerrufen (Art. 7 Abs. 3 DSGVO)",
 			objectLI:    "Art. 21 Abs. 1 DSGVO",
 			complaint:   "Datenschutz-Aufsichtsbehörde beschweren (Art. 77 DSGVO)",
@@ -269,7 +275,9 @@ func TestNoticeItems(t *testing.T) {
 				"legal_obligation": "Art. 6(1)(c) GDPR", "legitimate_interest": "Art. 6(1)(f) GDPR",
 			},
 			rights: []string{"access your data (Art. 15 GDPR)", "rectification (Art. 16 GDPR)", "erasure (Art. 17 GDPR)",
-				"restriction of processing (Art. 18 GDPR)", "data portability (Art. 20 GDPR)", "object to the processing (Art. 21 GDPR)"},
+				"restriction of processing (Art. 18 GDPR)", "data portability (Art. 20 GDPR)"},
+			object:      "object to the processing (Art. 21 GDPR)",
+			objectOther: "object to processing based on legitimate interests (Art. 21 GDPR)",
 			withdraw:    "withdraw your consent at any time with effect for the future (Art. 7(3) GDPR)",
 			objectLI:    "Art. 21(1) GDPR",
 			complaint:   "lodge a complaint with a data protection supervisory authority (Art. 77 GDPR)",
@@ -330,6 +338,16 @@ func TestNoticeItems(t *testing.T) {
 					for _, right := range w.rights {
 						has("right", right)
 					}
+					// The right to object (Art. 21(1)) applies to processing
+					// based on legitimate interest; for another basis the
+					// notice says so.
+					if basis == "legitimate_interest" {
+						has("right to object", w.object)
+						hasNot("right to object, qualified", w.objectOther)
+					} else {
+						has("right to object, qualified", w.objectOther)
+						hasNot("right to object", w.object)
+					}
 					if basis == "consent" {
 						has("withdrawal of consent", w.withdraw)
 					} else {
@@ -364,11 +382,25 @@ func TestNoticeItems(t *testing.T) {
 	}
 }
 
+// TestConsentParagraph checks what the acknowledgement says its link
+// offers, by legal basis: consent to give or withdraw; an objection (Art.
+// 21) only where the basis is legitimate interest, the one basis whose page
+// has an objection button; for contract and legal obligation neither.
 func TestConsentParagraph(t *testing.T) {
 	s := load(t)
-	want := map[string][2]string{
-		"de": {"Ihre Einwilligung können Sie hier jederzeit erteilen oder widerrufen:", "können der Verarbeitung widersprechen (Art. 21 DSGVO):"},
-		"en": {"You can give or withdraw your consent here at any time:", "object to the processing (Art. 21 GDPR):"},
+	want := map[string]map[string]string{
+		"de": {
+			"consent":             "Ihre Einwilligung können Sie hier jederzeit erteilen oder widerrufen:",
+			"legitimate_interest": "Hier sehen Sie, wie wir die Daten zu Ihrem Ticket verarbeiten, und können der Verarbeitung widersprechen (Art. 21 DSGVO):",
+			"contract":            "Hier sehen Sie, wie und auf welcher Rechtsgrundlage wir die Daten zu Ihrem Ticket verarbeiten:",
+			"legal_obligation":    "Hier sehen Sie, wie und auf welcher Rechtsgrundlage wir die Daten zu Ihrem Ticket verarbeiten:",
+		},
+		"en": {
+			"consent":             "You can give or withdraw your consent here at any time:",
+			"legitimate_interest": "Here you can see how we process the data of your ticket, and object to the processing (Art. 21 GDPR):",
+			"contract":            "Here you can see how we process the data of your ticket, and on what legal basis:",
+			"legal_obligation":    "Here you can see how we process the data of your ticket, and on what legal basis:",
+		},
 	}
 	for lang, w := range want {
 		for basis := range purposes {
@@ -380,12 +412,16 @@ func TestConsentParagraph(t *testing.T) {
 			after := oneLine(r.Text[strings.Index(r.Text, r.Notice)+len(r.Notice):])
 			htmlAfter := htmlText(t, r.HTML[strings.Index(r.HTML, "</section>"):], "")
 			for part, got := range map[string]string{"text": after, "html": htmlAfter} {
-				consent, other := w[0], w[1]
-				if basis != "consent" {
-					consent, other = other, consent
+				if !strings.Contains(got, w[basis]) {
+					t.Errorf("%s %s %s: after the notice\n%s\nwant %q", lang, basis, part, got, w[basis])
 				}
-				if !strings.Contains(got, consent) || strings.Contains(got, other) {
-					t.Errorf("%s %s %s: after the notice\n%s\nwant %q, not %q", lang, basis, part, got, consent, other)
+				for b, other := range w {
+					if other != w[basis] && strings.Contains(got, other) {
+						t.Errorf("%s %s %s: has the paragraph of %s", lang, basis, part, b)
+					}
+				}
+				if objects := strings.Contains(got, "Art. 21") || strings.Contains(got, "widersprechen") || strings.Contains(got, "object"); objects != (basis == "legitimate_interest") {
+					t.Errorf("%s %s %s: offers an objection: %v\n%s", lang, basis, part, objects, got)
 				}
 			}
 			if !strings.Contains(r.Text, "\n"+a.ConsentURL+"\n") {
@@ -789,6 +825,32 @@ func TestReflow(t *testing.T) {
 	} {
 		if got := reflow(c.in); got != c.want {
 			t.Errorf("reflow(%q) =\n%s\nwant\n%s", c.in, got, c.want)
+		}
+	}
+}
+
+// TestNoticeWithoutDPO checks that a controller without a data protection
+// officer gets a notice without the DPO's heading, in both parts and
+// languages, and one with a DPO gets it.
+func TestNoticeWithoutDPO(t *testing.T) {
+	s := load(t)
+	heading := map[string]string{"de": "Datenschutzbeauftragter", "en": "Data protection officer"}
+	for lang, h := range heading {
+		for _, dpo := range []string{"", controller.DPO} {
+			a := ack(lang, "contract")
+			a.Controller.DPO = dpo
+			r, err := s.Ack(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for part, text := range map[string]string{"text": r.Text, "html": r.HTML} {
+				if got := strings.Contains(text, h); got != (dpo != "") {
+					t.Errorf("%s %s with DPO %q: heading %q shown: %v", lang, part, dpo, h, got)
+				}
+				if strings.Contains(text, h+"\n\n") || strings.Contains(text, "<p style=\"margin-top:0;\"></p>") {
+					t.Errorf("%s %s: an empty DPO entry", lang, part)
+				}
+			}
 		}
 	}
 }

@@ -183,3 +183,34 @@ func oneLine(s string) string {
 		return unicode.IsSpace(r) || unicode.IsControl(r)
 	}), " ")
 }
+
+// Limits of what an acknowledgement repeats from the customer's mail.
+const (
+	MaxEchoSubject = 100 // characters of the subject
+	MaxEchoName    = 64  // characters of the sender's display name
+)
+
+// EchoSubject is the subject of a mail as an acknowledgement repeats it:
+// one line, without control and format characters (bidirectional
+// overrides, zero-width characters), at most MaxEchoSubject characters.
+// Anyone can write any From address, so this is all of the sender's text
+// that reaches that address.
+func EchoSubject(s string) string { return echo(s, MaxEchoSubject) }
+
+// EchoName is a display name as an acknowledgement repeats it, like
+// EchoSubject, at most MaxEchoName characters.
+func EchoName(s string) string { return echo(s, MaxEchoName) }
+
+func echo(s string, limit int) string {
+	s = oneLine(strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s))
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:limit-1]), " ") + "…"
+}
