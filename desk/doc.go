@@ -33,9 +33,13 @@
 // (unknown: store.ErrNotFound), run by the admin (audit actor "admin"):
 //
 //   - Export writes a ZIP: subject.json (SubjectExport: the person, every
-//     ticket they wrote to with its messages, the purposes, consent history
-//     and links, the mail sent to them, the audit events about them) and the
-//     attachments and sent mails as files. Event "subject.exported".
+//     ticket they wrote to with their own messages and the answers to them,
+//     the places in other people's records that hold their address as
+//     Mentions with the passage only (Art. 15(4)), the purposes, consent
+//     history and links, the mail sent to them, the audit events about
+//     them) and the attachments and sent mails as files. It finds the data
+//     through the same finder as Erase, so whatever an erasure touches is
+//     in the export. Event "subject.exported".
 //   - Erase deletes the tickets the person opened, their messages elsewhere,
 //     quarantined and outgoing mail with their address and the person record;
 //     replaces the address in other people's tickets with "[erased]"; keeps
