@@ -27,6 +27,17 @@
 //     mail.AutoReplyPolicy's loop rules, the per-address rate limit, or
 //     acknowledgements disabled. Wake tells the outbox after the commit.
 //
+// # Quarantine
+//
+// ShowQuarantine shows a record with the header of its stored raw copy
+// (parsed leniently) and where the copy is. RetryQuarantine parses the copy
+// again through the same store path as fetched mail (same origin, dedup):
+// a mail that now parses becomes a ticket message and its record goes in
+// the same transaction; one that does not keeps its record with the new
+// reason. DeleteQuarantine removes record and copy and scrubs the free
+// pages. Audit events "quarantine.retried", "quarantine.updated",
+// "quarantine.deleted" (actor "admin").
+//
 // # Data-subject rights (GDPR Art. 15-17, 20)
 //
 // Each right is one function on the store, found by the person's address

@@ -164,41 +164,6 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-func cmdQuarantine(_ context.Context, e *env, args []string) error {
-	fs, path := flags(e, "quarantine")
-	if err := parseCommand(fs, args); err != nil {
-		return err
-	}
-	if fs.Arg(0) != "list" {
-		return usageError("quarantine", "only list is known")
-	}
-	sub := subFlags(e, "quarantine", "list", path)
-	asJSON := sub.Bool("json", false, "print JSON")
-	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(e, *path)
-	if err != nil {
-		return err
-	}
-	return withBackend(cfg, func(b backend) error {
-		qs, err := b.Quarantine()
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return printJSON(e.stdout, qs)
-		}
-		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tSTORED\tCHANNEL\tMAILBOX\tUID\tSIZE\tREASON")
-		for _, q := range qs {
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", q.ID, q.StoredAt.Format(time.DateTime), q.Origin.Channel,
-				dash(q.Origin.Mailbox), q.Origin.UID, q.Size, q.Reason)
-		}
-		return w.Flush()
-	})
-}
-
 func cmdOutbox(_ context.Context, e *env, args []string) error {
 	fs, path := flags(e, "outbox")
 	if err := parseCommand(fs, args); err != nil {
