@@ -294,7 +294,7 @@ func ackLine(a *desk.AckView) string {
 	case desk.AckSent:
 		s = "sent " + a.SentAt.Local().Format(time.DateTime)
 	case desk.AckFailed:
-		s = fmt.Sprintf("failed: %s (%s)", oneLine(a.Error, 200), a.FailedAt.Local().Format(time.DateTime))
+		s = fmt.Sprintf("failed: %s; at %s", oneLine(a.Error, 200), a.FailedAt.Local().Format(time.DateTime))
 	case desk.AckQueued:
 		s = "queued"
 		if a.Attempts > 0 {
