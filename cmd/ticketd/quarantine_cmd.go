@@ -117,7 +117,7 @@ func opQuarantineShow(_ context.Context, env *opEnv, args url.Values, out io.Wri
 func printQuarantine(w io.Writer, v *desk.QuarantineView) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Quarantined mail %d, stored %s\n", v.ID, v.StoredAt.Local().Format(time.DateTime))
-	fmt.Fprintf(&b, "Reason:    %s\n", v.Reason)
+	fmt.Fprintf(&b, "Reason:    %s\n", printable(v.Reason))
 	fmt.Fprintf(&b, "Size:      %d bytes\n", v.Size)
 	o := v.Origin
 	switch o.Channel {
@@ -131,7 +131,7 @@ func printQuarantine(w io.Writer, v *desk.QuarantineView) error {
 		fmt.Fprintf(&b, "Moved to:  IMAP folder %s\n", v.Folder)
 	}
 	if o.MessageID != "" {
-		fmt.Fprintf(&b, "Message-ID: <%s>\n", o.MessageID)
+		fmt.Fprintf(&b, "Message-ID: <%s>\n", printable(o.MessageID))
 	}
 	switch v.StoredIn {
 	case "":
@@ -147,7 +147,7 @@ func printQuarantine(w io.Writer, v *desk.QuarantineView) error {
 	if len(v.Headers) > 0 {
 		b.WriteString("\nHeader of the raw copy:\n")
 		for _, h := range v.Headers {
-			fmt.Fprintf(&b, "  %s: %s\n", oneLine(h.Name, 80), oneLine(h.Value, 200))
+			fmt.Fprintf(&b, "  %s: %s\n", printable(oneLine(h.Name, 80)), printable(oneLine(h.Value, 200)))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -194,4 +194,16 @@ func opQuarantineDelete(_ context.Context, env *opEnv, args url.Values, out io.W
 	}
 	_, err = fmt.Fprintf(out, "quarantined mail %d deleted, with its raw copy (free pages overwritten: %d)\n", id, sc.Pages)
 	return err
+}
+
+// printable replaces control characters (a mail's header may carry terminal
+// escape sequences) with U+FFFD, so that what a mail says cannot steer the
+// admin's terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"ticketd/desk"
 	"ticketd/mail/mailtest"
@@ -66,4 +67,51 @@ func TestQuarantineCLIWithDaemon(t *testing.T) {
 	d := startRun(t, cfg)
 	d.waitLog(t, "ticketd started")
 	quarantineCLI(t, dir, cfg)
+}
+
+func TestPrintQuarantineAndAckLine(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 0, 5, 0, time.Local)
+	v := &desk.QuarantineView{Quarantine: &store.Quarantine{ID: 4, Reason: "no sender address", Size: 812, Blob: strings.Repeat("ab", 32),
+		Folder: "Quarantine", StoredAt: at, Origin: store.Origin{Channel: "email", Mailbox: "support", MessageID: "q1@example.net",
+			UID: 17, UIDValidity: 7, ReceivedAt: at}},
+		SourceFolder: "INBOX", StoredIn: "/var/lib/ticketd/blobs/ab/" + strings.Repeat("ab", 32),
+		Headers:    []desk.Header{{Name: "To", Value: "support@example.com"}, {Name: "Subject", Value: "Grüße\nund mehr"}, {Name: "X-Evil", Value: "a\x1b[31mb\u009bc"}},
+		HeaderNote: "1 header lines without a field name were skipped"}
+	var b strings.Builder
+	if err := printQuarantine(&b, v); err != nil {
+		t.Fatal(err)
+	}
+	want := `Quarantined mail 4, stored 2026-11-23 10:00:05
+Reason:    no sender address
+Size:      812 bytes
+Origin:    email, mailbox support, folder INBOX, UIDVALIDITY 7, UID 17, received 2026-11-23 10:00:05
+Moved to:  IMAP folder Quarantine
+Message-ID: <q1@example.net>
+Raw copy:  /var/lib/ticketd/blobs/ab/` + strings.Repeat("ab", 32) + `
+Note:      1 header lines without a field name were skipped
+
+Header of the raw copy:
+  To: support@example.com
+  Subject: Grüße und mehr
+  X-Evil: a�[31mb�c
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+
+	ack := &store.Ack{Status: "queued", OutboxID: 3, Language: "de", NoticeHash: strings.Repeat("cd", 32)}
+	for _, tc := range []struct {
+		v    desk.AckView
+		want string
+	}{
+		{desk.AckView{Ack: ack, Status: desk.AckSent, Attempts: 1, SentAt: at}, "sent 2026-11-23 10:00:05 (outbox 3, de, notice cdcdcdcdcdcd)"},
+		{desk.AckView{Ack: ack, Status: desk.AckFailed, Attempts: 1, FailedAt: at, Error: "550 no such user"}, "failed: 550 no such user; at 2026-11-23 10:00:05 (outbox 3, de, notice cdcdcdcdcdcd)"},
+		{desk.AckView{Ack: ack, Status: desk.AckQueued}, "queued (outbox 3, de, notice cdcdcdcdcdcd)"},
+		{desk.AckView{Ack: ack, Status: desk.AckQueued, Attempts: 2, NextAttempt: at, Error: "451 try later"}, "queued, attempts 2, next 2026-11-23 10:00:05: 451 try later (outbox 3, de, notice cdcdcdcdcdcd)"},
+		{desk.AckView{Ack: &store.Ack{Status: "suppressed", Reason: "auto-generated mail (Auto-Submitted)"}, Status: desk.AckSuppressed}, "suppressed: auto-generated mail (Auto-Submitted)"},
+	} {
+		if got := ackLine(&tc.v); got != tc.want {
+			t.Errorf("ackLine = %q, want %q", got, tc.want)
+		}
+	}
 }
