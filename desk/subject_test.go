@@ -1099,3 +1099,37 @@ func TestExportShowsWhatErasureTouches(t *testing.T) {
 		}
 	}
 }
+
+// TestExportAnswersToThePerson: an answer from support to the person is
+// their data and in the export; one to another person in that person's
+// ticket is not (Art. 15(4)).
+func TestExportAnswersToThePerson(t *testing.T) {
+	e := newSubjectEnv(t)
+	e.deliver(msg{From: erika, Subject: "Drucker", MessageID: "e1@example.org", Body: "Hallo"}.raw(),
+		msg{From: "Olga <olga@example.net>", Subject: "Lieferung", MessageID: "o1@example.net", Body: "Wo?"}.raw())
+	e.deliver(msg{From: erika, Subject: "Re: Lieferung", MessageID: "e2@example.org", InReplyTo: "o1@example.net", Body: "Ich auch"}.raw())
+	mine, olgas := e.ticketOf("e1@example.org"), e.ticketOf("o1@example.net")
+	answers := map[uint64]uint64{}
+	e.update(func(tx *store.Tx) error {
+		for _, n := range []uint64{mine, olgas} {
+			tk, err := tx.Ticket(n)
+			if err != nil {
+				return err
+			}
+			m := &store.Message{Direction: "out", Subject: "Re: " + tk.Subject, Text: "Antwort des Supports", From: store.Address{Email: "support@example.com"}}
+			if err := tx.AddMessage(tk, m, nil, "agent:1"); err != nil {
+				return err
+			}
+			answers[n] = m.ID
+		}
+		return nil
+	})
+	doc, _ := exportDoc(t, e.db, e.cfg, erikaAddr)
+	for _, et := range doc.Tickets {
+		shown := slices.ContainsFunc(et.Messages, func(m *store.Message) bool { return m.ID == answers[et.Ticket.Number] })
+		withheld := slices.ContainsFunc(et.Withheld, func(w WithheldMessage) bool { return w.Message == answers[et.Ticket.Number] })
+		if et.Ticket.Number == mine && (!shown || withheld) || et.Ticket.Number == olgas && (shown || !withheld) {
+			t.Errorf("ticket %d (hers: %v): the answer shown %v, withheld %v", et.Ticket.Number, et.OpenedByPerson, shown, withheld)
+		}
+	}
+}
