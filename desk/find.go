@@ -34,8 +34,9 @@ type Mention struct {
 	// "ticket subject" or "raw" (a line of a stored mail as it came or went).
 	Where string `json:"where"`
 	// Passage is the line with the occurrence (shortened to a window around
-	// it), or the list entry; "" where the copy quotes it only in an encoded
-	// form (an outgoing mail quoting the subject of a ticket that mentions it).
+	// it), or the list entry; "" where a stored mail holds it only in an
+	// encoded form (an outgoing mail quoting the subject of a ticket that
+	// mentions it) or in a line too long to quote.
 	Passage string `json:"passage"`
 }
 
@@ -230,17 +231,30 @@ func (d *subjectData) findQuarantine(db *store.DB) error {
 		if err != nil {
 			return err
 		}
+		found, err := containsAddress(r, d.person.Email)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("search quarantined mail %d: %w", q.ID, err)
+		}
+		if !found {
+			continue
+		}
+		d.quarantine = append(d.quarantine, q)
+		r, err = db.OpenBlob(q.Blob)
+		if err != nil {
+			return err
+		}
 		lines, err := rawMentions(r, d.person.Email)
 		r.Close()
 		if err != nil {
 			return fmt.Errorf("search quarantined mail %d: %w", q.ID, err)
 		}
-		if len(lines) > 0 {
-			d.quarantine = append(d.quarantine, q)
-			for _, l := range lines {
-				d.quarantineMentions[q.ID] = append(d.quarantineMentions[q.ID],
-					Mention{Quarantine: q.ID, MessageID: q.Origin.MessageID, Where: "raw", Passage: l})
-			}
+		if len(lines) == 0 {
+			lines = []string{""} // in a line too long to quote
+		}
+		for _, l := range lines {
+			d.quarantineMentions[q.ID] = append(d.quarantineMentions[q.ID],
+				Mention{Quarantine: q.ID, MessageID: q.Origin.MessageID, Where: "raw", Passage: l})
 		}
 	}
 	return nil
@@ -258,8 +272,9 @@ func rawMentions(r io.Reader, addr string) ([]string, error) {
 	for len(out) < maxRawPassages {
 		line, err := br.ReadSlice('\n')
 		for errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: judged in pieces, each with the
-			// piece's own boundaries, which can only find fewer, never false ones.
+			// A line longer than the buffer is judged in pieces: an
+			// occurrence across two pieces is not quoted (containsAddress,
+			// which decides what is found, reads across them).
 			if sp := addressSpans(string(line), addr); len(sp) > 0 {
 				out = append(out, passage(string(line), sp[0]))
 			}

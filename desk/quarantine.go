@@ -51,7 +51,8 @@ const (
 
 // ShowQuarantine returns quarantine record id with the headers of its raw
 // copy; store.ErrNotFound when there is none.
-func ShowQuarantine(db *store.DB, d *Desk, id uint64) (*QuarantineView, error) {
+func (d *Desk) ShowQuarantine(id uint64) (*QuarantineView, error) {
+	db := d.DB
 	v := &QuarantineView{Headers: []Header{}}
 	err := db.View(func(tx *store.Tx) error {
 		q, err := tx.Quarantine(id)
@@ -65,7 +66,7 @@ func ShowQuarantine(db *store.DB, d *Desk, id uint64) (*QuarantineView, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d != nil && v.Origin.Channel == store.ChannelEmail {
+	if v.Origin.Channel == store.ChannelEmail {
 		if box := d.Config().Mailbox(v.Origin.Mailbox); box != nil {
 			v.SourceFolder = box.Folder
 		}

@@ -43,7 +43,7 @@ func TestQuarantineShowRetryDelete(t *testing.T) {
 	broken, unread := qs[0].ID, qs[1].ID
 
 	// show: reason, origin, size, where the copy is, the headers.
-	v, err := ShowQuarantine(e.db, e.d, broken)
+	v, err := e.d.ShowQuarantine(broken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +53,10 @@ func TestQuarantineShowRetryDelete(t *testing.T) {
 		!slices.Equal(v.Headers, want) || !strings.Contains(v.HeaderNote, "1 header lines without a field name") {
 		t.Errorf("show = %s", mustJSON(t, v))
 	}
-	if v, err := ShowQuarantine(e.db, e.d, unread); err != nil || v.StoredIn != "" || !strings.Contains(v.HeaderNote, "not read") {
+	if v, err := e.d.ShowQuarantine(unread); err != nil || v.StoredIn != "" || !strings.Contains(v.HeaderNote, "not read") {
 		t.Errorf("show unread = %+v, %v", v, err)
 	}
-	if _, err := ShowQuarantine(e.db, e.d, 99); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.d.ShowQuarantine(99); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("show 99: %v", err)
 	}
 
@@ -81,7 +81,7 @@ func TestQuarantineShowRetryDelete(t *testing.T) {
 	if _, err := os.Stat(place); err != nil {
 		t.Fatalf("the raw copy is not a file: %q %v", place, err)
 	}
-	if v, _ := ShowQuarantine(e.db, e.d, old); v.StoredIn != place {
+	if v, _ := e.d.ShowQuarantine(old); v.StoredIn != place {
 		t.Errorf("show says the copy is in %q, want %q", v.StoredIn, place)
 	}
 	out, err = e.d.RetryQuarantine(context.Background(), old)

@@ -73,8 +73,8 @@ func ackView(tx *store.Tx, ack *store.Ack) (*AckView, error) {
 	if ack == nil {
 		return nil, nil
 	}
-	v := &AckView{Ack: ack, Status: AckSuppressed}
-	if ack.Status != "queued" || ack.OutboxID == 0 {
+	v := &AckView{Ack: ack, Status: ack.Status}
+	if ack.Status != AckQueued || ack.OutboxID == 0 {
 		return v, nil
 	}
 	it, err := tx.OutboxItem(ack.OutboxID)

@@ -165,7 +165,15 @@ func (db *DB) BackupArchive(path string, force bool) (*BackupInfo, error) {
 			}
 		}
 		for _, sum := range sums {
-			ok, err := add("blobs/"+sum[:2]+"/"+sum, db.Blobs.path(sum))
+			// A blob erased after the snapshot may be overwritten while it is
+			// read: it goes into the archive only as a copy whose content
+			// still matches its name.
+			tmp := filepath.Join(work, "blob")
+			ok, err := copyBlob(db.Blobs.path(sum), tmp, sum)
+			if err == nil && ok {
+				ok, err = add("blobs/"+sum[:2]+"/"+sum, tmp)
+			}
+			os.Remove(tmp)
 			if err != nil {
 				return err
 			}
@@ -209,6 +217,24 @@ func (db *DB) BackupArchive(path string, force bool) (*BackupInfo, error) {
 	}
 	info.MissingBlobs = man.MissingBlobs
 	return info, syncDir(dir)
+}
+
+// copyBlob copies the blob file src to dst and reports whether it was there
+// and its content's SHA-256 is sum.
+func copyBlob(src, dst, sum string) (bool, error) {
+	f, err := os.Open(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if err := writeFile(dst, io.TeeReader(f, h), -1); err != nil {
+		return false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sum, nil
 }
 
 // fileBlobs are the referenced blobs that are files (not in the blobs bucket), sorted.

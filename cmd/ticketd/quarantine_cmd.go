@@ -104,7 +104,7 @@ func opQuarantineShow(_ context.Context, env *opEnv, args url.Values, out io.Wri
 	if err != nil {
 		return err
 	}
-	v, err := desk.ShowQuarantine(env.desk.DB, env.desk, id)
+	v, err := env.desk.ShowQuarantine(id)
 	if err != nil {
 		return err
 	}
