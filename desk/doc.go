@@ -40,15 +40,30 @@
 // the subject and display name of the mail (templates.EchoSubject,
 // EchoName), never its body.
 //
+// # Quarantine
+//
+// ShowQuarantine shows a record with the header of its stored raw copy
+// (parsed leniently) and where the copy is. RetryQuarantine parses the copy
+// again through the same store path as fetched mail (same origin, dedup):
+// a mail that now parses becomes a ticket message and its record goes in
+// the same transaction; one that does not keeps its record with the new
+// reason. DeleteQuarantine removes record and copy and scrubs the free
+// pages. Audit events "quarantine.retried", "quarantine.updated",
+// "quarantine.deleted" (actor "admin").
+//
 // # Data-subject rights (GDPR Art. 15-17, 20)
 //
 // Each right is one function on the store, found by the person's address
 // (unknown: store.ErrNotFound), run by the admin (audit actor "admin"):
 //
 //   - Export writes a ZIP: subject.json (SubjectExport: the person, every
-//     ticket they wrote to with its messages, the purposes, consent history
-//     and links, the mail sent to them, the audit events about them) and the
-//     attachments and sent mails as files. Event "subject.exported".
+//     ticket they wrote to with their own messages and the answers to them,
+//     the places in other people's records that hold their address as
+//     Mentions with the passage only (Art. 15(4)), the purposes, consent
+//     history and links, the mail sent to them, the audit events about
+//     them) and the attachments and sent mails as files. It finds the data
+//     through the same finder as Erase, so whatever an erasure touches is
+//     in the export. Event "subject.exported".
 //   - Erase deletes the tickets the person opened, their messages elsewhere,
 //     quarantined and outgoing mail with their address and the person record;
 //     replaces the address in other people's tickets with "[erased]"; keeps

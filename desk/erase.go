@@ -1,7 +1,6 @@
 package desk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -155,18 +154,20 @@ type eraser struct {
 func Erase(ctx context.Context, db *store.DB, cfg *config.Config, email string, dryRun bool) (*ErasureReport, error) {
 	e := &eraser{db: db, cfg: cfg, now: db.Now(), msgIDs: map[string][]string{}, held: map[uint64]*HeldTicket{}}
 	e.rep = &ErasureReport{DryRun: dryRun, At: e.now}
-	if err := db.View(func(tx *store.Tx) error { return e.plan(tx, email) }); err != nil {
+	data, err := find(db, email)
+	if err != nil {
 		return nil, err
 	}
-	if err := db.View(e.findMentions); err != nil {
+	if err := db.View(func(tx *store.Tx) error { return e.plan(tx, data) }); err != nil {
 		return nil, err
 	}
-	if err := db.View(e.findOutboxMentions); err != nil {
+	if err := db.View(func(tx *store.Tx) error { return e.sortMentions(tx, data) }); err != nil {
 		return nil, err
 	}
-	if err := e.findQuarantine(); err != nil {
+	if err := db.View(func(tx *store.Tx) error { return e.sortOutbox(tx, data) }); err != nil {
 		return nil, err
 	}
+	e.sortQuarantine(data)
 	e.rep.Notes = e.notes()
 	if dryRun {
 		e.finishReport()
@@ -177,7 +178,7 @@ func Erase(ctx context.Context, db *store.DB, cfg *config.Config, email string, 
 		return e.rep, fmt.Errorf("erasure of person %d stopped: %w", e.person.ID, err)
 	}
 	imapErr := e.deleteIMAPCopies(ctx)
-	err := db.Update(func(tx *store.Tx) error {
+	err = db.Update(func(tx *store.Tx) error {
 		return tx.Audit(store.AuditEvent{Actor: actorAdmin, Action: "subject.erased", Person: e.person.ID, Detail: e.auditDetail()})
 	})
 	if err == nil {
@@ -190,27 +191,25 @@ func Erase(ctx context.Context, db *store.DB, cfg *config.Config, email string, 
 	return e.rep, imapErr
 }
 
-// plan finds what the erasure touches: the person's tickets and messages,
-// the holds that keep some of them, and the outgoing mail to the address.
-func (e *eraser) plan(tx *store.Tx, email string) error {
-	p, err := findPerson(tx, email)
-	if err != nil {
-		return err
-	}
+// plan sorts what find found of the person's tickets and messages: deleted
+// whole, the person's messages deleted, or kept by a hold; and the outgoing
+// mail to the address.
+func (e *eraser) plan(tx *store.Tx, data *subjectData) error {
+	p := data.person
 	e.person, e.rep.Email, e.rep.Person = p, p.Email, p.ID
-	e.addName(p.Name)
+	e.names = data.names
 	hist, err := tx.ConsentHistory(p.ID)
 	if err != nil {
 		return err
 	}
 	e.rep.Erased.ConsentRecords = len(hist)
-	err = eachTicket(tx, p.ID, func(tk *store.Ticket, msgs []*store.Message) error {
+	for _, ft := range data.tickets {
+		tk, msgs := ft.tk, ft.msgs
 		n := tk.Number
 		var mine []*store.Message
 		for _, m := range msgs {
 			if m.PersonID == p.ID {
 				mine = append(mine, m)
-				e.addName(m.From.Name)
 			}
 		}
 		switch holds := activeHolds(tk, e.now); {
@@ -229,16 +228,8 @@ func (e *eraser) plan(tx *store.Tx, email string) error {
 			}
 			e.erasing(mine...)
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	items, err := tx.OutboxFor(p.Email)
-	if err != nil {
-		return err
-	}
-	for _, it := range items {
+	for _, it := range data.outbox {
 		if h := e.held[it.Ticket]; h != nil {
 			h.Outbox = append(h.Outbox, it.ID)
 			continue
@@ -266,13 +257,6 @@ func (e *eraser) hold(n uint64, holds []HoldRef) *HeldTicket {
 		e.held[n] = h
 	}
 	return h
-}
-
-func (e *eraser) addName(name string) {
-	name = strings.TrimSpace(name)
-	if len(name) >= 2 && !slices.Contains(e.names, name) && !strings.Contains(name, "@") {
-		e.names = append(e.names, name)
-	}
 }
 
 // erasing records the attachments and the origin of mail about to be erased.
@@ -303,24 +287,23 @@ func (e *eraser) copyOf(o store.Origin, movedTo string, quarantine uint64) {
 	}
 }
 
-// findMentions walks every message that is not being erased for the
-// address, and sorts the tickets that mention it into redacted and held.
-func (e *eraser) findMentions(tx *store.Tx) error {
+// sortMentions sorts the tickets with mentions that are not deleted whole
+// into redacted and held.
+func (e *eraser) sortMentions(tx *store.Tx, data *subjectData) error {
 	deleting := e.deleting()
 	mentions := map[uint64][]uint64{} // other people's tickets -> their messages that mention the address
-	places := map[uint64]int{}
-	err := tx.Messages(func(m *store.Message) bool {
-		if deleting[m.Ticket] || m.PersonID == e.person.ID {
-			return true
+	places, subject := map[uint64]int{}, map[uint64]int{}
+	for _, m := range data.mentions {
+		switch {
+		case deleting[m.Ticket]:
+		case m.Message == 0:
+			subject[m.Ticket]++
+		default:
+			if ids := mentions[m.Ticket]; len(ids) == 0 || ids[len(ids)-1] != m.Message {
+				mentions[m.Ticket] = append(ids, m.Message)
+			}
+			places[m.Ticket]++
 		}
-		if n := redactMessage(m, e.person.Email, e.names); n > 0 {
-			mentions[m.Ticket] = append(mentions[m.Ticket], m.ID)
-			places[m.Ticket] += n
-		}
-		return true
-	})
-	if err != nil {
-		return err
 	}
 	for _, n := range slices.Sorted(maps.Keys(mentions)) {
 		tk, err := tx.Ticket(n)
@@ -331,45 +314,32 @@ func (e *eraser) findMentions(tx *store.Tx) error {
 			e.hold(n, holds).Mentions = places[n]
 			continue
 		}
-		_, subj := redactAddress(tk.Subject, e.person.Email, e.names)
-		e.rep.Kept.Redacted = append(e.rep.Kept.Redacted, Redaction{Ticket: n, Places: places[n] + subj, Messages: mentions[n]})
+		e.rep.Kept.Redacted = append(e.rep.Kept.Redacted, Redaction{Ticket: n, Places: places[n] + subject[n], Messages: mentions[n]})
 	}
 	return nil
 }
 
-// findOutboxMentions finds the stored copies of mail to other people that
-// may hold the address: mail of a ticket that is redacted (an
-// acknowledgement quotes the subject, perhaps encoded), and mail whose raw
-// content contains it. Mail of tickets that are deleted whole goes with them.
-func (e *eraser) findOutboxMentions(tx *store.Tx) error {
+// sortOutbox sorts the stored copies of mail to other people that may hold
+// the address: mail of a ticket that is redacted (an acknowledgement quotes
+// the subject, perhaps encoded), and mail whose raw content contains it.
+// Mail of tickets that are deleted whole goes with them.
+func (e *eraser) sortOutbox(tx *store.Tx, data *subjectData) error {
 	redacted := map[uint64]bool{}
 	for _, r := range e.rep.Kept.Redacted {
 		redacted[r.Ticket] = true
 	}
 	skip := map[uint64]bool{}
-	for _, id := range e.outbox {
-		skip[id] = true
-	}
 	for _, h := range e.held {
 		for _, id := range h.Outbox {
 			skip[id] = true
 		}
 	}
 	deleting := e.deleting()
-	var found []*store.OutboxItem
-	err := tx.Outbox(func(it *store.OutboxItem) bool {
-		if skip[it.ID] || deleting[it.Ticket] {
-			return true
+	for _, fo := range data.outboxOthers {
+		it := fo.it
+		if skip[it.ID] || deleting[it.Ticket] || !fo.contains && !redacted[it.Ticket] {
+			continue
 		}
-		if ok, _ := containsAddress(bytes.NewReader(it.Raw), e.person.Email); ok || redacted[it.Ticket] {
-			found = append(found, it)
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	for _, it := range found {
 		if it.Ticket != 0 {
 			tk, err := tx.Ticket(it.Ticket)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -393,40 +363,14 @@ func (e *eraser) findOutboxMentions(tx *store.Tx) error {
 	return nil
 }
 
-// findQuarantine searches the stored content of every quarantined mail for
-// the address (each read in its own transaction).
-func (e *eraser) findQuarantine() error {
-	var all []*store.Quarantine
-	if err := e.db.View(func(tx *store.Tx) error {
-		return tx.Quarantined(func(q *store.Quarantine) bool { all = append(all, q); return true })
-	}); err != nil {
-		return err
+// sortQuarantine takes the quarantined mail that holds the address.
+func (e *eraser) sortQuarantine(data *subjectData) {
+	e.rep.NotReachable.UnreadQuarantine = append(e.rep.NotReachable.UnreadQuarantine, data.unread...)
+	for _, q := range data.quarantine {
+		e.quarantine = append(e.quarantine, q)
+		e.rep.Erased.Quarantine = append(e.rep.Erased.Quarantine, q.ID)
+		e.copyOf(q.Origin, q.Folder, q.ID)
 	}
-	for _, q := range all {
-		if q.Blob == "" {
-			e.rep.NotReachable.UnreadQuarantine = append(e.rep.NotReachable.UnreadQuarantine, q.ID)
-			continue
-		}
-		r, err := e.db.OpenBlob(q.Blob)
-		if errors.Is(err, store.ErrNotFound) {
-			e.rep.NotReachable.UnreadQuarantine = append(e.rep.NotReachable.UnreadQuarantine, q.ID)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		found, err := containsAddress(r, e.person.Email)
-		r.Close()
-		if err != nil {
-			return fmt.Errorf("search quarantined mail %d: %w", q.ID, err)
-		}
-		if found {
-			e.quarantine = append(e.quarantine, q)
-			e.rep.Erased.Quarantine = append(e.rep.Erased.Quarantine, q.ID)
-			e.copyOf(q.Origin, q.Folder, q.ID)
-		}
-	}
-	return nil
 }
 
 // apply erases what the plan found, in batches.

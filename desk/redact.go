@@ -19,10 +19,7 @@ func redactMessage(m *store.Message, addr string, names []string) int {
 	}
 	for _, list := range []*[]store.Address{&m.To, &m.Cc} {
 		before := len(*list)
-		*list = slices.DeleteFunc(slices.Clone(*list), func(a store.Address) bool {
-			_, inName := redactAddress(a.Name, addr, nil)
-			return store.NormalizeEmail(a.Email) == store.NormalizeEmail(addr) || inName > 0
-		})
+		*list = slices.DeleteFunc(slices.Clone(*list), func(a store.Address) bool { return addressEntryMatches(a, addr) })
 		n += before - len(*list)
 	}
 	return n
@@ -37,36 +34,49 @@ const erasedMark = "[erased]"
 // before it ("Name <addr>", "\"Name\" <addr>"). It returns the new s and the
 // number of occurrences.
 func redactAddress(s, addr string, names []string) (string, int) {
-	if addr == "" || len(s) < len(addr) {
+	spans := addressSpans(s, addr)
+	if len(spans) == 0 {
 		return s, 0
 	}
-	lower, a := asciiLower(s), asciiLower(addr)
+	lower := asciiLower(s)
 	var b strings.Builder
-	n, last := 0, 0
-	for i := 0; ; {
-		j := strings.Index(lower[i:], a)
-		if j < 0 {
-			break
-		}
-		start, end := i+j, i+j+len(a)
-		if !addressBoundaryBefore(lower, start) || !addressBoundaryAfter(lower, end) {
-			i = start + 1
-			continue
-		}
+	last := 0
+	for _, sp := range spans {
+		start, end := sp[0], sp[1]
 		if start > last && s[start-1] == '<' && end < len(s) && s[end] == '>' {
 			start, end = start-1, end+1
 			start = nameBefore(s, lower, start, last, names)
 		}
 		b.WriteString(s[last:start])
 		b.WriteString(erasedMark)
-		last, i = end, end
-		n++
-	}
-	if n == 0 {
-		return s, 0
+		last = end
 	}
 	b.WriteString(s[last:])
-	return b.String(), n
+	return b.String(), len(spans)
+}
+
+// addressSpans are the byte ranges of the occurrences of addr in s: ASCII
+// case-insensitive, and only where it is not part of a longer address.
+// Export and erasure both find the address through it.
+func addressSpans(s, addr string) [][2]int {
+	if addr == "" || len(s) < len(addr) {
+		return nil
+	}
+	lower, a := asciiLower(s), asciiLower(addr)
+	var out [][2]int
+	for i := 0; ; {
+		j := strings.Index(lower[i:], a)
+		if j < 0 {
+			return out
+		}
+		start, end := i+j, i+j+len(a)
+		if !addressBoundaryBefore(lower, start) || !addressBoundaryAfter(lower, end) {
+			i = start + 1
+			continue
+		}
+		out = append(out, [2]int{start, end})
+		i = end
+	}
 }
 
 // nameBefore extends a match starting at start backwards over one of names

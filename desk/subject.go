@@ -2,6 +2,7 @@ package desk
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,7 +39,7 @@ const actorAdmin = "admin"
 const batchSize = 100
 
 // ExportFormat names the layout of subject.json; it changes when the layout does.
-const ExportFormat = "ticketd-subject-export/1"
+const ExportFormat = "ticketd-subject-export/2"
 
 // findPerson is the person with address email, or store.ErrNotFound saying so.
 func findPerson(tx *store.Tx, email string) (*store.Person, error) {
@@ -144,10 +145,15 @@ func (s *ScrubReport) text() string {
 
 // SubjectExport is subject.json, the document of an export.
 type SubjectExport struct {
-	Format   string         `json:"format"` // ExportFormat
-	Person   *store.Person  `json:"person"`
-	Tickets  []ExportTicket `json:"tickets"`
-	Purposes []PurposeInfo  `json:"purposes"` // the purposes of the tickets and consents, as configured
+	Format  string         `json:"format"` // ExportFormat
+	Person  *store.Person  `json:"person"`
+	Tickets []ExportTicket `json:"tickets"`
+	// Mentions are the places in other people's records that hold the
+	// person's address, each with its passage only: a To or Cc entry, a
+	// line of another person's message or of a quarantined or outgoing mail
+	// (Art. 15(4): the copy shows the person's data, not the other person's mail).
+	Mentions []Mention     `json:"mentions"`
+	Purposes []PurposeInfo `json:"purposes"` // the purposes of the tickets and consents, as configured
 	// ConsentHistory is every consent decision, by purpose and then in order.
 	ConsentHistory []*store.ConsentRecord `json:"consent_history"`
 	// ConsentLinks are the consent links issued to the person.
@@ -157,14 +163,51 @@ type SubjectExport struct {
 	Outbox []ExportMail `json:"outbox"`
 	// Files are the attachment files in the archive.
 	Files []ExportFile `json:"files"`
-	// AuditEvents are the events about the person or their tickets.
+	// AuditEvents are the events about the person, and those about the
+	// tickets they opened that name no other person.
 	AuditEvents []*store.AuditEvent `json:"audit_events"`
 }
 
-// ExportTicket is one ticket the person wrote to, with all its messages as stored.
+// ExportTicket is one ticket the person wrote to. For a ticket the person
+// opened, Ticket is the ticket record as stored; for another person's
+// ticket only what concerns the person's part in it (number, queue,
+// purpose, status, times, holds), without its subject and requester.
+// Messages are the person's own messages and the answers sent to them from
+// support; messages that other people wrote into it are Withheld, and what
+// of them mentions the person is in SubjectExport.Mentions.
 type ExportTicket struct {
-	Ticket   *store.Ticket    `json:"ticket"`
-	Messages []*store.Message `json:"messages"`
+	Ticket         *store.Ticket     `json:"ticket"`
+	OpenedByPerson bool              `json:"opened_by_person"`
+	Messages       []*store.Message  `json:"messages"`
+	Withheld       []WithheldMessage `json:"withheld"`
+}
+
+// WithheldMessage is a message of another person in a ticket of the
+// export: it is named, not shown (Art. 15(4)).
+type WithheldMessage struct {
+	Message  uint64    `json:"message"`
+	StoredAt time.Time `json:"stored_at"`
+}
+
+// exportTicket is what the export shows of a ticket person wrote to.
+func exportTicket(ft foundTicket, person uint64) ExportTicket {
+	et := ExportTicket{Ticket: ft.tk, OpenedByPerson: ft.tk.RequesterID == person, Messages: []*store.Message{}, Withheld: []WithheldMessage{}}
+	if !et.OpenedByPerson {
+		tk := *ft.tk
+		et.Ticket = &store.Ticket{Number: tk.Number, Status: tk.Status, Queue: tk.Queue, Participants: []uint64{person},
+			CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt, Purpose: tk.Purpose, Language: tk.Language, ClosedAt: tk.ClosedAt,
+			Holds: tk.Holds, AnonymizedAt: tk.AnonymizedAt, PurgeAt: tk.PurgeAt}
+	}
+	for _, m := range ft.msgs {
+		// Answers from support to the person are theirs; in another
+		// person's ticket an answer goes to that person.
+		if m.PersonID == person || et.OpenedByPerson && m.Direction == "out" {
+			et.Messages = append(et.Messages, m)
+			continue
+		}
+		et.Withheld = append(et.Withheld, WithheldMessage{Message: m.ID, StoredAt: m.Origin.StoredAt})
+	}
+	return et
 }
 
 // ExportMail is one outgoing mail to the person.
@@ -242,7 +285,7 @@ func Export(db *store.DB, cfg *config.Config, email string, w io.Writer) error {
 	}
 	err = db.Update(func(tx *store.Tx) error {
 		return tx.Audit(store.AuditEvent{Actor: actorAdmin, Action: "subject.exported", Person: doc.Person.ID,
-			Detail: fmt.Sprintf("tickets %d files %d outbox %d", len(doc.Tickets), len(doc.Files), len(doc.Outbox))})
+			Detail: fmt.Sprintf("tickets %d mentions %d files %d outbox %d", len(doc.Tickets), len(doc.Mentions), len(doc.Files), len(doc.Outbox))})
 	})
 	if err != nil {
 		return err
@@ -250,31 +293,52 @@ func Export(db *store.DB, cfg *config.Config, email string, w io.Writer) error {
 	return writeExport(db, doc, mails, w)
 }
 
-// collectExport reads the export's records in one read transaction; the
+// collectExport finds the person's data (find, as the erasure does) and
+// reads the rest of the export's records in one read transaction; the
 // contents of blobs are read afterwards, each on its own.
 func collectExport(db *store.DB, cfg *config.Config, email string) (*SubjectExport, map[uint64][]byte, error) {
-	doc := &SubjectExport{Format: ExportFormat}
+	data, err := find(db, email)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := data.person
+	doc := &SubjectExport{Format: ExportFormat, Person: p, Mentions: data.mentions}
 	mails := map[uint64][]byte{}
-	err := db.View(func(tx *store.Tx) error {
-		p, err := findPerson(tx, email)
-		if err != nil {
-			return err
-		}
-		doc.Person = p
-		tickets := map[uint64]bool{}
-		purposes := map[string]bool{}
-		tokens := map[string]bool{}
-		err = eachTicket(tx, p.ID, func(tk *store.Ticket, msgs []*store.Message) error {
-			doc.Tickets = append(doc.Tickets, ExportTicket{Ticket: tk, Messages: nonNil(msgs)})
-			tickets[tk.Number], purposes[tk.Purpose] = true, true
-			if tk.Ack != nil && tk.Ack.ConsentID != "" {
-				tokens[tk.Ack.ConsentID] = true
+	opened := map[uint64]bool{}
+	purposes := map[string]bool{}
+	tokens := map[string]bool{}
+	for _, ft := range data.tickets {
+		et := exportTicket(ft, p.ID)
+		doc.Tickets = append(doc.Tickets, et)
+		purposes[ft.tk.Purpose] = true
+		if et.OpenedByPerson {
+			opened[ft.tk.Number] = true
+			if ft.tk.Ack != nil && ft.tk.Ack.ConsentID != "" {
+				tokens[ft.tk.Ack.ConsentID] = true
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
+	}
+	for _, fo := range data.outboxOthers {
+		lines, err := rawMentions(bytes.NewReader(fo.it.Raw), p.Email)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(lines) == 0 {
+			lines = []string{""} // quoted only in an encoded form: the ticket's mentions show what
+		}
+		for _, l := range lines {
+			doc.Mentions = append(doc.Mentions, Mention{Ticket: fo.it.Ticket, Outbox: fo.it.ID, MessageID: fo.it.MessageID, Where: "raw", Passage: l})
+		}
+	}
+	for _, q := range data.quarantine {
+		doc.Mentions = append(doc.Mentions, data.quarantineMentions[q.ID]...)
+	}
+	for _, it := range data.outbox {
+		doc.Outbox = append(doc.Outbox, ExportMail{OutboxView: outboxView(it), File: fmt.Sprintf("outbox/%d.eml", it.ID)})
+		mails[it.ID] = it.Raw
+	}
+	err = db.View(func(tx *store.Tx) error {
+		var err error
 		if doc.ConsentHistory, err = tx.ConsentHistory(p.ID); err != nil {
 			return err
 		}
@@ -296,21 +360,10 @@ func collectExport(db *store.DB, cfg *config.Config, email string) (*SubjectExpo
 				doc.ConsentLinks = append(doc.ConsentLinks, ct)
 			}
 		}
-		items, err := tx.OutboxFor(p.Email)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			doc.Outbox = append(doc.Outbox, ExportMail{OutboxView: outboxView(it), File: fmt.Sprintf("outbox/%d.eml", it.ID)})
-			mails[it.ID] = it.Raw
-		}
-		for _, name := range slices.Sorted(maps.Keys(purposes)) {
-			if pc := cfg.Purpose(name); pc != nil {
-				doc.Purposes = append(doc.Purposes, purposeInfo(pc))
-			}
-		}
+		// The events about the person, and those about their own tickets
+		// that name no other person.
 		return tx.AuditEvents(func(e *store.AuditEvent) bool {
-			if e.Person == p.ID || e.Ticket != 0 && tickets[e.Ticket] {
+			if e.Person == p.ID || e.Person == 0 && e.Ticket != 0 && opened[e.Ticket] {
 				doc.AuditEvents = append(doc.AuditEvents, e)
 			}
 			return true
@@ -319,8 +372,13 @@ func collectExport(db *store.DB, cfg *config.Config, email string) (*SubjectExpo
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, name := range slices.Sorted(maps.Keys(purposes)) {
+		if pc := cfg.Purpose(name); pc != nil {
+			doc.Purposes = append(doc.Purposes, purposeInfo(pc))
+		}
+	}
 	doc.Files = exportFiles(doc.Tickets)
-	doc.Tickets, doc.Purposes = nonNil(doc.Tickets), nonNil(doc.Purposes)
+	doc.Tickets, doc.Purposes, doc.Mentions = nonNil(doc.Tickets), nonNil(doc.Purposes), nonNil(doc.Mentions)
 	doc.ConsentHistory, doc.ConsentLinks = nonNil(doc.ConsentHistory), nonNil(doc.ConsentLinks)
 	doc.Outbox, doc.AuditEvents = nonNil(doc.Outbox), nonNil(doc.AuditEvents)
 	return doc, mails, nil

@@ -644,12 +644,21 @@ func TestExportRoundTrip(t *testing.T) {
 		if len(doc.Tickets) != len(mine) {
 			t.Fatalf("%d tickets exported, want %d", len(doc.Tickets), len(mine))
 		}
-		for i, n := range mine {
-			tk, _ := tx.Ticket(n)
-			msgs, _ := tx.TicketMessages(n)
-			if !bytes.Equal(mustJSON(t, doc.Tickets[i].Ticket), mustJSON(t, tk)) || !bytes.Equal(mustJSON(t, doc.Tickets[i].Messages), mustJSON(t, msgs)) {
-				t.Errorf("ticket %d differs from the store", n)
-			}
+		// Her own ticket as stored, with all its messages (all hers); of
+		// Olga's ticket her reply only, Olga's mail withheld (Art. 15(4)).
+		tk, _ := tx.Ticket(mine[0])
+		msgs, _ := tx.TicketMessages(mine[0])
+		if et := doc.Tickets[0]; !et.OpenedByPerson || !bytes.Equal(mustJSON(t, et.Ticket), mustJSON(t, tk)) ||
+			!bytes.Equal(mustJSON(t, et.Messages), mustJSON(t, msgs)) || len(et.Withheld) != 0 {
+			t.Errorf("ticket %d differs from the store", mine[0])
+		}
+		msgs, _ = tx.TicketMessages(mine[1])
+		et := doc.Tickets[1]
+		if et.OpenedByPerson || et.Ticket.Number != mine[1] || et.Ticket.Subject != "" || et.Ticket.RequesterID != 0 ||
+			!slices.Equal(et.Ticket.Participants, []uint64{person.ID}) || len(msgs) != 2 ||
+			!bytes.Equal(mustJSON(t, et.Messages), mustJSON(t, msgs[1:])) ||
+			len(et.Withheld) != 1 || et.Withheld[0].Message != msgs[0].ID {
+			t.Errorf("another person's ticket exported as %s", mustJSON(t, et))
 		}
 		hist, _ := tx.ConsentHistory(person.ID)
 		if len(hist) != 2 || !bytes.Equal(mustJSON(t, doc.ConsentHistory), mustJSON(t, hist)) {
@@ -696,8 +705,8 @@ func TestExportRoundTrip(t *testing.T) {
 			created++
 		}
 	}
-	if created != 2 {
-		t.Errorf("%d ticket.created events exported, want 2", created)
+	if created != 1 {
+		t.Errorf("%d ticket.created events exported, want 1 (Olga's ticket's is hers)", created)
 	}
 	// Deterministic: the same export again gives the same subject.json.
 	var again bytes.Buffer
@@ -927,6 +936,200 @@ func TestRedactAddress(t *testing.T) {
 			if found != (tail != ".uk") {
 				t.Errorf("pad %d tail %q: found %v", pad, tail, found)
 			}
+		}
+	}
+}
+
+// exportDoc exports the person with address email and returns subject.json, parsed and raw.
+func exportDoc(t *testing.T, db *store.DB, cfg *config.Config, email string) (*SubjectExport, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Export(db, cfg, email, &buf); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := zr.Open("subject.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(r)
+	r.Close()
+	var doc SubjectExport
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return &doc, raw
+}
+
+// TestExportShowsWhatErasureTouches: every place the erasure would delete or
+// redact is in the export (Art. 15: all data concerning the person), places
+// in other people's mail as the person's data only (the entry, the
+// passage), never as the other person's whole mail (Art. 15(4)).
+func TestExportShowsWhatErasureTouches(t *testing.T) {
+	e := newEraseScenario(t, 5)
+	// Otto's acknowledgement went (it quotes the address in its subject).
+	e.update(func(tx *store.Tx) error {
+		it, err := tx.OutboxItem(e.ackOtto)
+		if err != nil {
+			return err
+		}
+		it.Status, it.DoneAt = store.OutboxSent, tx.Now()
+		return tx.UpdateOutbox(it, "system")
+	})
+	rep, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, raw := exportDoc(t, e.db, e.cfg, erikaAddr)
+	pid := doc.Person.ID
+
+	tickets := map[uint64]ExportTicket{}
+	for _, et := range doc.Tickets {
+		tickets[et.Ticket.Number] = et
+		for _, m := range et.Messages {
+			if m.PersonID != pid && m.Direction != "out" {
+				t.Errorf("ticket %d: message %d of person %d exported whole", et.Ticket.Number, m.ID, m.PersonID)
+			}
+		}
+	}
+	exported := func(ticket, msg uint64) bool {
+		return slices.ContainsFunc(tickets[ticket].Messages, func(m *store.Message) bool { return m.ID == msg })
+	}
+	withheld := func(ticket, msg uint64) bool {
+		return slices.ContainsFunc(tickets[ticket].Withheld, func(w WithheldMessage) bool { return w.Message == msg })
+	}
+	mentions := func(keep func(Mention) bool) []Mention {
+		var out []Mention
+		for _, m := range doc.Mentions {
+			if keep(m) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+
+	// Tickets deleted whole: each in the export, each of its messages shown or named.
+	for _, n := range rep.Erased.Tickets {
+		et, ok := tickets[n]
+		if !ok || !et.OpenedByPerson {
+			t.Errorf("erased ticket %d is not in the export as hers", n)
+		}
+		for _, m := range e.messages(n) {
+			if !exported(n, m.ID) && !withheld(n, m.ID) {
+				t.Errorf("message %d of erased ticket %d is not in the export", m.ID, n)
+			}
+		}
+	}
+	for _, r := range rep.Erased.Messages {
+		if !exported(r.Ticket, r.Message) {
+			t.Errorf("her message %d in ticket %d is not in the export", r.Message, r.Ticket)
+		}
+	}
+	// Places redacted in other people's tickets: each one is a mention.
+	if len(rep.Kept.Redacted) == 0 || len(rep.Kept.Held) < 2 {
+		t.Fatalf("scenario: redacted %+v held %+v", rep.Kept.Redacted, rep.Kept.Held)
+	}
+	for _, r := range rep.Kept.Redacted {
+		if got := mentions(func(m Mention) bool { return m.Ticket == r.Ticket && m.Outbox == 0 }); len(got) != r.Places {
+			t.Errorf("ticket %d: %d places redacted, %d in the export: %+v", r.Ticket, r.Places, len(got), got)
+		}
+		for _, id := range r.Messages {
+			if len(mentions(func(m Mention) bool { return m.Message == id })) == 0 {
+				t.Errorf("redacted message %d has no mention in the export", id)
+			}
+		}
+	}
+	for _, h := range rep.Kept.Held {
+		if (h.Opened || h.Messages > 0) && tickets[h.Ticket].Ticket == nil {
+			t.Errorf("held ticket %d is not in the export", h.Ticket)
+		}
+		if got := mentions(func(m Mention) bool { return m.Ticket == h.Ticket && m.Message != 0 }); len(got) != h.Mentions {
+			t.Errorf("held ticket %d: %d mentions, %d in the export", h.Ticket, h.Mentions, len(got))
+		}
+		for _, id := range h.Outbox {
+			if !slices.ContainsFunc(doc.Outbox, func(m ExportMail) bool { return m.ID == id }) &&
+				len(mentions(func(m Mention) bool { return m.Outbox == id })) == 0 {
+				t.Errorf("outgoing mail %d of held ticket %d is not in the export", id, h.Ticket)
+			}
+		}
+	}
+	for _, id := range rep.Erased.Quarantine {
+		if len(mentions(func(m Mention) bool { return m.Quarantine == id })) == 0 {
+			t.Errorf("quarantined mail %d is not in the export", id)
+		}
+	}
+	for _, id := range rep.Erased.Outbox {
+		if !slices.ContainsFunc(doc.Outbox, func(m ExportMail) bool { return m.ID == id }) {
+			t.Errorf("mail %d to her is not in the export", id)
+		}
+	}
+	if len(rep.Erased.OutboxMentions) == 0 {
+		t.Fatalf("scenario: no sent mail to others that quotes her: %+v", rep.Erased)
+	}
+	for _, id := range slices.Concat(rep.Erased.OutboxMentions, rep.Kept.PendingOutbox) {
+		if len(mentions(func(m Mention) bool { return m.Outbox == id })) == 0 {
+			t.Errorf("mail %d to someone else that quotes her is not in the export", id)
+		}
+	}
+
+	// The mentions are her data: the Cc entry and the passages, as the issue names them.
+	want := []Mention{
+		{Ticket: e.otto, Where: "cc", Passage: erika},
+		{Ticket: e.otto, Where: "subject", Passage: "Rückfrage zu ERIKA@example.org"},
+		{Ticket: e.otto, Where: "text", Passage: "Bitte an erika@example.org antworten."},
+		{Ticket: e.otto, Where: "text", Passage: "Erika Mustermann <erika@example.org> schrieb:"},
+		{Ticket: e.otto, Where: "ticket subject", Passage: "Rückfrage zu ERIKA@example.org"},
+		{Ticket: e.hans, Where: "text", Passage: "Kopie an erika@example.org"},
+		{Quarantine: e.quarantined, Where: "raw", Passage: "To: Erika Mustermann <erika@example.org>"},
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(doc.Mentions, func(m Mention) bool {
+			return m.Ticket == w.Ticket && m.Quarantine == w.Quarantine && m.Where == w.Where && m.Passage == w.Passage
+		}) {
+			t.Errorf("no mention %+v in %s", w, mustJSON(t, doc.Mentions))
+		}
+	}
+	// Nothing else of the other people's mail: Otto's quote, Olga's text, their addresses.
+	for _, s := range []string{"> alt", "Kontakt:", `"subject": "Lieferung"`, "olga@example.net", "hans@example.net", "ohne Absender"} {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Errorf("subject.json holds %q of another person's mail", s)
+		}
+	}
+}
+
+// TestExportAnswersToThePerson: an answer from support to the person is
+// their data and in the export; one to another person in that person's
+// ticket is not (Art. 15(4)).
+func TestExportAnswersToThePerson(t *testing.T) {
+	e := newSubjectEnv(t)
+	e.deliver(msg{From: erika, Subject: "Drucker", MessageID: "e1@example.org", Body: "Hallo"}.raw(),
+		msg{From: "Olga <olga@example.net>", Subject: "Lieferung", MessageID: "o1@example.net", Body: "Wo?"}.raw())
+	e.deliver(msg{From: erika, Subject: "Re: Lieferung", MessageID: "e2@example.org", InReplyTo: "o1@example.net", Body: "Ich auch"}.raw())
+	mine, olgas := e.ticketOf("e1@example.org"), e.ticketOf("o1@example.net")
+	answers := map[uint64]uint64{}
+	e.update(func(tx *store.Tx) error {
+		for _, n := range []uint64{mine, olgas} {
+			tk, err := tx.Ticket(n)
+			if err != nil {
+				return err
+			}
+			m := &store.Message{Direction: "out", Subject: "Re: " + tk.Subject, Text: "Antwort des Supports", From: store.Address{Email: "support@example.com"}}
+			if err := tx.AddMessage(tk, m, nil, "agent:1"); err != nil {
+				return err
+			}
+			answers[n] = m.ID
+		}
+		return nil
+	})
+	doc, _ := exportDoc(t, e.db, e.cfg, erikaAddr)
+	for _, et := range doc.Tickets {
+		shown := slices.ContainsFunc(et.Messages, func(m *store.Message) bool { return m.ID == answers[et.Ticket.Number] })
+		withheld := slices.ContainsFunc(et.Withheld, func(w WithheldMessage) bool { return w.Message == answers[et.Ticket.Number] })
+		if et.Ticket.Number == mine && (!shown || withheld) || et.Ticket.Number == olgas && (shown || !withheld) {
+			t.Errorf("ticket %d (hers: %v): the answer shown %v, withheld %v", et.Ticket.Number, et.OpenedByPerson, shown, withheld)
 		}
 	}
 }

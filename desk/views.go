@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"errors"
 	"time"
 
 	"ticketd/store"
@@ -25,7 +26,7 @@ type TicketSummary struct {
 	Origin    store.Origin `json:"origin"`
 	Purpose   string       `json:"purpose"`
 	Language  string       `json:"language"`
-	Ack       *store.Ack   `json:"acknowledgement,omitempty"`
+	Ack       *AckView     `json:"acknowledgement,omitempty"`
 
 	// What retention and consent did or plan (see package retention).
 	ClosedAt     time.Time          `json:"closed_at,omitzero"`
@@ -43,6 +44,59 @@ type TicketDetail struct {
 	Messages []*store.Message `json:"messages"`
 }
 
+// Delivery states of an acknowledgement (AckView.Status).
+const (
+	AckSuppressed = "suppressed" // none was sent; Reason says why
+	AckQueued     = "queued"     // in the outbox, not sent yet (perhaps after a temporary failure)
+	AckSent       = "sent"       // the relay accepted it at SentAt
+	AckFailed     = "failed"     // given up on at FailedAt, with Error
+	AckGone       = "gone"       // the outbox item is no longer stored (erased)
+)
+
+// AckView is a ticket's acknowledgement as recorded on the ticket, with what
+// the outbox did with it since: the ticket's record says only that it was
+// queued, the outbox item knows whether it went.
+type AckView struct {
+	*store.Ack
+	// Status replaces the record's "queued" with what became of it:
+	// AckQueued, AckSent, AckFailed, AckSuppressed or AckGone.
+	Status      string    `json:"status"`
+	Attempts    int       `json:"attempts,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"` // when queued: the next try
+	SentAt      time.Time `json:"sent_at,omitzero"`
+	FailedAt    time.Time `json:"failed_at,omitzero"`
+	Error       string    `json:"error,omitempty"` // the last error: why it failed, or why the last try was deferred
+}
+
+// ackView looks up the outbox item of a ticket's acknowledgement.
+func ackView(tx *store.Tx, ack *store.Ack) (*AckView, error) {
+	if ack == nil {
+		return nil, nil
+	}
+	v := &AckView{Ack: ack, Status: ack.Status}
+	if ack.Status != AckQueued || ack.OutboxID == 0 {
+		return v, nil
+	}
+	it, err := tx.OutboxItem(ack.OutboxID)
+	if errors.Is(err, store.ErrNotFound) {
+		v.Status = AckGone
+		return v, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.Attempts, v.Error = it.Attempts, it.LastError
+	switch it.Status {
+	case store.OutboxSent:
+		v.Status, v.SentAt = AckSent, it.DoneAt
+	case store.OutboxFailed:
+		v.Status, v.FailedAt = AckFailed, it.DoneAt
+	default:
+		v.Status, v.NextAttempt = AckQueued, it.NextAttempt
+	}
+	return v, nil
+}
+
 func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
 	var requester Person
 	if tk.AnonymizedAt.IsZero() {
@@ -52,9 +106,13 @@ func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
 		}
 		requester = Person{Email: p.Email, Name: p.Name}
 	}
+	ack, err := ackView(tx, tk.Ack)
+	if err != nil {
+		return TicketSummary{}, err
+	}
 	return TicketSummary{Number: tk.Number, Subject: tk.Subject, Status: tk.Status, Queue: tk.Queue,
 		Requester: requester, CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt,
-		Messages: tk.Messages, Origin: tk.Origin, Purpose: tk.Purpose, Language: tk.Language, Ack: tk.Ack,
+		Messages: tk.Messages, Origin: tk.Origin, Purpose: tk.Purpose, Language: tk.Language, Ack: ack,
 		ClosedAt: tk.ClosedAt, Holds: tk.Holds, Restricted: tk.Restricted, Objected: tk.Objected,
 		AnonymizedAt: tk.AnonymizedAt, PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue}, nil
 }

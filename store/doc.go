@@ -68,8 +68,10 @@
 // waits until no transaction is open and writes zeros over every free page
 // (the pause is measured by the retention benchmark), and a blob file that
 // loses its last reference is overwritten with zeros before it is removed.
-// Backups (Backup) are compacted copies that hold live records only, so a
-// backup made after an erasure does not hold the erased data.
+// Backups (Backup, and BackupArchive, which adds the key files and the blob
+// files the copy references, restored by Restore) are compacted copies that
+// hold live records only, so a backup made after an erasure does not hold
+// the erased data.
 //
 // Per-person encryption keys (crypto-shredding) would also reach backups
 // made before the erasure, but only if the keys are kept apart from the

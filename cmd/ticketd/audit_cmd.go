@@ -2,17 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"path/filepath"
+	"strings"
+
+	"ticketd/store"
 )
 
 // ticketd audit verify and ticketd backup: accountability and recovery.
 
 func init() {
 	commands["audit"] = command{"audit [-config FILE] verify", "verify the hash chain of the audit trail; report the first broken link", cmdAudit}
-	commands["backup"] = command{"backup [-config FILE] FILE", "write a consistent, compacted copy of the database to FILE (also while the daemon runs)", cmdBackup}
+	commands["backup"] = command{"backup [-config FILE] [-force] FILE",
+		"write a self-sufficient backup (compacted database, keys, blob files) to FILE, also while the daemon runs; restore it with ticketd restore", cmdBackup}
 	ops["audit.verify"] = func(_ context.Context, env *opEnv, _ url.Values, out io.Writer) error {
 		n, err := env.desk.DB.VerifyAudit()
 		if err != nil {
@@ -26,12 +31,23 @@ func init() {
 		if !filepath.IsAbs(path) {
 			return fmt.Errorf("%w: backup needs an absolute path, got %q", errBadRequest, path)
 		}
-		size, err := env.desk.DB.Backup(path)
+		info, err := env.desk.DB.BackupArchive(path, args.Get("force") == "1")
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("%w: %w", errBadRequest, err)
+		}
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(out, "backup written to %s (%d bytes, compacted: records erased before now are not in it)\n"+
-			"blob files larger than 64 KiB are not in it: copy %s along with it\n", path, size, filepath.Join(env.desk.DB.Dir(), "blobs"))
+		var b strings.Builder
+		fmt.Fprintf(&b, "backup written to %s (%d bytes: the compacted database, %d blob files, keys %s)\n",
+			path, info.Size, info.Blobs, strings.Join(info.Keys, ", "))
+		b.WriteString("It holds live records only: data erased before now is not in it; data erased later stays in it until you delete it.\n")
+		b.WriteString("It holds the keys (consent.key signs the consent links): keep it as protected as the data directory.\n")
+		if len(info.MissingBlobs) > 0 {
+			fmt.Fprintf(&b, "warning: %d blob files the database references were missing (erased meanwhile, or lost)\n", len(info.MissingBlobs))
+		}
+		b.WriteString("Restore it with: ticketd restore " + path + "\n")
+		_, err = io.WriteString(out, b.String())
 		return err
 	}
 }
@@ -53,6 +69,7 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 
 func cmdBackup(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "backup")
+	force := fs.Bool("force", false, "replace an existing FILE")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,5 +84,9 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return callOp(ctx, cfg, "backup", url.Values{"file": {file}}, e.stdout)
+	q := url.Values{"file": {file}}
+	if *force {
+		q.Set("force", "1")
+	}
+	return callOp(ctx, cfg, "backup", q, e.stdout)
 }

@@ -213,41 +213,6 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-func cmdQuarantine(_ context.Context, e *env, args []string) error {
-	fs, path := flags(e, "quarantine")
-	if err := parseCommand(fs, args); err != nil {
-		return err
-	}
-	if fs.Arg(0) != "list" {
-		return usageError("quarantine", "only list is known")
-	}
-	sub := subFlags(e, "quarantine", "list", path)
-	asJSON := sub.Bool("json", false, "print JSON")
-	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(e, *path)
-	if err != nil {
-		return err
-	}
-	return withBackend(cfg, func(b backend) error {
-		qs, err := b.Quarantine()
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return printJSON(e.stdout, qs)
-		}
-		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tSTORED\tCHANNEL\tMAILBOX\tUID\tSIZE\tREASON")
-		for _, q := range qs {
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", q.ID, q.StoredAt.Format(time.DateTime), q.Origin.Channel,
-				dash(q.Origin.Mailbox), q.Origin.UID, q.Size, q.Reason)
-		}
-		return w.Flush()
-	})
-}
-
 func cmdOutbox(_ context.Context, e *env, args []string) error {
 	fs, path := flags(e, "outbox")
 	if err := parseCommand(fs, args); err != nil {
@@ -348,12 +313,7 @@ func printTicket(w io.Writer, t *desk.TicketDetail) {
 	fmt.Fprintf(w, "Status:    %s\nQueue:     %s\nRequester: %s\n", t.Status, t.Queue, formatPerson(t.Requester))
 	printRetention(w, &t.TicketSummary, time.Now())
 	if t.Ack != nil {
-		ack := t.Ack.Status
-		if t.Ack.Reason != "" {
-			ack += ": " + t.Ack.Reason
-		} else {
-			ack += fmt.Sprintf(" (outbox %d, %s, notice %.12s)", t.Ack.OutboxID, t.Ack.Language, t.Ack.NoticeHash)
-		}
+		ack := ackLine(t.Ack)
 		fmt.Fprintf(w, "Purpose:   %s\nAck:       %s\n", t.Purpose, ack)
 	}
 	fmt.Fprintf(w, "Created:   %s\nOrigin:    %s, mailbox %s, Message-ID <%s>, received %s, stored %s\n",
@@ -370,6 +330,31 @@ func printTicket(w io.Writer, t *desk.TicketDetail) {
 			fmt.Fprintf(w, "[attachment %q, %s, %d bytes]\n", a.Filename, a.ContentType, a.Size)
 		}
 	}
+}
+
+// ackLine is what became of a ticket's acknowledgement: suppressed with the
+// reason, or the outbox's state (queued, sent at, failed with the error).
+func ackLine(a *desk.AckView) string {
+	if a.Status == desk.AckSuppressed {
+		return a.Status + ": " + a.Reason
+	}
+	var s string
+	switch a.Status {
+	case desk.AckSent:
+		s = "sent " + a.SentAt.Local().Format(time.DateTime)
+	case desk.AckFailed:
+		s = fmt.Sprintf("failed: %s; at %s", oneLine(a.Error, 200), a.FailedAt.Local().Format(time.DateTime))
+	case desk.AckQueued:
+		s = "queued"
+		if a.Attempts > 0 {
+			s += fmt.Sprintf(", attempts %d, next %s: %s", a.Attempts, a.NextAttempt.Local().Format(time.DateTime), oneLine(a.Error, 200))
+		}
+	case desk.AckGone:
+		s = "erased from the outbox"
+	default:
+		s = a.Status
+	}
+	return s + fmt.Sprintf(" (outbox %d, %s, notice %.12s)", a.OutboxID, a.Language, a.NoticeHash)
 }
 
 func formatPerson(p desk.Person) string {
