@@ -71,6 +71,11 @@ func everyCommand(cfg, dir string) [][]string {
 		append([]string{"tickets", "close", "1"}, c...),
 		append([]string{"tickets", "reopen", "1"}, c...),
 		append([]string{"quarantine", "list"}, c...),
+		append([]string{"quarantine", "show", "1"}, c...),
+		append([]string{"quarantine", "retry", "1"}, c...),
+		append([]string{"quarantine", "delete", "1"}, c...),
+		append([]string{"status"}, c...),
+		append([]string{"restore", "-force", filepath.Join(dir, "backup.db")}, c...),
 		append([]string{"consent", "show", "erika@example.org"}, c...),
 		append([]string{"purge"}, c...),
 		append([]string{"hold", "add", "1", "letters"}, c...),
@@ -82,7 +87,7 @@ func everyCommand(cfg, dir string) [][]string {
 		append([]string{"subject", "rectify", "erika@example.org", "-name", "X"}, c...),
 		append([]string{"ropa"}, c...),
 		append([]string{"audit", "verify"}, c...),
-		append([]string{"backup", filepath.Join(dir, "backup.db")}, c...),
+		append([]string{"backup", "-force", filepath.Join(dir, "backup.db")}, c...),
 		{"demo", "-for", "1s"},
 		{"demo", "send", "-smtp", "127.0.0.1:1", "text"},
 		{"version"},
@@ -184,6 +189,7 @@ func TestReadCommandsCreateNothing(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	for _, args := range [][]string{
 		{"tickets", "list"}, {"tickets", "show", "1"}, {"tickets", "close", "1"}, {"quarantine", "list"},
+		{"quarantine", "show", "1"}, {"quarantine", "delete", "1"}, {"status"}, {"backup", filepath.Join(dir, "b.tar")},
 		{"outbox", "list"}, {"consent", "show", "erika@example.org"}, {"purge", "-dry-run"}, {"purge"},
 		{"hold", "list"}, {"subject", "erase", "-dry-run", "erika@example.org"}, {"ropa"}, {"audit", "verify"},
 		{"subject", "export", "erika@example.org", "-o", filepath.Join(dir, "x.zip")},
@@ -231,6 +237,7 @@ func TestExitCodes(t *testing.T) {
 		{exitConfig, "", []string{"check", "-config", filepath.Join(dir, "missing.toml")}},
 		{exitUsage, "", []string{"ingest", "-config", cfg}},
 		{exitUsage, "", []string{"tickets", "-frob"}},
+		{exitNoInput, "", []string{"restore", "-config", cfg, "/nonexistent.tar"}},
 	} {
 		cmd := ticketdCmd(dir, c.args...)
 		cmd.Stdin = strings.NewReader(c.stdin)

@@ -18,7 +18,6 @@ import (
 // ticketd quarantine list|show|retry|delete: mail that could not become a ticket.
 
 func init() {
-	// This entry replaces the list-only one of main.go (files initialise in name order).
 	commands["quarantine"] = command{"quarantine [-config FILE] list [-json] | show [-json] ID | retry [-json] ID | delete ID",
 		"list quarantined mail, show one with its headers, parse it again, or delete it", cmdQuarantine}
 	ops["quarantine.show"] = opQuarantineShow

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	iofs "io/fs"
+	"os"
 	"strings"
 
 	"ticketd/store"
@@ -36,6 +38,9 @@ func cmdRestore(_ context.Context, e *env, args []string) error {
 	info, err := store.Restore(fs.Arg(0), cfg.Server.DataDir, *force)
 	if errors.Is(err, store.ErrLocked) {
 		return &exitError{exitTempFail, err}
+	}
+	if _, statErr := os.Stat(fs.Arg(0)); err != nil && errors.Is(statErr, iofs.ErrNotExist) {
+		return &exitError{exitNoInput, err}
 	}
 	if err != nil {
 		return err
