@@ -367,7 +367,9 @@ var demoMails = []struct{ from, to, raw string }{
 		"To: " + demoSupport + "\r\nSubject: Re: Drucker druckt nicht\r\nMessage-ID: <demo-de-2@example.org>\r\n" +
 		"In-Reply-To: <demo-de-1@example.org>\r\nReferences: <demo-de-1@example.org>\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nNachtrag: Das Display zeigt \"Fehler 42\".\r\n"},
-	{"broken@example.net", demoSupport, "this line is no header at all\r\n\x00\x01\x02 and neither is this\r\n"},
+	// No address to answer or to file it under: quarantined with that reason.
+	{"broken@example.net", demoSupport, "Subject: kaputt\r\nX-Junk: \x01\x02\r\nMessage-ID: <demo-broken@example.net>\r\n\r\n" +
+		"this mail names no sender in any header\r\n"},
 }
 
 // cmdDemoSend is ticketd demo send: one plain mail to the demo's support
