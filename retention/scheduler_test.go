@@ -193,3 +193,83 @@ func TestSchedulerReindexesAtStart(t *testing.T) {
 		}
 	})
 }
+
+// TestSchedulerSkipsARunStillGoing: a run still going when its next time
+// comes is skipped, not stacked, and the skip is logged.
+func TestSchedulerSkipsARunStillGoing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		s, logs := newTestScheduler(t, e, "@every 1s", "@every 1h")
+		var runs atomic.Int32
+		release := make(chan struct{})
+		s.purgeJob = func() {
+			if runs.Add(1) == 1 {
+				<-release
+			}
+		}
+		s.Start()
+		defer s.Stop()
+		time.Sleep(5*time.Second + time.Millisecond)
+		synctest.Wait()
+		if n := runs.Load(); n != 1 {
+			t.Errorf("%d runs while the first was still going, want 1", n)
+		}
+		if !strings.Contains(logs.String(), "run skipped") {
+			t.Errorf("the skipped runs were not logged:\n%s", logs.String())
+		}
+		close(release)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := runs.Load(); n != 2 {
+			t.Errorf("%d runs a second after the first ended, want 2", n)
+		}
+	})
+}
+
+// TestSchedulerStopCancelsARun: Stop cancels the context of a run in
+// progress and returns as soon as the run has ended.
+func TestSchedulerStopCancelsARun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		s, logs := newTestScheduler(t, e, "@every 1s", "@every 1h")
+		var ended atomic.Bool
+		s.purgeJob = func() {
+			<-s.ctx.Done()
+			ended.Store(true)
+		}
+		s.Start()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		start := time.Now()
+		s.Stop()
+		if d := time.Since(start); d != 0 || !ended.Load() {
+			t.Errorf("Stop returned after %v, the run ended: %v; want at once, after the run", d, ended.Load())
+		}
+		if strings.Contains(logs.String(), "did not stop") {
+			t.Errorf("a cancelled run was reported as not stopping:\n%s", logs.String())
+		}
+	})
+}
+
+// TestSchedulerStopGivesUpOnAStuckRun: a run that ignores the cancellation
+// holds Stop up for stopGrace at most, and that is logged.
+func TestSchedulerStopGivesUpOnAStuckRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		s, logs := newTestScheduler(t, e, "@every 1s", "@every 1h")
+		stuck := make(chan struct{})
+		s.purgeJob = func() { <-stuck }
+		s.Start()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		start := time.Now()
+		s.Stop()
+		if d := time.Since(start); d != stopGrace {
+			t.Errorf("Stop returned after %v, want %v", d, stopGrace)
+		}
+		if !strings.Contains(logs.String(), "did not stop") {
+			t.Errorf("the stuck run was not logged:\n%s", logs.String())
+		}
+		close(stuck) // let the run end, so that the bubble can
+	})
+}
