@@ -134,47 +134,30 @@ func setup(t *testing.T, dir string) {
 	}
 }
 
-// minimal is the smallest valid configuration; every other key defaults.
-const minimal = `
-[server]
-public_url = "https://help.example.com"
+// minimal is the smallest valid configuration; every other key defaults. It
+// is the base that configtest gives the other packages' tests, read from its
+// file so that the fixture exists once.
+var minimal = func() string {
+	b, err := os.ReadFile("configtest/minimal.toml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
-[controller]
-name = "Beispiel GmbH"
-address = "Musterstraße 1, 10115 Berlin"
-email = "datenschutz@example.com"
-dpo = "dsb@example.com"
-authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit"
-
-[smtp]
-host = "smtp.example.com"
-from = "support@example.com"
-
-[[queue]]
-name = "support"
-purpose = "support"
-response_time = "1d"
-
-[[mailbox]]
-name = "support"
-address = "support@example.com"
-host = "imap.example.com"
-username = "support"
-password_file = "imap.pass"
-queue = "support"
-` + minimalPurpose
-
-// minimalPurpose is the [[purpose]] of minimal.
-const minimalPurpose = `
-[[purpose]]
-name = "support"
-description = { de = "Bearbeitung Ihrer Anfrage", en = "Handling your request" }
-legal_basis = "contract"
-retention = "2y"
-recipients = ["Example Hosting GmbH (mail hosting, processor)"]
-transfers = []
-required = { de = "Ohne Ihre Angaben können wir nicht antworten.", en = "Without your details we cannot answer." }
-`
+// edit returns text with each pair old, new of edits replaced once, and fails
+// the test if an old is not there, so that a change of minimal cannot make an
+// edit silently do nothing.
+func edit(t *testing.T, text string, edits ...string) string {
+	t.Helper()
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(text, edits[i]) {
+			t.Fatalf("the configuration has no %q to replace:\n%s", edits[i], text)
+		}
+		text = strings.Replace(text, edits[i], edits[i+1], 1)
+	}
+	return text
+}
 
 // writeFiles creates the named files under dir, with their parent directories.
 func writeFiles(t *testing.T, dir string, files map[string]string) {
@@ -287,7 +270,7 @@ func TestPortByTLS(t *testing.T) {
 		{"[[mailbox]]", "none", 143},
 	} {
 		t.Run(tc.header+tc.tls, func(t *testing.T) {
-			config := strings.Replace(minimal, tc.header+"\n", tc.header+"\ntls = \""+tc.tls+"\"\n", 1)
+			config := edit(t, minimal, tc.header+"\n", tc.header+"\ntls = \""+tc.tls+"\"\n")
 			// Plain-text IMAP carries a password, so only to a loopback host.
 			config = strings.Replace(config, `host = "imap.example.com"`, `host = "localhost"`, 1)
 			c, err := Parse("config.toml", []byte(config))
@@ -308,7 +291,7 @@ func TestPortByTLS(t *testing.T) {
 // TestParseNoFilesystem checks that Parse keeps paths as written and reads
 // nothing: the files named here do not exist.
 func TestParseNoFilesystem(t *testing.T) {
-	config := strings.Replace(minimal, "[smtp]\n", "[smtp]\nca_file = \"ca.pem\"\n", 1)
+	config := edit(t, minimal, "[smtp]\n", "[smtp]\nca_file = \"ca.pem\"\n")
 	config = strings.Replace(config, "[server]\n", "[server]\ntemplates_dir = \"templates\"\n", 1)
 	c, err := Parse("config.toml", []byte(config))
 	if err != nil {
@@ -326,40 +309,10 @@ func TestParseNoFilesystem(t *testing.T) {
 func TestRelativePaths(t *testing.T) {
 	smtpPass := filepath.Join(t.TempDir(), "smtp.pass") // absolute: kept as is
 	writeFiles(t, filepath.Dir(smtpPass), map[string]string{"smtp.pass": "smtp-pw\n"})
-	config := fmt.Sprintf(`
-[server]
-public_url = "https://help.example.com"
-data_dir = "state"
-templates_dir = "./templates"
-
-[controller]
-name = "Beispiel GmbH"
-address = "Musterstraße 1, 10115 Berlin"
-email = "datenschutz@example.com"
-dpo = "dsb@example.com"
-authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit"
-
-[smtp]
-host = "smtp.example.com"
-username = "ticketd"
-password_file = %q
-from = "support@example.com"
-ca_file = "certs/ca.pem"
-
-[[queue]]
-name = "support"
-purpose = "support"
-response_time = "1d"
-
-[[mailbox]]
-name = "support"
-address = "support@example.com"
-host = "imap.example.com"
-ca_file = "./certs/../certs/ca.pem"
-username = "support"
-password_file = "secrets/imap.pass"
-queue = "support"
-`+minimalPurpose, smtpPass)
+	config := edit(t, minimal,
+		"[server]\n", "[server]\ndata_dir = \"state\"\ntemplates_dir = \"./templates\"\n",
+		"[smtp]\n", fmt.Sprintf("[smtp]\nusername = \"ticketd\"\npassword_file = %q\nca_file = \"certs/ca.pem\"\n", smtpPass),
+		`password_file = "imap.pass"`, "ca_file = \"./certs/../certs/ca.pem\"\npassword_file = \"secrets/imap.pass\"")
 	c, dir := load(t, config, map[string]string{
 		"secrets/imap.pass": "imap-pw\n", "certs/ca.pem": testCA(t), "templates/ack.de.txt.tmpl": "Hallo\n",
 	})
@@ -382,7 +335,7 @@ queue = "support"
 }
 
 func TestAdminSocketRelative(t *testing.T) {
-	config := strings.Replace(minimal, "[server]\n", "[server]\nadmin_socket = \"run/admin.sock\"\n", 1)
+	config := edit(t, minimal, "[server]\n", "[server]\nadmin_socket = \"run/admin.sock\"\n")
 	c, dir := load(t, config, map[string]string{"imap.pass": "pw"})
 	if want := filepath.Join(dir, "run", "admin.sock"); c.Server.AdminSocket != want {
 		t.Errorf("admin_socket = %q, want %q", c.Server.AdminSocket, want)

@@ -13,7 +13,7 @@ import (
 // read until memory runs out.
 func TestDevZeroPassword(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"config.toml": strings.Replace(minimal, `"imap.pass"`, `"/dev/zero"`, 1)})
+	writeFiles(t, dir, map[string]string{"config.toml": edit(t, minimal, `"imap.pass"`, `"/dev/zero"`)})
 	done := make(chan error, 1)
 	go func() {
 		_, err := Load(filepath.Join(dir, "config.toml"))
@@ -100,7 +100,7 @@ func TestFileRules(t *testing.T) {
 // TestPublicCAFile: a CA bundle readable by everyone is fine.
 func TestPublicCAFile(t *testing.T) {
 	dir := t.TempDir()
-	config := strings.Replace(minimal, "[smtp]\n", "[smtp]\nca_file = \"ca.pem\"\n", 1)
+	config := edit(t, minimal, "[smtp]\n", "[smtp]\nca_file = \"ca.pem\"\n")
 	writeFiles(t, dir, map[string]string{"config.toml": config, "imap.pass": "pw\n", "ca.pem": testCA(t)})
 	if err := os.Chmod(filepath.Join(dir, "ca.pem"), 0o644); err != nil {
 		t.Fatal(err)

@@ -14,30 +14,27 @@ import (
 	"golang.org/x/net/html"
 
 	"ticketd/config"
+	"ticketd/config/configtest"
 	"ticketd/consent"
 	"ticketd/store"
+	"ticketd/store/storetest"
 	"ticketd/templates"
 )
 
-// pageTOML has one queue per legal basis that a ticket can have, and an
-// optional purpose based on consent that no queue names.
+// pageTOML gives the base configuration one queue per legal basis that a
+// ticket can have, and an optional purpose based on consent that no queue
+// names.
 const pageTOML = `
 [server]
 data_dir = "data"
-public_url = "https://help.example.com"
 language = "de"
 
 [controller]
-name = "Beispiel GmbH"
-address = "Musterstraße 1, 10115 Berlin"
-email = "datenschutz@example.com"
 dpo = "Dr. Erika Muster, dsb@example.com"
-authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit"
 
 [smtp]
 host = "127.0.0.1"
 tls = "none"
-from = "support@example.com"
 
 [consent]
 rate_limit = 1000
@@ -115,30 +112,23 @@ type fixture struct {
 	tmpl   *templates.Set
 	h      *consent.Handler
 
+	clock *storetest.Clock
+
 	mu      sync.Mutex
-	now     time.Time
 	cfg     *config.Config
 	planned []uint64 // tickets the planner saw, in order
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{t: t, now: start}
-	cfg, err := config.Parse("test.toml", []byte(pageTOML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.cfg = cfg
-	f.db, err = store.Open(t.TempDir(), store.Options{Now: f.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.db.Close() })
+	f := &fixture{t: t, clock: storetest.NewClock(start), cfg: configtest.Parse(t, pageTOML)}
+	f.db = storetest.New(t, f.clock.Now)
 	f.db.SetPlanner(func(_ *store.Tx, tk *store.Ticket) {
 		f.mu.Lock()
 		f.planned = append(f.planned, tk.Number)
 		f.mu.Unlock()
 	})
+	var err error
 	if f.signer, err = consent.NewSigner([]byte("0123456789abcdef0123456789abcdef")); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +136,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.h = &consent.Handler{
-		DB: f.db, Signer: f.signer, Config: f.config, Now: f.clock,
+		DB: f.db, Signer: f.signer, Config: f.config, Now: f.clock.Now,
 		Render:      f.tmpl.ConsentPage,
 		RenderError: f.tmpl.ConsentError,
 		Notice: func(lang string, tk *store.Ticket, p *config.Purpose) (string, string, error) {
@@ -154,18 +144,6 @@ func newFixture(t testing.TB) *fixture {
 		},
 	}
 	return f
-}
-
-func (f *fixture) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fixture) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
 }
 
 func (f *fixture) config() *config.Config {
@@ -496,7 +474,7 @@ func TestGrantAndWithdraw(t *testing.T) {
 	if !strings.Contains(page.body, "eingeschränkt (Art. 18 DSGVO)") {
 		t.Error("the page does not say the ticket is restricted")
 	}
-	f.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	f.planned = nil
 	r := f.post(tok, pageForms(t, page.body)["support granted"])
 	if r.status != http.StatusSeeOther {
@@ -550,7 +528,7 @@ func TestGrantAndWithdraw(t *testing.T) {
 	}
 
 	// Withdrawing is the same kind of button on the same page.
-	f.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	if r := f.post(tok, forms["support withdrawn"]); r.status != http.StatusSeeOther {
 		t.Fatalf("POST withdraw: %d\n%s", r.status, r.body)
 	}
@@ -669,7 +647,7 @@ func TestBadTokens(t *testing.T) {
 	gone, goneTok := f.ticket("support", "ann@example.com", "Ann", "Weg", "de")
 	f.db.Update(func(tx *store.Tx) error { return tx.DeleteTicket(gone, "admin", "test") })
 
-	f.advance(2 * time.Hour) // short has expired, tok has not
+	f.clock.Advance(2 * time.Hour) // short has expired, tok has not
 	cases := map[string]string{
 		"tampered payload":   flip(enc, 20) + "." + sig,
 		"tampered signature": enc + "." + flip(sig, 5),
@@ -762,12 +740,12 @@ func TestReplayedAndStaleForms(t *testing.T) {
 
 	// A form is accepted for an hour after the page was rendered.
 	page = f.get(tok)
-	f.advance(consent.FormValidity + time.Second)
+	f.clock.Advance(consent.FormValidity + time.Second)
 	if r := f.post(tok, pageForms(t, page.body)["support withdrawn"]); r.status != http.StatusForbidden {
 		t.Errorf("a form older than an hour: %d, want 403", r.status)
 	}
 	page = f.get(tok)
-	f.advance(consent.FormValidity - time.Second)
+	f.clock.Advance(consent.FormValidity - time.Second)
 	if r := f.post(tok, pageForms(t, page.body)["support withdrawn"]); r.status != http.StatusSeeOther {
 		t.Errorf("a form just under an hour old: %d, want 303", r.status)
 	}
@@ -870,7 +848,7 @@ func TestRateLimit(t *testing.T) {
 	if r := f.do("GET", "/consent/"+tok, "198.51.100.8:1000", nil); r.status != 200 {
 		t.Errorf("another client: %d", r.status)
 	}
-	f.advance(12 * time.Second)
+	f.clock.Advance(12 * time.Second)
 	if r := f.do("GET", "/consent/"+tok, "198.51.100.7:1000", nil); r.status != 200 {
 		t.Errorf("after Retry-After: %d", r.status)
 	}

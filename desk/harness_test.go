@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ticketd/config"
+	"ticketd/config/configtest"
 	"ticketd/mail"
 	"ticketd/mail/mailtest"
 	"ticketd/store"
@@ -29,29 +30,20 @@ func server(t testing.TB) *mailtest.Account {
 	return &mailtest.MemIMAP(t, nil).Account
 }
 
-// testTOML is a complete configuration; %s are the IMAP host and port.
+// testTOML is what the desk tests change in the base configuration; the verbs are
+// the IMAP host and port.
 const testTOML = `
 [server]
 data_dir = "data"
-public_url = "https://help.example.com"
 language = "de"
 
 [controller]
-name = "Beispiel GmbH"
-address = "Musterstraße 1, 10115 Berlin"
-email = "datenschutz@example.com"
 dpo = "Dr. Erika Muster, dsb@example.com"
 authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit, Alt-Moabit 59-61, 10555 Berlin"
 
 [smtp]
 host = "127.0.0.1"
 tls = "none"
-from = "support@example.com"
-
-[[queue]]
-name = "support"
-purpose = "support"
-response_time = "1d"
 
 [[mailbox]]
 name = "support"
@@ -81,10 +73,7 @@ required = { de = "Ohne Ihre Adresse können wir nicht antworten.", en = "Withou
 func testConfig(t testing.TB, acct *mailtest.Account, mutate ...func(*config.Mailbox)) *config.Config {
 	t.Helper()
 	host, port := splitAddr(t, acct.Addr)
-	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(testTOML, host, port)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, host, port))
 	cfg.Server.DataDir = t.TempDir()
 	box := &cfg.Mailboxes[0]
 	box.Username, box.Password = acct.Username, acct.Password

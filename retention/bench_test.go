@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ticketd/store"
+	"ticketd/store/storetest"
 )
 
 var (
@@ -78,13 +79,8 @@ func (e *env) compact() {
 	if err := os.Rename(path+".compact", path); err != nil {
 		e.t.Fatal(err)
 	}
-	db, err := store.Open(e.dir, store.Options{Now: e.clock.Now})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { db.Close() })
-	db.SetPlanner(Planner(e.config))
-	e.db = db
+	e.db = storetest.Open(e.t, e.dir, store.Options{Now: e.clock.Now})
+	e.db.SetPlanner(Planner(e.config))
 }
 
 // BenchmarkPurge measures a purge of -purge.due due tickets in a store of

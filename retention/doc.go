@@ -65,6 +65,8 @@
 // Scheduler runs Purge on [retention] schedule and SweepConsent on [consent]
 // schedule with robfig/cron. A run that is still going when its next time
 // comes is skipped; a panic in a run is recovered and logged. The cron timing
-// is real, but what is due comes from an injected clock, so the rules are
-// tested without waiting. Each run logs counts only, never personal data.
+// runs on package time, but what is due comes from an injected clock, so the
+// rules are tested without waiting; the scheduler's own tests run inside a
+// testing/synctest bubble, whose fake time drives cron's timers. Each run logs
+// counts only, never personal data.
 package retention

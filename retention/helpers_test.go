@@ -8,25 +8,14 @@ import (
 	"time"
 
 	"ticketd/config"
+	"ticketd/config/configtest"
 	"ticketd/store"
+	"ticketd/store/storetest"
 )
 
-// testTOML has a purpose for each combination the rules distinguish and two holds.
+// testTOML gives the base configuration two queues (support: closed_anonymize,
+// billing: closed_delete) and two holds; %s are the purposes.
 const testTOML = `
-[server]
-public_url = "https://help.example.com"
-
-[controller]
-name = "Beispiel GmbH"
-address = "Musterstraße 1, 10115 Berlin"
-email = "datenschutz@example.com"
-dpo = "dsb@example.com"
-authority = "Berliner Beauftragte für Datenschutz und Informationsfreiheit"
-
-[smtp]
-host = "smtp.example.com"
-from = "support@example.com"
-
 [[queue]]
 name = "support"
 purpose = "closed_anonymize"
@@ -36,14 +25,6 @@ response_time = "1d"
 name = "billing"
 purpose = "closed_delete"
 response_time = "1d"
-
-[[mailbox]]
-name = "support"
-address = "support@example.com"
-host = "imap.example.com"
-username = "support"
-password_file = "imap.pass"
-queue = "support"
 
 %s
 
@@ -87,29 +68,7 @@ func testConfig(t testing.TB, retention string) *config.Config {
 		purposeTOML("collected_delete", "contract", "90d", "collected", "delete", "") +
 		purposeTOML("feedback", "consent", "1y", "closed", "delete", `grace = "14d"`) +
 		purposeTOML("feedback_erase", "consent", "1y", "closed", "delete", "grace = \"14d\"\nwithout_consent = \"erase\"")
-	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(testTOML, purposes)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-// clock is the injected time of a test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
+	return configtest.Parse(t, fmt.Sprintf(testTOML, purposes))
 }
 
 // env is a store with the planner installed, its clock and its configuration.
@@ -117,7 +76,7 @@ type env struct {
 	t     testing.TB
 	db    *store.DB
 	dir   string
-	clock *clock
+	clock *storetest.Clock
 	mu    sync.Mutex
 	cfg   *config.Config
 }
@@ -126,14 +85,10 @@ var t0 = time.Date(2024, 1, 10, 12, 0, 0, 0, time.UTC)
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), clock: &clock{t: t0}, cfg: testConfig(t, "2y")}
-	db, err := store.Open(e.dir, store.Options{Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	db.SetPlanner(Planner(e.config))
-	e.db = db
+	e := &env{t: t, clock: storetest.NewClock(t0), cfg: testConfig(t, "2y")}
+	e.db = storetest.New(t, e.clock.Now)
+	e.dir = e.db.Dir()
+	e.db.SetPlanner(Planner(e.config))
 	return e
 }
 
