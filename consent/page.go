@@ -10,9 +10,6 @@ import (
 // ChannelLink is the channel of a decision made on the consent page.
 const ChannelLink = "link"
 
-// ActorCustomer is the audit actor of a decision made on the consent page.
-const ActorCustomer = "customer"
-
 // Page is what the consent page shows; the templates render it.
 type Page struct {
 	Lang       string // "de" | "en"

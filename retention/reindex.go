@@ -113,8 +113,7 @@ func Reindex(ctx context.Context, db *store.DB, cfg *config.Config) (int, error)
 		if err := tx.SetMeta(metaKey, []byte(fp)); err != nil {
 			return err
 		}
-		return tx.Audit(store.AuditEvent{Actor: "system", Action: "retention.replanned",
-			Detail: fmt.Sprintf("configuration %s, %d tickets planned anew", fp, changed)})
+		return tx.Audit(store.RetentionReplanned(fp, changed, store.ActorSystem))
 	})
 	if err != nil {
 		return changed, fmt.Errorf("retention reindex: %w", err)

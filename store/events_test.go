@@ -64,8 +64,7 @@ func TestAuditEventBytes(t *testing.T) {
 		return tx.UpdateQuarantine(q, "admin", "retried, still quarantined with a new reason")
 	})
 	step(func(tx *Tx) error {
-		return tx.Audit(AuditEvent{Actor: "admin", Action: "quarantine.retried", Quarantine: q.ID,
-			Mailbox: q.Origin.Mailbox, Detail: "still quarantined, same reason"})
+		return tx.Audit(QuarantineRetried(q, ActorAdmin))
 	})
 	step(func(tx *Tx) error {
 		return tx.SetCheckpoint(Checkpoint{Mailbox: "support", UIDValidity: 3, LastUID: 7,
@@ -88,36 +87,29 @@ func TestAuditEventBytes(t *testing.T) {
 	for _, d := range []string{ConsentGranted, ConsentWithdrawn, ConsentObjected} {
 		step(func(tx *Tx) error {
 			return tx.RecordConsent(&ConsentRecord{Person: p.ID, Purpose: "support", Decision: d, Channel: "link",
-				TokenID: "tok1", Ticket: tk.Number}, "customer")
+				TokenID: "tok1", Ticket: tk.Number}, ActorCustomer)
 		})
 	}
 	step(func(tx *Tx) error {
-		return tx.RecordConsent(&ConsentRecord{Person: p.ID, Purpose: "support", Decision: ConsentGranted, Channel: "admin"}, "admin")
+		return tx.RecordConsent(&ConsentRecord{Person: p.ID, Purpose: "support", Decision: ConsentGranted, Channel: "admin"}, ActorAdmin)
 	})
 	until := now.AddDate(6, 0, 0)
-	for _, action := range []string{"ticket.ack_queued", "ticket.ack_suppressed", "ticket.closed", "ticket.reopened",
-		"ticket.restricted", "ticket.restriction_lifted", "ticket.objected", "ticket.participant_erased", "ticket.redacted"} {
-		step(func(tx *Tx) error { return tx.UpdateTicket(tk, action, "admin") })
+	for _, event := range []func(uint64, Actor) AuditEvent{TicketAckQueued, TicketAckSuppressed, TicketClosed, TicketReopened,
+		TicketRestricted, TicketRestrictionLifted, TicketObjected, TicketParticipantErased, TicketRedacted} {
+		step(func(tx *Tx) error { return tx.UpdateTicket(tk, event(tk.Number, ActorAdmin)) })
 	}
+	step(func(tx *Tx) error { return tx.UpdateTicket(tk, TicketHoldAdded(tk.Number, "letters", until, ActorAdmin)) })
+	step(func(tx *Tx) error { return tx.UpdateTicket(tk, TicketHoldReleased(tk.Number, "letters", ActorAdmin)) })
+	step(func(tx *Tx) error { return tx.UpdatePerson(p, PersonRectified(p.ID, ActorAdmin)) })
+	step(func(tx *Tx) error { return tx.UpdatePerson(p, PersonOffboarded(p.ID, ActorAdmin)) })
+	step(func(tx *Tx) error { return tx.PutMessage(m, MessageRectified(m, ActorAdmin)) })
+	step(func(tx *Tx) error { return tx.PutMessage(m, MessageRedacted(m, ActorAdmin)) })
+	step(func(tx *Tx) error { return tx.Audit(RetentionReplanned("abc123", 2, ActorSystem)) })
 	step(func(tx *Tx) error {
-		return tx.UpdateTicket(tk, "ticket.hold_added", "admin", "category", "letters", "until", until.Format(time.DateOnly))
-	})
-	step(func(tx *Tx) error { return tx.UpdateTicket(tk, "ticket.hold_released", "admin", "category", "letters") })
-	step(func(tx *Tx) error { return tx.UpdatePerson(p, "person.rectified", "admin") })
-	step(func(tx *Tx) error { return tx.UpdatePerson(p, "person.offboarded", "admin") })
-	step(func(tx *Tx) error { return tx.PutMessage(m, "message.rectified", "admin") })
-	step(func(tx *Tx) error { return tx.PutMessage(m, "message.redacted", "admin") })
-	step(func(tx *Tx) error {
-		return tx.Audit(AuditEvent{Actor: "system", Action: "retention.replanned",
-			Detail: "configuration abc123, 2 tickets planned anew"})
+		return tx.Audit(SubjectExported(p.ID, "tickets 1 mentions 0 files 2 outbox 1", ActorAdmin))
 	})
 	step(func(tx *Tx) error {
-		return tx.Audit(AuditEvent{Actor: "admin", Action: "subject.exported", Person: p.ID,
-			Detail: "tickets 1 mentions 0 files 2 outbox 1"})
-	})
-	step(func(tx *Tx) error {
-		return tx.Audit(AuditEvent{Actor: "admin", Action: "subject.erased", Person: p.ID,
-			Detail: "tickets 1 messages 1 quarantine 0 outbox 1 redacted tickets 0 held tickets 0 imap deleted 0"})
+		return tx.Audit(SubjectErased(p.ID, "tickets 1 messages 1 quarantine 0 outbox 1 redacted tickets 0 held tickets 0 imap deleted 0", ActorAdmin))
 	})
 	step(func(tx *Tx) error { return tx.DeleteQuarantine(q, "scheduler", "retention: quarantine kept 30d") })
 	step(func(tx *Tx) error { return tx.DeleteOutboxItem(it.ID, "admin", "subject erasure") })
@@ -162,7 +154,7 @@ func TestAuditEventBytes(t *testing.T) {
 		return tx.AuditEvents(func(e *AuditEvent) bool {
 			c := *e
 			c.Hash, c.Prev = "", ""
-			if c.Action == "store.restored" {
+			if c.Action == ActionStoreRestored {
 				c.Time = time.Time{}
 			}
 			data, err := json.Marshal(&c)
@@ -210,4 +202,70 @@ func diffLines(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// An update is refused, and writes nothing, when its audit event is about
+// another record or names no known kind: the trail cannot say that one
+// thing changed while another did.
+func TestUpdatesRefuseAnEventOfAnotherRecord(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	a := fill(t, db, "erika@example.org", "a1@example.org")
+	b := fill(t, db, "max@example.org", "b1@example.org")
+	events := func() (n int) {
+		db.View(func(tx *Tx) error { return tx.AuditEvents(func(*AuditEvent) bool { n++; return true }) })
+		return n
+	}
+	before := events()
+	for name, fn := range map[string]func(tx *Tx) error{
+		"ticket": func(tx *Tx) error {
+			tk, _ := tx.Ticket(a.Number)
+			tk.Status = StatusClosed
+			return tx.UpdateTicket(tk, TicketClosed(b.Number, ActorAdmin))
+		},
+		"person": func(tx *Tx) error {
+			p, _ := tx.Person(a.RequesterID)
+			p.Name = "Someone Else"
+			return tx.UpdatePerson(p, PersonRectified(b.RequesterID, ActorAdmin))
+		},
+		"message": func(tx *Tx) error {
+			ms, _ := tx.TicketMessages(a.Number)
+			other, _ := tx.TicketMessages(b.Number)
+			ms[0].Text = "changed"
+			return tx.PutMessage(ms[0], MessageRedacted(other[0], ActorAdmin))
+		},
+		"consent decision": func(tx *Tx) error {
+			return tx.RecordConsent(&ConsentRecord{Person: a.RequesterID, Purpose: "support", Decision: "maybe", Channel: "link"}, ActorCustomer)
+		},
+		"outbox status": func(tx *Tx) error {
+			it := &OutboxItem{Ticket: a.Number, Kind: "acknowledgement", To: []string{"erika@example.org"}}
+			if err := tx.Enqueue(it, ActorSystem); err != nil {
+				return err
+			}
+			it.Status = "lost"
+			return tx.UpdateOutbox(it, ActorSystem)
+		},
+	} {
+		if err := db.Update(fn); err == nil {
+			t.Errorf("%s: the update was accepted", name)
+		}
+	}
+	if n := events(); n != before {
+		t.Errorf("%d audit events written by refused updates", n-before)
+	}
+	db.View(func(tx *Tx) error {
+		if tk, _ := tx.Ticket(a.Number); tk.Status != StatusNew {
+			t.Errorf("ticket %d is %s", a.Number, tk.Status)
+		}
+		if p, _ := tx.Person(a.RequesterID); p.Name != "Erika Mustermann" {
+			t.Errorf("person renamed to %q", p.Name)
+		}
+		if h, _ := tx.ConsentHistory(a.RequesterID); len(h) != 0 {
+			t.Errorf("consent history %v", h)
+		}
+		return nil
+	})
+	if got := ActorAgent(7); got != "agent:7" {
+		t.Errorf("ActorAgent(7) = %q", got)
+	}
 }
