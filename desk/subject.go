@@ -249,7 +249,7 @@ type Text struct {
 func text(t config.Text) Text { return Text{DE: t.DE, EN: t.EN} }
 
 func purposeInfo(p *config.Purpose) PurposeInfo {
-	info := PurposeInfo{Name: p.Name, Description: text(p.Description), LegalBasis: p.LegalBasis,
+	info := PurposeInfo{Name: p.Name, Description: text(p.Description), LegalBasis: string(p.LegalBasis),
 		Recipients: nonNil(p.Recipients), Transfers: nonNil(p.Transfers), Retention: p.Retention.String(),
 		CountedFrom: p.CountedFrom, OnExpiry: onExpiry(p)}
 	if p.LegitimateInterest != (config.Text{}) {

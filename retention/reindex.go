@@ -29,7 +29,9 @@ const reindexBatch = 1000
 // tickets, and a hold set keeps the end it was given, so they are not part of it.)
 func Fingerprint(cfg *config.Config) string {
 	type purpose struct {
-		Name, Basis, Retention, CountedFrom, OnExpiry, Grace, WithoutConsent string
+		Name                                                    string
+		Basis                                                   config.LegalBasis
+		Retention, CountedFrom, OnExpiry, Grace, WithoutConsent string
 	}
 	type hold struct {
 		Name, Duration string
