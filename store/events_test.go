@@ -98,7 +98,9 @@ func TestAuditEventBytes(t *testing.T) {
 		TicketRestricted, TicketRestrictionLifted, TicketObjected, TicketParticipantErased, TicketRedacted} {
 		step(func(tx *Tx) error { return tx.UpdateTicket(tk, event(tk.Number, ActorAdmin)) })
 	}
-	step(func(tx *Tx) error { return tx.UpdateTicket(tk, TicketHoldAdded(tk.Number, "letters", until, ActorAdmin)) })
+	step(func(tx *Tx) error {
+		return tx.UpdateTicket(tk, TicketHoldAdded(tk.Number, "letters", until, ActorAdmin))
+	})
 	step(func(tx *Tx) error { return tx.UpdateTicket(tk, TicketHoldReleased(tk.Number, "letters", ActorAdmin)) })
 	step(func(tx *Tx) error { return tx.UpdatePerson(p, PersonRectified(p.ID, ActorAdmin)) })
 	step(func(tx *Tx) error { return tx.UpdatePerson(p, PersonOffboarded(p.ID, ActorAdmin)) })
