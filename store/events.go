@@ -26,9 +26,11 @@ func ActorAgent(id uint64) Actor { return Actor("agent:" + strconv.FormatUint(id
 // are stored in the audit trail and hashed with it: they never change.
 type Action string
 
-// Actions, one per kind of audit event, each made by the constructor of
-// the same name (unexported for the events only the store's own writes
-// record).
+// Actions, one per kind of audit event. Each kind is made by the
+// constructor of its name below (unexported where only the store's own
+// writes record it); the outcome of an outbox attempt and a consent
+// decision take their action from the item's status or the decision, so
+// that the two cannot disagree.
 const (
 	ActionPersonCreated    Action = "person.created"
 	ActionPersonUpdated    Action = "person.updated" // a name filled in where there was none
