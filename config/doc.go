@@ -1,6 +1,8 @@
 // Package config owns ticketd's configuration file: its TOML schema (types.go),
 // decoding, defaults, validation, path resolution and the reading of secret
 // files. Every other package receives a *Config that has passed all checks.
+// A value other packages decide on, such as a purpose's legal basis
+// (LegalBasis), is a named type with a constant for each value it takes.
 //
 // # Layout
 //

@@ -118,7 +118,7 @@ func (d *decoder) retentionDefaults(c *Config) {
 		setDefault(d, p+".counted_from", &u.CountedFrom, "closed")
 		setDefault(d, p+".data_categories", &u.DataCategories, defaultDataCategories)
 		setDefault(d, p+".subject_categories", &u.SubjectCategories, defaultSubjectCategories)
-		if u.LegalBasis == "consent" {
+		if u.LegalBasis == BasisConsent {
 			setDefault(d, p+".grace", &u.Grace, Duration{14 * day})
 			setDefault(d, p+".without_consent", &u.WithoutConsent, "restrict")
 		}
@@ -140,7 +140,7 @@ func (d *decoder) retentionValidate(c *Config, queues map[string]string) {
 		d.oneOf(p+".counted_from", u.CountedFrom, countedFroms)
 		d.noBlanks(p+".data_categories", u.DataCategories)
 		d.noBlanks(p+".subject_categories", u.SubjectCategories)
-		if u.LegalBasis == "consent" {
+		if u.LegalBasis == BasisConsent {
 			d.atLeast(p+".grace", u.Grace, time.Minute)
 			d.oneOf(p+".without_consent", u.WithoutConsent, withoutConsents)
 		} else {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -162,8 +163,8 @@ type Purpose struct {
 	Name string `toml:"name"` // required, unique
 	// Description says what the data is processed for, in each language.
 	Description Text `toml:"description"` // required, de and en
-	// LegalBasis is "consent" | "contract" | "legitimate_interest" | "legal_obligation" (Art. 6(1)(a), (b), (f), (c)).
-	LegalBasis string `toml:"legal_basis"`
+	// LegalBasis is one of LegalBases; required.
+	LegalBasis LegalBasis `toml:"legal_basis"`
 	// LegitimateInterest names the interest pursued; required when legal_basis is "legitimate_interest" (Art. 13(1)(d)).
 	LegitimateInterest Text `toml:"legitimate_interest"`
 	// Retention is how long the data is kept, in days or years ("90d", "2y"; "0d" is due at once).
@@ -193,6 +194,24 @@ type Purpose struct {
 	// "restrict" (kept, no longer processed) or "erase"; default "restrict".
 	WithoutConsent string `toml:"without_consent"`
 }
+
+// LegalBasis is the legal basis of a purpose's processing (GDPR Art. 6(1)),
+// as legal_basis names it.
+type LegalBasis string
+
+// Legal bases.
+const (
+	BasisConsent            LegalBasis = "consent"             // Art. 6(1)(a): the customer can grant and withdraw it
+	BasisContract           LegalBasis = "contract"            // Art. 6(1)(b)
+	BasisLegitimateInterest LegalBasis = "legitimate_interest" // Art. 6(1)(f): the customer can object (Art. 21)
+	BasisLegalObligation    LegalBasis = "legal_obligation"    // Art. 6(1)(c)
+)
+
+// LegalBases are the values legal_basis takes, in the order error messages list them.
+var LegalBases = []LegalBasis{BasisConsent, BasisContract, BasisLegitimateInterest, BasisLegalObligation}
+
+// Valid reports whether b is one of LegalBases.
+func (b LegalBasis) Valid() bool { return slices.Contains(LegalBases, b) }
 
 // Text is a text in each language the notice is written in.
 type Text struct {

@@ -26,7 +26,6 @@ var (
 	languages    = []string{"de", "en"}
 	logFormats   = []string{"text", "json"}
 	logLevels    = []string{"debug", "info", "warn", "error"}
-	legalBases   = []string{"consent", "contract", "legitimate_interest", "legal_obligation"}
 	onExpiries   = []string{"anonymize", "delete"}
 )
 
@@ -262,14 +261,14 @@ func (d *decoder) queue(p string, q *Queue) {
 func (d *decoder) purpose(p string, u *Purpose) {
 	d.required(p, "name", u.Name)
 	d.noticeText(p, "description", u.Description, whyPurpose)
-	d.notice(p, "legal_basis", u.LegalBasis, whyLegalBasis)
-	if strings.TrimSpace(u.LegalBasis) != "" {
-		d.oneOf(p+".legal_basis", u.LegalBasis, legalBases)
+	d.notice(p, "legal_basis", string(u.LegalBasis), whyLegalBasis)
+	if strings.TrimSpace(string(u.LegalBasis)) != "" {
+		d.oneOf(p+".legal_basis", string(u.LegalBasis), names(LegalBases))
 	}
 	switch {
-	case u.LegalBasis == "legitimate_interest":
+	case u.LegalBasis == BasisLegitimateInterest:
 		d.noticeText(p, "legitimate_interest", u.LegitimateInterest, whyInterest)
-	case d.has(p+".legitimate_interest") && slices.Contains(legalBases, u.LegalBasis):
+	case d.has(p+".legitimate_interest") && u.LegalBasis.Valid():
 		d.keyErrorf(p+".legitimate_interest", `only for legal_basis = "legitimate_interest", this purpose's is %q`, u.LegalBasis)
 	}
 	if !d.has(p + ".retention") {
@@ -386,6 +385,15 @@ func (d *decoder) oneOf(path, value string, allowed []string) {
 	if !slices.Contains(allowed, value) {
 		d.keyErrorf(path, `must be one of "%s", got %q`, strings.Join(allowed, `", "`), value)
 	}
+}
+
+// names returns the values of a list of named strings, for oneOf.
+func names[T ~string](list []T) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = string(v)
+	}
+	return out
 }
 
 // inRange reports an integer outside lo..hi.

@@ -102,7 +102,7 @@ func TestLinkActsOnlyForTheAddressItWasMailedTo(t *testing.T) {
 			return err
 		}
 		p.Email = "erika.neu@example.org"
-		return tx.UpdatePerson(p, "person.rectified", "admin")
+		return tx.UpdatePerson(p, store.PersonRectified(p.ID, store.ActorAdmin))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestLinkOfAParticipantShowsNothing(t *testing.T) {
 			return err
 		}
 		tk.Participants = append(tk.Participants, erika)
-		return tx.UpdateTicket(tk, "ticket.updated", "system")
+		return tx.UpdateTicket(tk, store.AuditEvent{Actor: store.ActorSystem, Action: "ticket.updated", Ticket: tk.Number})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestVersion1Links(t *testing.T) {
 					}
 					tk.Ack.OutboxID = it.ID
 				}
-				return tx.UpdateTicket(tk, "ticket.ack_queued", "system")
+				return tx.UpdateTicket(tk, store.TicketAckQueued(tk.Number, store.ActorSystem))
 			}); err != nil {
 				t.Fatal(err)
 			}

@@ -81,5 +81,5 @@
 // planned anew, so the grace-period sweep sees it; a grant lifts a
 // restriction their own tickets got for missing consent, and an objection
 // marks their own tickets objected. Each change is an audit event with the
-// actor "customer" (the page) or the caller's.
+// actor store.ActorCustomer (the page) or the caller's.
 package consent

@@ -327,7 +327,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, cfg *config.Confi
 		}
 		rec = &store.ConsentRecord{Person: s.person.ID, Purpose: pu.Name, Decision: decision, Channel: ChannelLink,
 			TokenID: s.claims.ID, Ticket: s.ticket.Number, NoticeHash: hash}
-		return Record(tx, rec, ActorCustomer)
+		return Record(tx, rec, store.ActorCustomer)
 	})
 	back := path(token) + "?lang=" + pageLang(lang, "", cfg)
 	switch {

@@ -10,9 +10,6 @@ import (
 // ChannelLink is the channel of a decision made on the consent page.
 const ChannelLink = "link"
 
-// ActorCustomer is the audit actor of a decision made on the consent page.
-const ActorCustomer = "customer"
-
 // Page is what the consent page shows; the templates render it.
 type Page struct {
 	Lang       string // "de" | "en"
@@ -94,14 +91,14 @@ type ErrorPage struct {
 // basis whose latest decision is state: a grant or, once granted, a
 // withdrawal for consent; an objection for legitimate interest until one
 // is recorded; nothing for contract and legal obligation.
-func Offer(basis, state string) string {
+func Offer(basis config.LegalBasis, state string) string {
 	switch basis {
-	case "consent":
+	case config.BasisConsent:
 		if state == store.ConsentGranted {
 			return store.ConsentWithdrawn
 		}
 		return store.ConsentGranted
-	case "legitimate_interest":
+	case config.BasisLegitimateInterest:
 		if state == store.ConsentObjected {
 			return ""
 		}
@@ -111,11 +108,11 @@ func Offer(basis, state string) string {
 }
 
 // allowed reports whether decision can be made about a purpose with basis.
-func allowed(basis, decision string) bool {
+func allowed(basis config.LegalBasis, decision string) bool {
 	switch basis {
-	case "consent":
+	case config.BasisConsent:
 		return decision == store.ConsentGranted || decision == store.ConsentWithdrawn
-	case "legitimate_interest":
+	case config.BasisLegitimateInterest:
 		return decision == store.ConsentObjected
 	}
 	return false
@@ -134,7 +131,7 @@ func offered(cfg *config.Config, tk *store.Ticket) []*config.Purpose {
 	}
 	for i := range cfg.Purposes {
 		p := &cfg.Purposes[i]
-		if p.LegalBasis == "consent" && !named[p.Name] && p.Name != tk.Purpose {
+		if p.LegalBasis == config.BasisConsent && !named[p.Name] && p.Name != tk.Purpose {
 			out = append(out, p)
 		}
 	}

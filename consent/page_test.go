@@ -460,7 +460,7 @@ func TestGrantAndWithdraw(t *testing.T) {
 	f.db.Update(func(tx *store.Tx) error {
 		tk, _ := tx.Ticket(n)
 		tk.Restricted = &store.Restriction{Since: start, Reason: store.RestrictedNoConsent}
-		return tx.UpdateTicket(tk, "ticket.restricted", "scheduler")
+		return tx.UpdateTicket(tk, store.TicketRestricted(tk.Number, store.ActorScheduler))
 	})
 	var ackHash string
 	f.db.View(func(tx *store.Tx) error {
@@ -500,13 +500,13 @@ func TestGrantAndWithdraw(t *testing.T) {
 	if !slices.Contains(f.planned, n) || slices.Contains(f.planned, other) {
 		t.Errorf("planner saw tickets %v; want %d (the purpose's) and not %d", f.planned, n, other)
 	}
-	var actions []string
+	var actions []store.Action
 	for _, e := range f.audit() {
-		if e.Actor == consent.ActorCustomer {
+		if e.Actor == store.ActorCustomer {
 			actions = append(actions, e.Action)
 		}
 	}
-	if !slices.Equal(actions, []string{"consent.granted", "ticket.restriction_lifted"}) {
+	if !slices.Equal(actions, []store.Action{store.ActionConsentGranted, store.ActionTicketRestrictionLifted}) {
 		t.Errorf("customer's audit events %v", actions)
 	}
 
@@ -888,7 +888,7 @@ func TestRecordOnlyAffectsOwnTickets(t *testing.T) {
 			if n == theirs {
 				tk.Participants = append(tk.Participants, erika) // Erika wrote to Ann's ticket too
 			}
-			if err := tx.UpdateTicket(tk, "ticket.restricted", "scheduler"); err != nil {
+			if err := tx.UpdateTicket(tk, store.TicketRestricted(tk.Number, store.ActorScheduler)); err != nil {
 				return err
 			}
 		}

@@ -20,7 +20,7 @@ import (
 //     purpose as objected, keeping the time of the first objection.
 //
 // rec.Seq and rec.At are set.
-func Record(tx *store.Tx, rec *store.ConsentRecord, actor string) error {
+func Record(tx *store.Tx, rec *store.ConsentRecord, actor store.Actor) error {
 	switch rec.Decision {
 	case store.ConsentGranted, store.ConsentWithdrawn, store.ConsentObjected:
 	default:
@@ -45,15 +45,15 @@ func Record(tx *store.Tx, rec *store.ConsentRecord, actor string) error {
 }
 
 // applyDecision updates one ticket with the purpose of rec.
-func applyDecision(tx *store.Tx, tk *store.Ticket, rec *store.ConsentRecord, actor string) error {
+func applyDecision(tx *store.Tx, tk *store.Ticket, rec *store.ConsentRecord, actor store.Actor) error {
 	own := tk.RequesterID == rec.Person
 	switch {
 	case own && rec.Decision == store.ConsentGranted && tk.Restricted != nil && tk.Restricted.Reason == store.RestrictedNoConsent:
 		tk.Restricted = nil
-		return tx.UpdateTicket(tk, "ticket.restriction_lifted", actor)
+		return tx.UpdateTicket(tk, store.TicketRestrictionLifted(tk.Number, actor))
 	case own && rec.Decision == store.ConsentObjected && tk.Objected.IsZero():
 		tk.Objected = rec.At
-		return tx.UpdateTicket(tk, "ticket.objected", actor)
+		return tx.UpdateTicket(tk, store.TicketObjected(tk.Number, actor))
 	}
 	return nil
 }

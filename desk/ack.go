@@ -66,7 +66,7 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	}
 	if suppress != "" {
 		tk.Ack = &store.Ack{Status: "suppressed", Reason: suppress}
-		return false, tx.UpdateTicket(tk, "ticket.ack_suppressed", "system")
+		return false, tx.UpdateTicket(tk, store.TicketAckSuppressed(tk.Number, store.ActorSystem))
 	}
 
 	queue := cfg.Queue(tk.Queue)
@@ -99,19 +99,19 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	}
 	item := &store.OutboxItem{Ticket: tk.Number, Kind: "acknowledgement", MessageID: msgID, From: cfg.SMTP.From,
 		To: []string{to.Email}, Raw: raw, GiveUpAt: now.Add(cfg.SMTP.RetryFor.Duration)}
-	if err := tx.Enqueue(item, "system"); err != nil {
+	if err := tx.Enqueue(item, store.ActorSystem); err != nil {
 		return false, err
 	}
 	if err := tx.IndexMessageID(msgID, tk.Number); err != nil {
 		return false, err
 	}
 	if err := tx.RecordConsentToken(&store.ConsentToken{ID: claims.ID, Ticket: tk.Number, Person: person.ID,
-		Purpose: purpose.Name, Expires: claims.Expires, NoticeHash: r.NoticeHash}, "system"); err != nil {
+		Purpose: purpose.Name, Expires: claims.Expires, NoticeHash: r.NoticeHash}, store.ActorSystem); err != nil {
 		return false, err
 	}
 	tk.Ack = &store.Ack{Status: "queued", OutboxID: item.ID, MessageID: msgID, NoticeHash: r.NoticeHash,
 		Language: tk.Language, ConsentID: claims.ID}
-	return true, tx.UpdateTicket(tk, "ticket.ack_queued", "system")
+	return true, tx.UpdateTicket(tk, store.TicketAckQueued(tk.Number, store.ActorSystem))
 }
 
 func domainOf(addr string) string {

@@ -344,7 +344,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		}
 	}
 	who := sender(m)
-	person, err := tx.EnsurePerson(who.Email, who.Name, "system")
+	person, err := tx.EnsurePerson(who.Email, who.Name, store.ActorSystem)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -367,7 +367,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 			Participants: []uint64{person.ID}, Origin: origin, Purpose: rt.cfg.Queue(queue).Purpose,
 			Language: templates.Language(m.ContentLanguage, m.Text, rt.cfg.Server.Language)}
 		retention.ApplyHoldRules(rt.cfg, created, tx.Now())
-		if err := tx.CreateTicket(created, "system"); err != nil {
+		if err := tx.CreateTicket(created, store.ActorSystem); err != nil {
 			return Outcome{}, err
 		}
 		tk, out.Ticket, out.NewTicket = created, created.Number, true
@@ -380,7 +380,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 	for _, a := range m.Attachments {
 		sm.Attachments = append(sm.Attachments, store.Attachment(a))
 	}
-	if err := tx.AddMessage(tk, sm, key, "system"); err != nil {
+	if err := tx.AddMessage(tk, sm, key, store.ActorSystem); err != nil {
 		return Outcome{}, err
 	}
 	out.Message = sm.ID
@@ -422,7 +422,7 @@ func (d *Desk) quarantine(tx *store.Tx, it *parsed, origin store.Origin, blobs *
 			return Outcome{}, err
 		}
 	}
-	if err := tx.AddQuarantine(q, key, "system"); err != nil {
+	if err := tx.AddQuarantine(q, key, store.ActorSystem); err != nil {
 		return Outcome{}, err
 	}
 	d.Log.Warn("mail quarantined", "quarantine", q.ID, "mailbox", origin.Mailbox, "uid", origin.UID, "reason", it.reason)

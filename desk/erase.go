@@ -179,7 +179,7 @@ func Erase(ctx context.Context, db *store.DB, cfg *config.Config, email string, 
 	}
 	imapErr := e.deleteIMAPCopies(ctx)
 	err = db.Update(func(tx *store.Tx) error {
-		return tx.Audit(store.AuditEvent{Actor: actorAdmin, Action: "subject.erased", Person: e.person.ID, Detail: e.auditDetail()})
+		return tx.Audit(store.SubjectErased(e.person.ID, e.auditDetail(), actorAdmin))
 	})
 	if err == nil {
 		e.rep.Scrub, err = scrub(db)
@@ -455,7 +455,7 @@ func (e *eraser) deleteMessagesIn(tx *store.Tx, n uint64) error {
 		tk.Messages--
 	}
 	tk.Participants = slices.DeleteFunc(tk.Participants, func(id uint64) bool { return id == e.person.ID })
-	return tx.UpdateTicket(tk, "ticket.participant_erased", actorAdmin)
+	return tx.UpdateTicket(tk, store.TicketParticipantErased(tk.Number, actorAdmin))
 }
 
 // redactTicket replaces the address in the messages and subject of another
@@ -478,7 +478,7 @@ func (e *eraser) redactTicket(tx *store.Tx, r Redaction) (Redaction, error) {
 		if n == 0 {
 			continue
 		}
-		if err := tx.PutMessage(m, "message.redacted", actorAdmin); err != nil {
+		if err := tx.PutMessage(m, store.MessageRedacted(m, actorAdmin)); err != nil {
 			return r, err
 		}
 		out.Places += n
@@ -487,7 +487,7 @@ func (e *eraser) redactTicket(tx *store.Tx, r Redaction) (Redaction, error) {
 	if subj, n := redactAddress(tk.Subject, e.person.Email, e.names); n > 0 {
 		tk.Subject = subj
 		out.Places += n
-		if err := tx.UpdateTicket(tk, "ticket.redacted", actorAdmin); err != nil {
+		if err := tx.UpdateTicket(tk, store.TicketRedacted(tk.Number, actorAdmin)); err != nil {
 			return r, err
 		}
 	}

@@ -23,7 +23,7 @@ func TestAcknowledgementOffersWhatThePageHas(t *testing.T) {
 			t.Run(basis+"/"+lang, func(t *testing.T) {
 				fd := newFileDesk(t, func(cfg *config.Config) {
 					p := &cfg.Purposes[0]
-					p.LegalBasis = basis
+					p.LegalBasis = config.LegalBasis(basis)
 					switch basis {
 					case "legitimate_interest":
 						p.LegitimateInterest = config.Text{DE: "Anfragen beantworten", EN: "Answering enquiries"}

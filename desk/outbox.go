@@ -63,6 +63,6 @@ func RetryOutbox(db *store.DB, id uint64, retryFor time.Duration) error {
 		}
 		it.Status, it.NextAttempt, it.DoneAt = store.OutboxPending, tx.Now(), time.Time{}
 		it.GiveUpAt = tx.Now().Add(retryFor)
-		return tx.UpdateOutbox(it, "admin")
+		return tx.UpdateOutbox(it, store.ActorAdmin)
 	})
 }

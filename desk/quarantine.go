@@ -214,8 +214,7 @@ func (d *Desk) RetryQuarantine(ctx context.Context, id uint64) (Outcome, error) 
 		if it.reason != "" {
 			out = Outcome{Quarantine: id, Reason: it.reason}
 			if cur.Reason == it.reason {
-				return tx.Audit(store.AuditEvent{Actor: actorAdmin, Action: "quarantine.retried", Quarantine: id,
-					Mailbox: cur.Origin.Mailbox, Detail: "still quarantined, same reason"})
+				return tx.Audit(store.QuarantineRetried(cur, actorAdmin))
 			}
 			cur.Reason = it.reason
 			return tx.UpdateQuarantine(cur, actorAdmin, "retried, still quarantined with a new reason")

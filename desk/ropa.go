@@ -86,11 +86,11 @@ type Measure struct {
 }
 
 // legalBasisArticles are the provisions each legal_basis stands for.
-var legalBasisArticles = map[string]string{
-	"consent":             "Art. 6(1)(a) GDPR",
-	"contract":            "Art. 6(1)(b) GDPR",
-	"legal_obligation":    "Art. 6(1)(c) GDPR",
-	"legitimate_interest": "Art. 6(1)(f) GDPR",
+var legalBasisArticles = map[config.LegalBasis]string{
+	config.BasisConsent:            "Art. 6(1)(a) GDPR",
+	config.BasisContract:           "Art. 6(1)(b) GDPR",
+	config.BasisLegalObligation:    "Art. 6(1)(c) GDPR",
+	config.BasisLegitimateInterest: "Art. 6(1)(f) GDPR",
 }
 
 // RecordOf builds the record of processing activities from cfg.
@@ -114,12 +114,12 @@ func RecordOf(cfg *config.Config) *RecordOfProcessing {
 	for i := range cfg.Purposes {
 		p := &cfg.Purposes[i]
 		info := purposeInfo(p)
-		a := Activity{Purpose: p.Name, Description: info.Description, Queues: []string{}, LegalBasis: p.LegalBasis,
+		a := Activity{Purpose: p.Name, Description: info.Description, Queues: []string{}, LegalBasis: string(p.LegalBasis),
 			LegalBasisArticle: legalBasisArticles[p.LegalBasis], LegitimateInterest: info.LegitimateInterest,
 			SubjectCategories: nonNil(p.SubjectCategories), DataCategories: nonNil(p.DataCategories),
 			Recipients: info.Recipients, Processors: processors, Transfers: info.Transfers,
 			Erasure: ErasureLimits{Retention: info.Retention, CountedFrom: p.CountedFrom, OnExpiry: info.OnExpiry, Holds: holds}}
-		if p.LegalBasis == "consent" {
+		if p.LegalBasis == config.BasisConsent {
 			a.Erasure.ConsentGrace, a.Erasure.WithoutConsent = p.Grace.String(), p.WithoutConsent
 		}
 		for _, q := range cfg.Queues {

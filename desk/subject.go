@@ -33,7 +33,7 @@ var (
 )
 
 // actorAdmin is the audit actor of every data-subject request: the admin ran it.
-const actorAdmin = "admin"
+const actorAdmin = store.ActorAdmin
 
 // batchSize is how many tickets or messages one write transaction handles.
 const batchSize = 100
@@ -249,7 +249,7 @@ type Text struct {
 func text(t config.Text) Text { return Text{DE: t.DE, EN: t.EN} }
 
 func purposeInfo(p *config.Purpose) PurposeInfo {
-	info := PurposeInfo{Name: p.Name, Description: text(p.Description), LegalBasis: p.LegalBasis,
+	info := PurposeInfo{Name: p.Name, Description: text(p.Description), LegalBasis: string(p.LegalBasis),
 		Recipients: nonNil(p.Recipients), Transfers: nonNil(p.Transfers), Retention: p.Retention.String(),
 		CountedFrom: p.CountedFrom, OnExpiry: onExpiry(p)}
 	if p.LegitimateInterest != (config.Text{}) {
@@ -284,8 +284,8 @@ func Export(db *store.DB, cfg *config.Config, email string, w io.Writer) error {
 		return err
 	}
 	err = db.Update(func(tx *store.Tx) error {
-		return tx.Audit(store.AuditEvent{Actor: actorAdmin, Action: "subject.exported", Person: doc.Person.ID,
-			Detail: fmt.Sprintf("tickets %d mentions %d files %d outbox %d", len(doc.Tickets), len(doc.Mentions), len(doc.Files), len(doc.Outbox))})
+		return tx.Audit(store.SubjectExported(doc.Person.ID,
+			fmt.Sprintf("tickets %d mentions %d files %d outbox %d", len(doc.Tickets), len(doc.Mentions), len(doc.Files), len(doc.Outbox)), actorAdmin))
 	})
 	if err != nil {
 		return err
@@ -522,7 +522,7 @@ func Offboard(db *store.DB, _ *config.Config, email string) (*OffboardReport, er
 		r.Email, r.Person = p.Email, p.ID
 		if p.Offboarded.IsZero() {
 			p.Offboarded = tx.Now()
-			if err := tx.UpdatePerson(p, "person.offboarded", actorAdmin); err != nil {
+			if err := tx.UpdatePerson(p, store.PersonOffboarded(p.ID, actorAdmin)); err != nil {
 				return err
 			}
 		}
@@ -642,7 +642,7 @@ func Rectify(db *store.DB, email, newName, newEmail string) (*RectifyReport, err
 			r.Changed = append(r.Changed, "name")
 		}
 		if len(r.Changed) > 0 {
-			if err := tx.UpdatePerson(p, "person.rectified", actorAdmin); err != nil {
+			if err := tx.UpdatePerson(p, store.PersonRectified(p.ID, actorAdmin)); err != nil {
 				return err
 			}
 		}
@@ -684,7 +684,7 @@ func Rectify(db *store.DB, email, newName, newEmail string) (*RectifyReport, err
 			return false, nil
 		}
 		m.From = from
-		return true, tx.PutMessage(m, "message.rectified", actorAdmin)
+		return true, tx.PutMessage(m, store.MessageRectified(m, actorAdmin))
 	})
 	for _, c := range changed {
 		if c {

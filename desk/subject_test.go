@@ -109,7 +109,7 @@ func (e *subjectEnv) hold(n uint64) time.Time {
 			return err
 		}
 		tk.Holds = append(tk.Holds, store.Hold{Category: "business_letter", Since: tx.Now(), Until: until, By: "admin"})
-		return tx.UpdateTicket(tk, "ticket.hold_added", "admin")
+		return tx.UpdateTicket(tk, store.AuditEvent{Actor: store.ActorAdmin, Action: store.ActionTicketHoldAdded, Ticket: tk.Number})
 	})
 	return until
 }
@@ -822,7 +822,7 @@ func TestOffboard(t *testing.T) {
 	e.update(func(tx *store.Tx) error {
 		tk, _ := tx.Ticket(p1)
 		tk.Holds = []store.Hold{{Category: "business_letter", Since: e.now.AddDate(-7, 0, 0), Until: e.now.AddDate(0, 0, -1), By: "admin"}}
-		return tx.UpdateTicket(tk, "ticket.hold_added", "admin")
+		return tx.UpdateTicket(tk, store.AuditEvent{Actor: store.ActorAdmin, Action: store.ActionTicketHoldAdded, Ticket: tk.Number})
 	})
 	rep, err = Offboard(e.db, e.cfg, "paul@example.net")
 	if err != nil || !slices.Equal(rep.Anonymized, []uint64{p1}) || !rep.PersonDeleted {

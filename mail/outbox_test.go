@@ -98,8 +98,8 @@ func (e *outboxEnv) auditActions() []string {
 	var out []string
 	e.db.View(func(tx *store.Tx) error {
 		return tx.AuditEvents(func(ev *store.AuditEvent) bool {
-			if strings.HasPrefix(ev.Action, "outbox.") {
-				out = append(out, ev.Action)
+			if strings.HasPrefix(string(ev.Action), "outbox.") {
+				out = append(out, string(ev.Action))
 			}
 			return true
 		})

@@ -135,7 +135,7 @@ func sweepOne(tx *store.Tx, cfg *config.Config, n uint64, now time.Time, rep *Co
 			act.Done = Erased
 			rep.Erased++
 			rep.Tickets = append(rep.Tickets, act)
-			return true, tx.DeleteTicket(n, "scheduler", "no consent: purpose "+tk.Purpose)
+			return true, tx.DeleteTicket(n, store.ActorScheduler, "no consent: purpose "+tk.Purpose)
 		}
 		act.Done = HeldRestricted
 		rep.HeldRestricted++
@@ -145,5 +145,5 @@ func sweepOne(tx *store.Tx, cfg *config.Config, n uint64, now time.Time, rep *Co
 	}
 	rep.Tickets = append(rep.Tickets, act)
 	tk.Restricted = &store.Restriction{Since: now, Reason: store.RestrictedNoConsent}
-	return true, tx.UpdateTicket(tk, "ticket.restricted", "scheduler")
+	return true, tx.UpdateTicket(tk, store.TicketRestricted(tk.Number, store.ActorScheduler))
 }

@@ -41,11 +41,11 @@
 // had wrong is planned anew. Anonymizing keeps the skeleton (number, queue,
 // purpose, status, language, timestamps, holds); deleting removes all of it;
 // a person no ticket references any more goes with it. Each is an audit event
-// (actor "scheduler", or "admin" from the command line). After a purge that
-// changed anything, store.DB.Scrub overwrites the free pages, so the erased
-// data is not left in the file. A dry run does the same checks in read
-// transactions and writes nothing; with a time in the future it shows what
-// will go then.
+// (actor store.ActorScheduler, or store.ActorAdmin from the command line).
+// After a purge that changed anything, store.DB.Scrub overwrites the free
+// pages, so the erased data is not left in the file. A dry run does the same
+// checks in read transactions and writes nothing; with a time in the future
+// it shows what will go then.
 //
 // SweepConsent applies without_consent to the tickets whose ConsentDue has
 // come: "restrict" marks the ticket restricted (store.RestrictedNoConsent,

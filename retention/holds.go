@@ -21,12 +21,12 @@ var (
 
 // ApplyHoldRules adds to a new ticket the holds whose rule picks it: its
 // queue is one of the hold's queues, or its subject matches the hold's
-// subject_pattern. Each runs from now for the hold's duration, By "rule".
+// subject_pattern. Each runs from now for the hold's duration, By store.ActorRule.
 func ApplyHoldRules(cfg *config.Config, tk *store.Ticket, now time.Time) {
 	for i := range cfg.Holds {
 		h := &cfg.Holds[i]
 		if slices.Contains(h.Queues, tk.Queue) || h.Subject != nil && h.Subject.MatchString(tk.Subject) {
-			tk.Holds = append(tk.Holds, store.Hold{Category: h.Name, Since: now, Until: h.Until(now), By: "rule"})
+			tk.Holds = append(tk.Holds, store.Hold{Category: h.Name, Since: now, Until: h.Until(now), By: store.ActorRule})
 		}
 	}
 }
@@ -34,7 +34,7 @@ func ApplyHoldRules(cfg *config.Config, tk *store.Ticket, now time.Time) {
 // AddHold puts ticket n under the hold category from now on, for the
 // category's duration. A ticket already under an active hold of that category
 // keeps it (ErrAlreadyHeld).
-func AddHold(tx *store.Tx, cfg *config.Config, n uint64, category, actor string) (store.Hold, error) {
+func AddHold(tx *store.Tx, cfg *config.Config, n uint64, category string, actor store.Actor) (store.Hold, error) {
 	h := cfg.Hold(category)
 	if h == nil {
 		return store.Hold{}, fmt.Errorf("hold %q: %w", category, ErrUnknownHold)
@@ -51,13 +51,13 @@ func AddHold(tx *store.Tx, cfg *config.Config, n uint64, category, actor string)
 	}
 	hold := store.Hold{Category: category, Since: now, Until: h.Until(now), By: actor}
 	tk.Holds = append(tk.Holds, hold)
-	return hold, tx.UpdateTicket(tk, "ticket.hold_added", actor, "category", category, "until", day(hold.Until))
+	return hold, tx.UpdateTicket(tk, store.TicketHoldAdded(n, category, hold.Until, actor))
 }
 
 // ReleaseHold ends the active holds of category on ticket n now; they stay in
 // the ticket's history with their new end, and the ticket is planned anew:
 // its purpose's rule applies again.
-func ReleaseHold(tx *store.Tx, n uint64, category, actor string) error {
+func ReleaseHold(tx *store.Tx, n uint64, category string, actor store.Actor) error {
 	tk, err := tx.Ticket(n)
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func ReleaseHold(tx *store.Tx, n uint64, category, actor string) error {
 	if !released {
 		return fmt.Errorf("ticket %d, hold %q: %w", n, category, ErrNotHeld)
 	}
-	return tx.UpdateTicket(tk, "ticket.hold_released", actor, "category", category)
+	return tx.UpdateTicket(tk, store.TicketHoldReleased(n, category, actor))
 }
 
 // ActiveHold is one hold in force on a ticket.
@@ -96,17 +96,17 @@ func ActiveHolds(tx *store.Tx, now time.Time) ([]ActiveHold, error) {
 }
 
 // CloseTicket closes ticket n: retention counted from closing starts now.
-func CloseTicket(tx *store.Tx, n uint64, actor string) (*store.Ticket, error) {
+func CloseTicket(tx *store.Tx, n uint64, actor store.Actor) (*store.Ticket, error) {
 	return setStatus(tx, n, store.StatusClosed, actor)
 }
 
 // ReopenTicket opens a closed ticket n again: its retention counted from
 // closing no longer runs.
-func ReopenTicket(tx *store.Tx, n uint64, actor string) (*store.Ticket, error) {
+func ReopenTicket(tx *store.Tx, n uint64, actor store.Actor) (*store.Ticket, error) {
 	return setStatus(tx, n, store.StatusOpen, actor)
 }
 
-func setStatus(tx *store.Tx, n uint64, status, actor string) (*store.Ticket, error) {
+func setStatus(tx *store.Tx, n uint64, status string, actor store.Actor) (*store.Ticket, error) {
 	tk, err := tx.Ticket(n)
 	if err != nil {
 		return nil, err
@@ -119,9 +119,9 @@ func setStatus(tx *store.Tx, n uint64, status, actor string) (*store.Ticket, err
 		return nil, fmt.Errorf("ticket %d is %s: %w", n, tk.Status, ErrStatusIsSame)
 	}
 	tk.Status, tk.ClosedAt = status, time.Time{}
-	action := "ticket.reopened"
+	event := store.TicketReopened
 	if closing {
-		tk.ClosedAt, action = tx.Now(), "ticket.closed"
+		tk.ClosedAt, event = tx.Now(), store.TicketClosed
 	}
-	return tk, tx.UpdateTicket(tk, action, actor)
+	return tk, tx.UpdateTicket(tk, event(n, actor))
 }

@@ -82,7 +82,7 @@ func evaluate(tx *store.Tx, cfg *config.Config, tk *store.Ticket) verdict {
 	if v.Hold != nil && !v.Base.IsZero() && v.Hold.Until.After(v.Base) {
 		v.PurgeAt = ceilSecond(v.Hold.Until)
 	}
-	if p != nil && p.LegalBasis == "consent" && tk.Restricted == nil {
+	if p != nil && p.LegalBasis == config.BasisConsent && tk.Restricted == nil {
 		v.ConsentDue, v.ConsentReason = consentDue(tx, p, tk)
 		v.ConsentDue = ceilSecond(v.ConsentDue)
 	}

@@ -32,8 +32,8 @@ type PurgeOptions struct {
 	// DryRun lists what would be done at At without writing anything; with
 	// At in the future it shows what will go then.
 	DryRun bool
-	// Actor is who the audit trail names: "scheduler" (default) or "admin".
-	Actor string
+	// Actor is who the audit trail names: store.ActorScheduler (default) or store.ActorAdmin.
+	Actor store.Actor
 	// Progress, when set, is called on long runs with the tickets handled so far.
 	Progress func(done, total int)
 	// Batch is the number of tickets per write transaction (default DefaultBatch).
@@ -103,7 +103,7 @@ func Purge(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOpti
 		opts.At = db.Now()
 	}
 	if opts.Actor == "" {
-		opts.Actor = "scheduler"
+		opts.Actor = store.ActorScheduler
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBatch

@@ -155,7 +155,7 @@ func TestPurgeOffboarded(t *testing.T) {
 			return err
 		}
 		p.Offboarded = off
-		return tx.UpdatePerson(p, "person.offboarded", "admin")
+		return tx.UpdatePerson(p, store.PersonOffboarded(p.ID, store.ActorAdmin))
 	})
 	rep := e.purge(off, false)
 	if want := fmt.Sprintf("%d anonymize; %d anonymize; ", open, collected); acted(rep) != want {
@@ -339,7 +339,7 @@ func TestPurgeSkipsHeldTicketWithStalePlan(t *testing.T) {
 			return err
 		}
 		tk.Holds = append(tk.Holds, store.Hold{Category: "letters", Since: t0, Until: t0.AddDate(6, 0, 0), By: "admin"})
-		return tx.UpdateTicket(tk, "ticket.hold_added", "admin")
+		return tx.UpdateTicket(tk, store.AuditEvent{Actor: store.ActorAdmin, Action: store.ActionTicketHoldAdded, Ticket: tk.Number})
 	})
 	e.db.SetPlanner(Planner(e.config))
 	at := t0.AddDate(1, 0, 0)
@@ -399,8 +399,8 @@ func TestHoldAuditEventsNameTheCategory(t *testing.T) {
 	var details []string
 	e.db.View(func(tx *store.Tx) error {
 		return tx.AuditEvents(func(ev *store.AuditEvent) bool {
-			if ev.Ticket == n && strings.HasPrefix(ev.Action, "ticket.hold_") {
-				details = append(details, ev.Action+": "+ev.Detail)
+			if ev.Ticket == n && strings.HasPrefix(string(ev.Action), "ticket.hold_") {
+				details = append(details, string(ev.Action)+": "+ev.Detail)
 			}
 			return true
 		})

@@ -29,7 +29,9 @@ const reindexBatch = 1000
 // tickets, and a hold set keeps the end it was given, so they are not part of it.)
 func Fingerprint(cfg *config.Config) string {
 	type purpose struct {
-		Name, Basis, Retention, CountedFrom, OnExpiry, Grace, WithoutConsent string
+		Name                                                    string
+		Basis                                                   config.LegalBasis
+		Retention, CountedFrom, OnExpiry, Grace, WithoutConsent string
 	}
 	type hold struct {
 		Name, Duration string
@@ -113,8 +115,7 @@ func Reindex(ctx context.Context, db *store.DB, cfg *config.Config) (int, error)
 		if err := tx.SetMeta(metaKey, []byte(fp)); err != nil {
 			return err
 		}
-		return tx.Audit(store.AuditEvent{Actor: "system", Action: "retention.replanned",
-			Detail: fmt.Sprintf("configuration %s, %d tickets planned anew", fp, changed)})
+		return tx.Audit(store.RetentionReplanned(fp, changed, store.ActorSystem))
 	})
 	if err != nil {
 		return changed, fmt.Errorf("retention reindex: %w", err)

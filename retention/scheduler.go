@@ -164,7 +164,7 @@ func (s *Scheduler) RunPurge() {
 	s.work.Lock()
 	defer s.work.Unlock()
 	start := time.Now()
-	rep, err := Purge(s.ctx, s.db, s.config(), PurgeOptions{At: s.now(), Actor: "scheduler", Progress: func(done, total int) {
+	rep, err := Purge(s.ctx, s.db, s.config(), PurgeOptions{At: s.now(), Actor: store.ActorScheduler, Progress: func(done, total int) {
 		s.log.Info("retention purge in progress", "done", done, "total", total)
 	}})
 	attrs := []any{"anonymized", rep.Anonymized, "deleted", rep.Deleted, "held", len(rep.Held), "quarantine_deleted", len(rep.Quarantine),

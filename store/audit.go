@@ -31,7 +31,8 @@ func (t *Tx) audit(e AuditEvent) error {
 }
 
 // Audit appends an event for something that is not a store write of its own
-// (for example an export or a delivery outcome).
+// (an export, an erasure as a whole, a retry that changed nothing); e comes
+// from the constructor of its kind (SubjectExported, QuarantineRetried, ...).
 func (t *Tx) Audit(e AuditEvent) error { return t.audit(e) }
 
 // auditHash is the hex SHA-256 of the event's JSON with Hash empty; Prev is part of it.

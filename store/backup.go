@@ -359,8 +359,7 @@ func Restore(from, dir string, force bool) (*RestoreInfo, error) {
 	}
 	defer db.Close()
 	err = db.Update(func(tx *Tx) error {
-		return tx.audit(AuditEvent{Actor: "admin", Action: "store.restored",
-			Detail: fmt.Sprintf("format %s events %d blobs %d", info.Format, info.AuditEvents, info.Blobs)})
+		return tx.audit(storeRestored(info, ActorAdmin))
 	})
 	return info, err
 }

@@ -14,7 +14,11 @@ func consentPrefix(person uint64, purpose string) []byte {
 // RecordConsent appends a decision to the person's history for its purpose,
 // sets rec.Seq and rec.At, and plans the person's tickets for that purpose
 // anew (the Planner reads their consent decisions).
-func (t *Tx) RecordConsent(rec *ConsentRecord, actor string) error {
+func (t *Tx) RecordConsent(rec *ConsentRecord, actor Actor) error {
+	e, err := consentDecided(rec, actor)
+	if err != nil {
+		return err
+	}
 	b := t.b(bConsents)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -25,11 +29,7 @@ func (t *Tx) RecordConsent(rec *ConsentRecord, actor string) error {
 	if err := putJSON(b, append(consentPrefix(rec.Person, rec.Purpose), be64(seq)...), rec); err != nil {
 		return err
 	}
-	detail := "purpose " + rec.Purpose + " channel " + rec.Channel
-	if rec.TokenID != "" {
-		detail += " token " + rec.TokenID
-	}
-	if err := t.audit(AuditEvent{Actor: actor, Action: "consent." + rec.Decision, Person: rec.Person, Ticket: rec.Ticket, Detail: detail}); err != nil {
+	if err := t.audit(e); err != nil {
 		return err
 	}
 	return t.replanPerson(rec.Person, rec.Purpose)
@@ -95,4 +95,22 @@ func (t *Tx) deleteConsents(person uint64) error {
 		}
 	}
 	return nil
+}
+
+// RecordConsentToken records an issued consent link.
+func (t *Tx) RecordConsentToken(ct *ConsentToken, actor Actor) error {
+	ct.IssuedAt = t.now
+	if err := putJSON(t.b(bConsentTok), []byte(ct.ID), ct); err != nil {
+		return err
+	}
+	return t.audit(consentLinkIssued(ct, actor))
+}
+
+// ConsentTokenRecord reads the record of an issued consent link.
+func (t *Tx) ConsentTokenRecord(id string) (*ConsentToken, error) {
+	var ct ConsentToken
+	if err := getJSON(t.b(bConsentTok), []byte(id), &ct); err != nil {
+		return nil, fmt.Errorf("consent token %s: %w", id, err)
+	}
+	return &ct, nil
 }

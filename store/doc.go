@@ -51,6 +51,11 @@
 //     audit event in the same transaction. Audit events hold identifiers only,
 //     never names, addresses or text (GDPR Art. 5(1)(c)), and each carries the
 //     SHA-256 of the one before (tamper evidence; VerifyAudit walks the chain).
+//     Each kind of event gets its fields in one constructor (events.go), with
+//     an Actor and an Action of the named constants there; their values
+//     are hashed with the event, so they never change. UpdateTicket,
+//     UpdatePerson and PutMessage take the event of the change and refuse
+//     one about another record.
 //   - One fetched batch of mail is one Update: tickets, messages, people,
 //     quarantine records, audit events and the mailbox checkpoint commit together.
 //   - A blob file is fsynced (with its directory) when it is written, before the

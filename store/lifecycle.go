@@ -138,41 +138,6 @@ func (t *Tx) TicketsOf(person uint64) []uint64 {
 	return out
 }
 
-// UpdatePerson stores a changed person (rectification, offboarding); a
-// changed address is re-indexed, and the person's tickets are planned anew.
-// action names the change for the audit trail.
-func (t *Tx) UpdatePerson(p *Person, action, actor string) error {
-	old, err := t.Person(p.ID)
-	if err != nil {
-		return err
-	}
-	if key := NormalizeEmail(p.Email); key != old.Email {
-		if key == "" {
-			return fmt.Errorf("person %d: empty address", p.ID)
-		}
-		if v := t.b(bIdxEmail).Get([]byte(key)); v != nil && binary.BigEndian.Uint64(v) != p.ID {
-			return fmt.Errorf("person %d: the address is already another person's", p.ID)
-		}
-		if err := t.b(bIdxEmail).Delete([]byte(old.Email)); err != nil {
-			return err
-		}
-		if err := t.b(bAckRate).Delete([]byte(old.Email)); err != nil {
-			return err
-		}
-		if err := t.b(bIdxEmail).Put([]byte(key), be64(p.ID)); err != nil {
-			return err
-		}
-		p.Email = key
-	}
-	if err := putJSON(t.b(bPeople), be64(p.ID), p); err != nil {
-		return err
-	}
-	if err := t.audit(AuditEvent{Actor: actor, Action: action, Person: p.ID}); err != nil {
-		return err
-	}
-	return t.replanPerson(p.ID, "")
-}
-
 // replanPerson stores the tickets person wrote to again (only those for
 // purpose, unless it is ""), so that the Planner, which reads the person and
 // their consent decisions, schedules them with what just changed.
@@ -197,7 +162,7 @@ func (t *Tx) replanPerson(person uint64, purpose string) error {
 
 // DeleteMessage removes one message, its indexes and the blobs only it
 // referenced; the ticket's count and participants are updated by the caller.
-func (t *Tx) DeleteMessage(m *Message, actor, why string) error {
+func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 	id := be64(m.ID)
 	if err := t.b(bMessages).Delete(id); err != nil {
 		return err
@@ -228,15 +193,19 @@ func (t *Tx) DeleteMessage(m *Message, actor, why string) error {
 			return err
 		}
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: "message.deleted", Ticket: m.Ticket, Message: m.ID, Person: m.PersonID, Detail: why})
+	return t.audit(messageDeleted(m, actor, why))
 }
 
-// PutMessage stores a changed message (a redaction).
-func (t *Tx) PutMessage(m *Message, action, actor string) error {
+// PutMessage stores a changed message; e is its audit event
+// (MessageRectified, MessageRedacted).
+func (t *Tx) PutMessage(m *Message, e AuditEvent) error {
+	if e.Message != m.ID {
+		return fmt.Errorf("message %d: audit event %s is about message %d", m.ID, e.Action, e.Message)
+	}
 	if err := putJSON(t.b(bMessages), be64(m.ID), m); err != nil {
 		return err
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: action, Ticket: m.Ticket, Message: m.ID})
+	return t.audit(e)
 }
 
 // Messages calls fn for each message in id order until fn returns false.
@@ -354,7 +323,7 @@ func (s *pathSet) retry() error {
 
 // DeleteTicket removes a ticket with all its messages, blobs, outgoing mail
 // and indexes; people no ticket references any more go too.
-func (t *Tx) DeleteTicket(n uint64, actor, why string) error {
+func (t *Tx) DeleteTicket(n uint64, actor Actor, why string) error {
 	tk, err := t.Ticket(n)
 	if err != nil {
 		return err
@@ -371,7 +340,7 @@ func (t *Tx) DeleteTicket(n uint64, actor, why string) error {
 	if err := t.b(bTickets).Delete(be64(n)); err != nil {
 		return err
 	}
-	if err := t.audit(AuditEvent{Actor: actor, Action: "ticket.deleted", Ticket: n, Detail: why}); err != nil {
+	if err := t.audit(ticketDeleted(n, actor, why)); err != nil {
 		return err
 	}
 	return t.dropOrphans(people, actor, why)
@@ -380,7 +349,7 @@ func (t *Tx) DeleteTicket(n uint64, actor, why string) error {
 // AnonymizeTicket removes names, addresses, text, attachments and headers of
 // a ticket. Its skeleton stays for statistics: number, queue, purpose, status,
 // language and timestamps. People no ticket references any more are deleted.
-func (t *Tx) AnonymizeTicket(n uint64, actor, why string) error {
+func (t *Tx) AnonymizeTicket(n uint64, actor Actor, why string) error {
 	tk, err := t.Ticket(n)
 	if err != nil {
 		return err
@@ -396,14 +365,14 @@ func (t *Tx) AnonymizeTicket(n uint64, actor, why string) error {
 	if err := t.putTicket(tk); err != nil {
 		return err
 	}
-	if err := t.audit(AuditEvent{Actor: actor, Action: "ticket.anonymized", Ticket: n, Detail: why}); err != nil {
+	if err := t.audit(ticketAnonymized(n, actor, why)); err != nil {
 		return err
 	}
 	return t.dropOrphans(people, actor, why)
 }
 
 // dropContent deletes a ticket's messages and outgoing mail and returns the people it referenced.
-func (t *Tx) dropContent(tk *Ticket, actor, why string) ([]uint64, error) {
+func (t *Tx) dropContent(tk *Ticket, actor Actor, why string) ([]uint64, error) {
 	msgs, err := t.TicketMessages(tk.Number)
 	if err != nil {
 		return nil, err
@@ -432,22 +401,6 @@ func (t *Tx) dropContent(tk *Ticket, actor, why string) ([]uint64, error) {
 	return people, nil
 }
 
-func (t *Tx) deleteOutbox(id uint64) error {
-	it, err := t.OutboxItem(id)
-	if errors.Is(err, ErrNotFound) {
-		return nil // already gone
-	}
-	if err != nil {
-		return err
-	}
-	if it.Status == OutboxPending {
-		if err := t.b(bIdxDue).Delete(dueKey(it)); err != nil {
-			return err
-		}
-	}
-	return t.b(bOutbox).Delete(be64(id))
-}
-
 // reindexAll drops the plan and person index entries of a ticket about to be deleted.
 func (t *Tx) reindexAll(tk *Ticket) error {
 	var old indexed
@@ -466,7 +419,7 @@ func (t *Tx) reindexAll(tk *Ticket) error {
 }
 
 // dropOrphans deletes the people among ids that no ticket references any more.
-func (t *Tx) dropOrphans(ids []uint64, actor, why string) error {
+func (t *Tx) dropOrphans(ids []uint64, actor Actor, why string) error {
 	for _, id := range ids {
 		if len(t.TicketsOf(id)) > 0 {
 			continue
@@ -480,7 +433,7 @@ func (t *Tx) dropOrphans(ids []uint64, actor, why string) error {
 
 // DeletePerson removes a person record with its address index, rate-limit
 // state and consent history. Tickets that still reference it keep the id only.
-func (t *Tx) DeletePerson(id uint64, actor, why string) error {
+func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 	p, err := t.Person(id)
 	if errors.Is(err, ErrNotFound) {
 		return nil // already gone
@@ -499,18 +452,18 @@ func (t *Tx) DeletePerson(id uint64, actor, why string) error {
 	if err := t.b(bPeople).Delete(be64(id)); err != nil {
 		return err
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: "person.deleted", Person: id, Detail: why})
+	return t.audit(personDeleted(id, actor, why))
 }
 
 // DeleteQuarantine removes a quarantine record and its stored mail.
-func (t *Tx) DeleteQuarantine(q *Quarantine, actor, why string) error {
+func (t *Tx) DeleteQuarantine(q *Quarantine, actor Actor, why string) error {
 	if err := t.b(bQuarantine).Delete(be64(q.ID)); err != nil {
 		return err
 	}
 	if err := t.unrefBlob(q.Blob, 'q', q.ID); err != nil {
 		return err
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: "quarantine.deleted", Quarantine: q.ID, Detail: why})
+	return t.audit(quarantineDeleted(q, actor, why))
 }
 
 // QuarantinedBefore returns up to limit quarantine records stored before t,
@@ -525,30 +478,6 @@ func (t *Tx) QuarantinedBefore(before time.Time, limit int) ([]*Quarantine, erro
 		return true
 	})
 	return out, err
-}
-
-// OutboxFor returns the outgoing mail to an address (erasure reaches it too).
-func (t *Tx) OutboxFor(email string) ([]*OutboxItem, error) {
-	key := NormalizeEmail(email)
-	var out []*OutboxItem
-	err := t.Outbox(func(it *OutboxItem) bool {
-		for _, to := range it.To {
-			if NormalizeEmail(to) == key {
-				out = append(out, it)
-				break
-			}
-		}
-		return true
-	})
-	return out, err
-}
-
-// DeleteOutboxItem removes one outgoing mail.
-func (t *Tx) DeleteOutboxItem(id uint64, actor, why string) error {
-	if err := t.deleteOutbox(id); err != nil {
-		return err
-	}
-	return t.audit(AuditEvent{Actor: actor, Action: "outbox.deleted", Detail: fmt.Sprintf("item %d %s", id, why)})
 }
 
 // migrateIndexes builds the person and blob-reference indexes of a store

@@ -105,7 +105,7 @@ func TestAnonymizeKeepsTheSkeleton(t *testing.T) {
 		cur.Purpose, cur.Language, cur.Status = "support", "de", StatusClosed
 		cur.ClosedAt = tx.Now()
 		cur.Holds = []Hold{{Category: "letter", Until: tx.Now().Add(-time.Hour)}}
-		if err := tx.UpdateTicket(cur, "ticket.closed", "admin"); err != nil {
+		if err := tx.UpdateTicket(cur, TicketClosed(cur.Number, ActorAdmin)); err != nil {
 			return err
 		}
 		return tx.AnonymizeTicket(tk.Number, "scheduler", "retention")
@@ -157,7 +157,7 @@ func TestPlanIndexFollowsTheTicket(t *testing.T) {
 		db.Update(func(tx *Tx) error {
 			cur, _ := tx.Ticket(tk.Number)
 			cur.Status, cur.ClosedAt = StatusClosed, base.Add(time.Duration(2-i)*time.Hour)
-			return tx.UpdateTicket(cur, "ticket.closed", "admin")
+			return tx.UpdateTicket(cur, TicketClosed(cur.Number, ActorAdmin))
 		})
 	}
 	db.View(func(tx *Tx) error {
@@ -177,7 +177,7 @@ func TestPlanIndexFollowsTheTicket(t *testing.T) {
 	db.Update(func(tx *Tx) error {
 		cur, _ := tx.Ticket(nums[2])
 		cur.Status = StatusOpen
-		return tx.UpdateTicket(cur, "ticket.reopened", "admin")
+		return tx.UpdateTicket(cur, TicketReopened(cur.Number, ActorAdmin))
 	})
 	db.View(func(tx *Tx) error {
 		due, _ := tx.Due(PlanPurge, base.Add(100*time.Hour), 0)
@@ -404,7 +404,7 @@ func TestPersonChangesReplanTheirTickets(t *testing.T) {
 	db.Update(func(tx *Tx) error {
 		cur, _ := tx.Ticket(tk.Number)
 		cur.Purpose = "feedback"
-		return tx.UpdateTicket(cur, "ticket.purpose_changed", "admin")
+		return tx.UpdateTicket(cur, AuditEvent{Actor: ActorAdmin, Action: "ticket.purpose_changed", Ticket: cur.Number})
 	})
 	get := func() *Ticket {
 		var got *Ticket
@@ -423,7 +423,7 @@ func TestPersonChangesReplanTheirTickets(t *testing.T) {
 	db.Update(func(tx *Tx) error {
 		p, _ := tx.Person(tk.RequesterID)
 		p.Offboarded = tx.Now()
-		return tx.UpdatePerson(p, "person.offboarded", "admin")
+		return tx.UpdatePerson(p, PersonOffboarded(p.ID, ActorAdmin))
 	})
 	if got := get(); got.PurgeAt.IsZero() {
 		t.Error("after offboarding the ticket is not planned")

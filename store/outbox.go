@@ -3,9 +3,8 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -15,7 +14,7 @@ func dueKey(it *OutboxItem) []byte {
 }
 
 // Enqueue stores a new outbox item, due at once, and sets its ID.
-func (t *Tx) Enqueue(it *OutboxItem, actor string) error {
+func (t *Tx) Enqueue(it *OutboxItem, actor Actor) error {
 	id, err := t.b(bOutbox).NextSequence()
 	if err != nil {
 		return err
@@ -32,7 +31,7 @@ func (t *Tx) Enqueue(it *OutboxItem, actor string) error {
 	if err := t.b(bIdxDue).Put(dueKey(it), nil); err != nil {
 		return err
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: "outbox.queued", Ticket: it.Ticket, Detail: fmt.Sprintf("outbox %d %s", id, it.Kind)})
+	return t.audit(outboxQueued(it, actor))
 }
 
 // OutboxItem reads one item.
@@ -70,7 +69,11 @@ func (t *Tx) NextDue() (time.Time, bool) {
 
 // UpdateOutbox stores a changed item (status, attempts, next attempt, error),
 // keeps the due index in step and records the outcome as an audit event.
-func (t *Tx) UpdateOutbox(it *OutboxItem, actor string) error {
+func (t *Tx) UpdateOutbox(it *OutboxItem, actor Actor) error {
+	e, err := outboxAttempt(it, actor)
+	if err != nil {
+		return err
+	}
 	old, err := t.OutboxItem(it.ID)
 	if err != nil {
 		return err
@@ -88,64 +91,48 @@ func (t *Tx) UpdateOutbox(it *OutboxItem, actor string) error {
 	if err := putJSON(t.b(bOutbox), be64(it.ID), it); err != nil {
 		return err
 	}
-	action := map[string]string{OutboxSent: "outbox.sent", OutboxFailed: "outbox.failed", OutboxPending: "outbox.retry"}[it.Status]
-	return t.audit(AuditEvent{Actor: actor, Action: action, Ticket: it.Ticket,
-		Detail: fmt.Sprintf("outbox %d attempt %d", it.ID, it.Attempts)})
+	return t.audit(e)
 }
 
 // Outbox calls fn for each item in id order until fn returns false.
 func (t *Tx) Outbox(fn func(*OutboxItem) bool) error { return forEach(t.b(bOutbox), fn) }
 
-// TakeAckSlot reports whether another acknowledgement may go to email: fewer
-// than max went to it within window before now. When it may, the slot is taken.
-func (t *Tx) TakeAckSlot(email string, max int, window time.Duration) (bool, error) {
-	key := []byte(NormalizeEmail(email))
-	var sent []int64
-	if v := t.b(bAckRate).Get(key); v != nil {
-		if err := json.Unmarshal(v, &sent); err != nil {
-			return false, err
+// OutboxFor returns the outgoing mail to an address (erasure reaches it too).
+func (t *Tx) OutboxFor(email string) ([]*OutboxItem, error) {
+	key := NormalizeEmail(email)
+	var out []*OutboxItem
+	err := t.Outbox(func(it *OutboxItem) bool {
+		for _, to := range it.To {
+			if NormalizeEmail(to) == key {
+				out = append(out, it)
+				break
+			}
 		}
-	}
-	cutoff := t.now.Add(-window).UnixNano()
-	kept := sent[:0]
-	for _, ts := range sent {
-		if ts > cutoff {
-			kept = append(kept, ts)
-		}
-	}
-	if len(kept) >= max {
-		return false, nil
-	}
-	kept = append(kept, t.now.UnixNano())
-	return true, putJSON(t.b(bAckRate), key, kept)
+		return true
+	})
+	return out, err
 }
 
-// RecordConsentToken records an issued consent link.
-func (t *Tx) RecordConsentToken(ct *ConsentToken, actor string) error {
-	ct.IssuedAt = t.now
-	if err := putJSON(t.b(bConsentTok), []byte(ct.ID), ct); err != nil {
+// DeleteOutboxItem removes one outgoing mail.
+func (t *Tx) DeleteOutboxItem(id uint64, actor Actor, why string) error {
+	if err := t.deleteOutbox(id); err != nil {
 		return err
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: "consent.link_issued", Ticket: ct.Ticket, Person: ct.Person,
-		Detail: "token " + ct.ID + " purpose " + ct.Purpose})
+	return t.audit(outboxDeleted(id, actor, why))
 }
 
-// ConsentTokenRecord reads the record of an issued consent link.
-func (t *Tx) ConsentTokenRecord(id string) (*ConsentToken, error) {
-	var ct ConsentToken
-	if err := getJSON(t.b(bConsentTok), []byte(id), &ct); err != nil {
-		return nil, fmt.Errorf("consent token %s: %w", id, err)
+func (t *Tx) deleteOutbox(id uint64) error {
+	it, err := t.OutboxItem(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil // already gone
 	}
-	return &ct, nil
-}
-
-// UpdateTicket stores a changed ticket (its acknowledgement, status).
-// detail, when given, goes into the audit event: identifiers or fixed words
-// only, such as a hold category.
-func (t *Tx) UpdateTicket(tk *Ticket, action, actor string, detail ...string) error {
-	tk.UpdatedAt = t.now
-	if err := t.putTicket(tk); err != nil {
+	if err != nil {
 		return err
 	}
-	return t.audit(AuditEvent{Actor: actor, Action: action, Ticket: tk.Number, Detail: strings.Join(detail, " ")})
+	if it.Status == OutboxPending {
+		if err := t.b(bIdxDue).Delete(dueKey(it)); err != nil {
+			return err
+		}
+	}
+	return t.b(bOutbox).Delete(be64(id))
 }

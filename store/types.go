@@ -78,7 +78,7 @@ type Hold struct {
 	Category string    `json:"category"`
 	Since    time.Time `json:"since"`
 	Until    time.Time `json:"until"`
-	By       string    `json:"by"` // who set it: "admin", "rule", "agent:<id>"
+	By       Actor     `json:"by"` // who set it: ActorAdmin, ActorRule, ActorAgent
 }
 
 // Active reports whether the hold still applies at now.
@@ -207,8 +207,8 @@ type PendingAction struct {
 type AuditEvent struct {
 	Seq        uint64    `json:"seq"`
 	Time       time.Time `json:"time"`
-	Actor      string    `json:"actor"`  // "system", "admin", later "agent:<id>"
-	Action     string    `json:"action"` // e.g. "ticket.created"
+	Actor      Actor     `json:"actor"`
+	Action     Action    `json:"action"` // made by the constructor of its kind (events.go)
 	Ticket     uint64    `json:"ticket,omitempty"`
 	Message    uint64    `json:"message,omitempty"`
 	Person     uint64    `json:"person,omitempty"`

@@ -262,10 +262,10 @@ func consentSamples() []*consent.Page {
 	for _, lang := range langs {
 		other := map[string]string{"de": "en", "en": "de"}[lang]
 		var ps []consent.PagePurpose
-		for i, basis := range legalBases {
+		for i, basis := range sampleBases {
 			for j, state := range []string{"", store.ConsentGranted, store.ConsentWithdrawn, store.ConsentObjected} {
-				possible := state == "" || (basis == "consent" && state != store.ConsentObjected) ||
-					(basis == "legitimate_interest" && state == store.ConsentObjected)
+				possible := state == "" || (basis == config.BasisConsent && state != store.ConsentObjected) ||
+					(basis == config.BasisLegitimateInterest && state == store.ConsentObjected)
 				if !possible {
 					continue
 				}
@@ -274,7 +274,7 @@ func consentSamples() []*consent.Page {
 				pu := a.Purpose
 				pu.Name = fmt.Sprintf("sample-%s-%d", basis, j)
 				pu.CountedFrom = []string{"closed", "collected"}[j%2]
-				if basis == "consent" {
+				if basis == config.BasisConsent {
 					pu.Grace = config.Duration{Duration: 14 * 24 * time.Hour}
 					pu.WithoutConsent = []string{"restrict", "erase"}[j%2]
 				}

@@ -197,8 +197,10 @@ func textFuncs(lang string) ttemplate.FuncMap {
 	}
 }
 
-// legalBases are the values of config.Purpose.LegalBasis (GDPR Art. 6(1)).
-var legalBases = []string{"consent", "contract", "legal_obligation", "legitimate_interest"}
+// sampleBases are the legal bases in the order the samples take them: each
+// pairs with its own variation of the other fields (samples, consentSamples).
+var sampleBases = []config.LegalBasis{config.BasisConsent, config.BasisContract, config.BasisLegalObligation,
+	config.BasisLegitimateInterest}
 
 // Ack renders the acknowledgement a. The subject and requester name are
 // first reduced to what an acknowledgement may repeat (EchoSubject,
@@ -213,7 +215,7 @@ func (s *Set) Ack(a Ack) (Rendered, error) {
 		return Rendered{}, errors.New("templates: render acknowledgement: no ticket number")
 	case a.ConsentURL == "":
 		return Rendered{}, fmt.Errorf("templates: render acknowledgement for ticket %d: no consent URL", a.Ticket)
-	case !slices.Contains(legalBases, a.Purpose.LegalBasis):
+	case !a.Purpose.LegalBasis.Valid():
 		return Rendered{}, fmt.Errorf("templates: render acknowledgement for ticket %d: purpose %q has unknown legal basis %q",
 			a.Ticket, a.Purpose.Name, a.Purpose.LegalBasis)
 	}
@@ -308,7 +310,7 @@ func (ls *langSet) checkSample(a Ack, r Rendered) error {
 	if c.DPO != "" { // Art. 13(1)(b): only where one is designated
 		want = append(want, struct{ field, value string }{".Controller.DPO", c.DPO})
 	}
-	if p.LegalBasis == "legitimate_interest" {
+	if p.LegalBasis == config.BasisLegitimateInterest {
 		want = append(want, struct{ field, value string }{".Purpose.LegitimateInterest", p.LegitimateInterest.In(a.Lang)})
 	}
 	for _, v := range p.Recipients {
@@ -339,10 +341,10 @@ func samples() []Ack {
 		DPO:       "Sample DPO, dpo@sample.example",
 		Authority: "Sample Supervisory Authority, https://authority.example",
 	}
-	purpose := func(basis string) config.Purpose {
+	purpose := func(basis config.LegalBasis) config.Purpose {
 		return config.Purpose{
-			Name:               "sample-" + basis,
-			Description:        config.Text{DE: "Beispielzweck " + basis, EN: "sample purpose " + basis},
+			Name:               "sample-" + string(basis),
+			Description:        config.Text{DE: "Beispielzweck " + string(basis), EN: "sample purpose " + string(basis)},
 			LegalBasis:         basis,
 			LegitimateInterest: config.Text{DE: "Beispielinteresse", EN: "sample interest"},
 			Retention:          config.Period{Years: 2},
@@ -353,7 +355,7 @@ func samples() []Ack {
 	}
 	var out []Ack
 	for _, lang := range langs {
-		for i, basis := range legalBases {
+		for i, basis := range sampleBases {
 			a := Ack{
 				Lang:           lang,
 				Ticket:         uint64(1000 + i),

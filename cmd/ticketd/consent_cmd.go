@@ -27,7 +27,7 @@ func init() {
 		}
 		return printConsents(out, h, func(purpose string) string {
 			if p := env.desk.Config().Purpose(purpose); p != nil {
-				return p.LegalBasis
+				return string(p.LegalBasis)
 			}
 			return "no longer configured"
 		})
