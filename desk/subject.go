@@ -278,8 +278,9 @@ func nonNil[T any](s []T) []T {
 // format): subject.json (SubjectExport), attachments/<sha256>/<filename> with
 // each attachment's content, and outbox/<id>.eml with each mail sent to the
 // person. It records the audit event "subject.exported".
-func Export(db *store.DB, cfg *config.Config, email string, w io.Writer) error {
-	doc, mails, err := collectExport(db, cfg, email)
+func (d *Desk) Export(email string, w io.Writer) error {
+	db := d.DB
+	doc, mails, err := collectExport(db, d.Config(), email)
 	if err != nil {
 		return err
 	}
@@ -511,7 +512,8 @@ type OffboardHeld struct {
 // stored again so that the store's Planner schedules it with the
 // offboarding. Free pages are overwritten afterwards. The configuration is
 // not consulted: holds carry their own end.
-func Offboard(db *store.DB, _ *config.Config, email string) (*OffboardReport, error) {
+func (d *Desk) Offboard(email string) (*OffboardReport, error) {
+	db := d.DB
 	r := &OffboardReport{Anonymized: []uint64{}, Held: []OffboardHeld{}, OtherTickets: []uint64{}}
 	var due []uint64
 	err := db.Update(func(tx *store.Tx) error {
@@ -611,7 +613,8 @@ type RectifyKept struct {
 // in tickets under an active hold, which are kept unaltered and reported. An
 // empty newName or newEmail leaves that part as it is. A new address that
 // belongs to another person is ErrAddressTaken.
-func Rectify(db *store.DB, email, newName, newEmail string) (*RectifyReport, error) {
+func (d *Desk) Rectify(email, newName, newEmail string) (*RectifyReport, error) {
+	db := d.DB
 	newName, newEmail = strings.TrimSpace(newName), strings.TrimSpace(newEmail)
 	if newName == "" && newEmail == "" {
 		return nil, fmt.Errorf("%w: give a new name, a new address or both", ErrInvalid)
