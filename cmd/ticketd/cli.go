@@ -110,10 +110,11 @@ func moreUrgent(a, b int) int {
 
 func init() {
 	register("ingest", func(ctx context.Context, env *opEnv, args desk.IngestRequest, req *opRequest, out io.Writer) error {
-		if req.body == nil {
-			return badRequest("no mail given")
+		body := req.body
+		if body == nil {
+			body = strings.NewReader("") // no mail, as an empty body through the socket
 		}
-		o, err := env.desk.IngestFrom(ctx, req.body, args)
+		o, err := env.desk.IngestFrom(ctx, body, args)
 		if err != nil {
 			return err
 		}
