@@ -22,7 +22,7 @@ type op func(ctx context.Context, env *opEnv, req *opRequest, out io.Writer) err
 // opEnv is what an op works with.
 type opEnv struct {
 	desk *desk.Desk
-	// live is the running daemon's state (see status_cmd.go); nil when the
+	// live is the running daemon's state (daemon.go); nil when the
 	// op runs on the database file without a daemon.
 	live func() *desk.Live
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"io"
-
-	"ticketd/desk"
 )
 
 // ticketd ropa: the record of processing activities (GDPR Art. 30(1)).
@@ -13,7 +11,7 @@ func init() {
 	commands["ropa"] = command{"ropa [-config FILE] [-format md|json]",
 		"print the record of processing activities (GDPR Art. 30(1)) of the configuration in force", cmdRopa}
 	register("ropa", func(_ context.Context, env *opEnv, args ropaArgs, _ *opRequest, out io.Writer) error {
-		r := desk.RecordOf(env.desk.Config())
+		r := env.desk.Record()
 		switch args.Format {
 		case "", "md":
 			return r.WriteMarkdown(out)
