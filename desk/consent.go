@@ -50,9 +50,9 @@ type PurposeConsents struct {
 // ConsentHistory returns every consent decision of the person with address
 // email, by purpose (the order the store keeps them in) and in order within
 // a purpose. An unknown address is store.ErrNotFound.
-func ConsentHistory(db *store.DB, email string) (*PersonConsents, error) {
+func (d *Desk) ConsentHistory(email string) (*PersonConsents, error) {
 	var out *PersonConsents
-	err := db.View(func(tx *store.Tx) error {
+	err := d.DB.View(func(tx *store.Tx) error {
 		p, err := tx.PersonByEmail(email)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no person with address %s: %w", strings.TrimSpace(email), store.ErrNotFound)

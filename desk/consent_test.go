@@ -125,7 +125,7 @@ func TestConsentPageFromAcknowledgement(t *testing.T) {
 		t.Fatalf("after the grant: %s %s\n%s", resp.Status, resp.Request.URL, body)
 	}
 
-	h, err := ConsentHistory(fd.db, "ERIKA@example.org ")
+	h, err := fd.d.ConsentHistory("ERIKA@example.org ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +155,12 @@ func TestConsentPageFromAcknowledgement(t *testing.T) {
 		t.Error("the page still shows the controller of the old configuration")
 	}
 
-	if _, err := ConsentHistory(fd.db, "nobody@example.org"); !errors.Is(err, store.ErrNotFound) ||
+	if _, err := fd.d.ConsentHistory("nobody@example.org"); !errors.Is(err, store.ErrNotFound) ||
 		err.Error() != "no person with address nobody@example.org: store: not found" {
 		t.Errorf("unknown address: %v", err)
 	}
 	fd.ingest(msg{From: "ann@example.com", Subject: "Hi", MessageID: "c2@example.com", Body: "Hello, thanks."}.raw())
-	if h, err := ConsentHistory(fd.db, "ann@example.com"); err != nil || len(h.Purposes) != 0 {
+	if h, err := fd.d.ConsentHistory("ann@example.com"); err != nil || len(h.Purposes) != 0 {
 		t.Errorf("a person without decisions: %+v %v", h, err)
 	}
 }

@@ -28,6 +28,9 @@ type Desk struct {
 	Log *slog.Logger
 	// Wake, when set, is called after a commit that queued outgoing mail.
 	Wake func()
+	// Spool is where IngestFrom spools large mail; "" means a directory
+	// of its own beside the database for each mail.
+	Spool string
 
 	signer *consent.Signer
 	rt     atomic.Pointer[setup]

@@ -51,10 +51,27 @@
 // pages. Audit events "quarantine.retried", "quarantine.updated",
 // "quarantine.deleted" (actor "admin").
 //
+// # The admin's operations
+//
+// Every operation of the command line is one method of *Desk, the same
+// whether the daemon runs it for its admin socket or a command runs it on
+// the database file (Open, with Options.MustExist for the commands that
+// create nothing): ListTickets, ShowTicket, CloseTicket, ReopenTicket,
+// AddHold, ReleaseHold, Holds, Purge, ListQuarantine, ShowQuarantine,
+// RetryQuarantine, DeleteQuarantine, ListOutbox, RetryOutbox, IngestFrom,
+// ConsentHistory, Status, Backup, VerifyAudit, the data-subject rights
+// below, RecordOf, and Restore (a function: it needs the store closed).
+// The rules are here, not in the command line: a purge that changes data
+// never runs for a time in the future; a ticket is held while one of its
+// holds is in force (TicketSummary.Held, store.Ticket.HeldUntil). Each
+// failure has a Kind (KindOf: not found, bad request, unavailable,
+// temporary, other), which decides the command's exit code wherever the
+// operation ran. The audit actor of each is "admin".
+//
 // # Data-subject rights (GDPR Art. 15-17, 20)
 //
-// Each right is one function on the store, found by the person's address
-// (unknown: store.ErrNotFound), run by the admin (audit actor "admin"):
+// Each right is one method of Desk, found by the person's address
+// (unknown: ErrNotFound), run by the admin (audit actor "admin"):
 //
 //   - Export writes a ZIP: subject.json (SubjectExport: the person, every
 //     ticket they wrote to with their own messages and the answers to them,

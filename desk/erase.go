@@ -151,8 +151,9 @@ type eraser struct {
 // The work is done in batches of short transactions, then the free pages of
 // the database are overwritten (store.Scrub). A dry run writes nothing and
 // returns the same report. One audit event "subject.erased" records it.
-func Erase(ctx context.Context, db *store.DB, cfg *config.Config, email string, dryRun bool) (*ErasureReport, error) {
-	e := &eraser{db: db, cfg: cfg, now: db.Now(), msgIDs: map[string][]string{}, held: map[uint64]*HeldTicket{}}
+func (d *Desk) Erase(ctx context.Context, email string, dryRun bool) (*ErasureReport, error) {
+	db := d.DB
+	e := &eraser{db: db, cfg: d.Config(), now: db.Now(), msgIDs: map[string][]string{}, held: map[uint64]*HeldTicket{}}
 	e.rep = &ErasureReport{DryRun: dryRun, At: e.now}
 	data, err := find(db, email)
 	if err != nil {

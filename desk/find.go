@@ -161,7 +161,7 @@ func messageMentions(m *store.Message, addr string) []Mention {
 	}{{"to", m.To}, {"cc", m.Cc}} {
 		for _, a := range f.list {
 			if addressEntryMatches(a, addr) {
-				add(f.where, formatAddress(a))
+				add(f.where, FormatAddress(a))
 			}
 		}
 	}
@@ -178,7 +178,8 @@ func addressEntryMatches(a store.Address, addr string) bool {
 	return store.NormalizeEmail(a.Email) == store.NormalizeEmail(addr) || len(addressSpans(a.Name, addr)) > 0
 }
 
-func formatAddress(a store.Address) string {
+// FormatAddress is a as a person reads it: "Name <email>", or the address alone.
+func FormatAddress(a store.Address) string {
 	if a.Name == "" {
 		return a.Email
 	}

@@ -25,9 +25,9 @@ type OutboxView struct {
 }
 
 // ListOutbox returns every outbox item, oldest first.
-func ListOutbox(db *store.DB) ([]OutboxView, error) {
+func (d *Desk) ListOutbox() ([]OutboxView, error) {
 	out := []OutboxView{}
-	err := db.View(func(tx *store.Tx) error {
+	err := d.DB.View(func(tx *store.Tx) error {
 		return tx.Outbox(func(it *store.OutboxItem) bool {
 			out = append(out, outboxView(it))
 			return true
@@ -50,10 +50,12 @@ func outboxView(it *store.OutboxItem) OutboxView {
 // ErrNotRetryable is returned for an item that was already sent.
 var ErrNotRetryable = fmt.Errorf("outbox: the mail was sent already")
 
-// RetryOutbox makes a failed (or deferred) item due now, with retryFor more
-// time for temporary failures. The admin did it: that is the audit event's actor.
-func RetryOutbox(db *store.DB, id uint64, retryFor time.Duration) error {
-	return db.Update(func(tx *store.Tx) error {
+// RetryOutbox makes a failed (or deferred) item due now, with smtp.retry_for
+// more time for temporary failures, and wakes the outbox. The admin did it:
+// that is the audit event's actor.
+func (d *Desk) RetryOutbox(id uint64) error {
+	retryFor := d.Config().SMTP.RetryFor.Duration
+	err := d.DB.Update(func(tx *store.Tx) error {
 		it, err := tx.OutboxItem(id)
 		if err != nil {
 			return err
@@ -65,4 +67,8 @@ func RetryOutbox(db *store.DB, id uint64, retryFor time.Duration) error {
 		it.GiveUpAt = tx.Now().Add(retryFor)
 		return tx.UpdateOutbox(it, store.ActorAdmin)
 	})
+	if err == nil {
+		d.wake()
+	}
+	return err
 }

@@ -244,7 +244,8 @@ func (d *Desk) RetryQuarantine(ctx context.Context, id uint64) (Outcome, error) 
 // the database (store.Scrub), so the mail is not left in the file. The
 // audit event "quarantine.deleted" names the record only. The dedup entry
 // stays: the same mail fetched again is not quarantined again.
-func DeleteQuarantine(db *store.DB, id uint64) (*ScrubReport, error) {
+func (d *Desk) DeleteQuarantine(id uint64) (*ScrubReport, error) {
+	db := d.DB
 	err := db.Update(func(tx *store.Tx) error {
 		q, err := tx.Quarantine(id)
 		if err != nil {

@@ -36,7 +36,7 @@ func TestQuarantineShowRetryDelete(t *testing.T) {
 	e := newSubjectEnv(t)
 	noSender := []byte("To: Support <support@example.com>\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n  und mehr\r\nMessage-ID: <q1@example.net>\r\nX-Broken\r\n\r\nhallo\r\n")
 	e.deliver(noSender, nil)
-	qs, _ := ListQuarantine(e.db)
+	qs, _ := e.d.ListQuarantine()
 	if len(qs) != 2 {
 		t.Fatalf("quarantine = %+v", qs)
 	}
@@ -66,7 +66,7 @@ func TestQuarantineShowRetryDelete(t *testing.T) {
 	if err != nil || out.Quarantine != broken || out.Ticket != 0 || !strings.HasPrefix(out.Reason, "no sender address") {
 		t.Errorf("retry of still broken mail = %+v, %v", out, err)
 	}
-	if qs, _ := ListQuarantine(e.db); len(qs) != 2 || e.auditLen() != before+1 {
+	if qs, _ := e.d.ListQuarantine(); len(qs) != 2 || e.auditLen() != before+1 {
 		t.Errorf("after a retry that failed again: %d records, %d new audit events", len(qs), e.auditLen()-before)
 	}
 	if _, err := e.d.RetryQuarantine(context.Background(), unread); !errors.Is(err, ErrNoCopy) {
@@ -112,15 +112,15 @@ func TestQuarantineShowRetryDelete(t *testing.T) {
 	if err != nil || !out.Duplicate || out.Ticket != ms[0].Ticket || out.Message != ms[0].ID {
 		t.Errorf("retry of a duplicate = %+v, %v", out, err)
 	}
-	if tks, _ := ListTickets(e.db); len(tks) != 1 {
+	if tks, _ := e.d.ListTickets(); len(tks) != 1 {
 		t.Errorf("%d tickets, want 1", len(tks))
 	}
 
 	// delete: record and copy go, with an audit event that names the record only.
-	if _, err := DeleteQuarantine(e.db, broken); err != nil {
+	if _, err := e.d.DeleteQuarantine(broken); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := DeleteQuarantine(e.db, broken); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.d.DeleteQuarantine(broken); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
 	e.db.View(func(tx *store.Tx) error {
@@ -131,7 +131,7 @@ func TestQuarantineShowRetryDelete(t *testing.T) {
 		}
 		return nil
 	})
-	if qs, _ := ListQuarantine(e.db); len(qs) != 1 || qs[0].ID != unread {
+	if qs, _ := e.d.ListQuarantine(); len(qs) != 1 || qs[0].ID != unread {
 		t.Errorf("left: %+v", qs)
 	}
 	e.db.Close()

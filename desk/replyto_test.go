@@ -45,7 +45,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func historyOf(t *testing.T, fd *fileDesk, email string) []store.ConsentRecord {
 	t.Helper()
-	h, err := ConsentHistory(fd.db, email)
+	h, err := fd.d.ConsentHistory(email)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -311,3 +311,6 @@ func cell(s string) string {
 }
 
 func orNone(s string) string { return cmp.Or(s, "none") }
+
+// Record is the record of processing activities of the configuration in force.
+func (d *Desk) Record() *RecordOfProcessing { return RecordOf(d.Config()) }

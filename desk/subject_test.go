@@ -263,7 +263,7 @@ func TestEraseReport(t *testing.T) {
 
 	// A dry run writes nothing.
 	before := e.auditLen()
-	dry, err := Erase(context.Background(), e.db, e.cfg, "ERIKA@example.org", true)
+	dry, err := e.d.Erase(context.Background(), "ERIKA@example.org", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestEraseReport(t *testing.T) {
 	}
 
 	start := time.Now()
-	rep, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, false)
+	rep, err := e.d.Erase(context.Background(), erikaAddr, false)
 	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +383,7 @@ func TestEraseReport(t *testing.T) {
 		}
 		return nil
 	})
-	if qs, _ := ListQuarantine(e.db); len(qs) != 2 {
+	if qs, _ := e.d.ListQuarantine(); len(qs) != 2 {
 		t.Errorf("%d quarantine records left, want 2", len(qs))
 	}
 	e.auditLen() // verifies the chain
@@ -433,7 +433,7 @@ func BenchmarkErase1000(b *testing.B) {
 			}
 		}()
 		start := time.Now()
-		rep, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, false)
+		rep, err := e.d.Erase(context.Background(), erikaAddr, false)
 		took := time.Since(start)
 		close(stop)
 		longest := <-done
@@ -504,7 +504,7 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 		}
 	}
 
-	rep, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, false)
+	rep, err := e.d.Erase(context.Background(), erikaAddr, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,18 +539,18 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 
 func TestEraseUnknownAndAgain(t *testing.T) {
 	e := newSubjectEnv(t)
-	if _, err := Erase(context.Background(), e.db, e.cfg, "nobody@example.org", true); !errors.Is(err, store.ErrNotFound) ||
+	if _, err := e.d.Erase(context.Background(), "nobody@example.org", true); !errors.Is(err, store.ErrNotFound) ||
 		!strings.Contains(err.Error(), "nobody@example.org") {
 		t.Errorf("unknown address: %v", err)
 	}
 	e.deliver(msg{From: erika, Subject: "Hallo", MessageID: "e1@example.org", Body: "x"}.raw())
-	if _, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, false); err != nil {
+	if _, err := e.d.Erase(context.Background(), erikaAddr, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, false); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.d.Erase(context.Background(), erikaAddr, false); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second erasure: %v", err)
 	}
-	if tks, _ := ListTickets(e.db); len(tks) != 0 {
+	if tks, _ := e.d.ListTickets(); len(tks) != 0 {
 		t.Errorf("tickets left: %+v", tks)
 	}
 }
@@ -566,7 +566,7 @@ func TestEraseIMAPCopies(t *testing.T) {
 	last := acct.Append(t, "INBOX", msg{From: erika, Subject: "drei", MessageID: "e2@example.org", InReplyTo: "o1@example.net", Body: "x"}.raw())
 	h.start()
 	h.waitSettled(last)
-	rep, err := Erase(context.Background(), h.db, h.cfg, erikaAddr, false)
+	rep, err := h.desk.Erase(context.Background(), erikaAddr, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +612,7 @@ func TestExportRoundTrip(t *testing.T) {
 	})
 
 	var buf bytes.Buffer
-	if err := Export(e.db, e.cfg, "Erika@Example.org", &buf); err != nil {
+	if err := e.d.Export("Erika@Example.org", &buf); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
@@ -710,7 +710,7 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	// Deterministic: the same export again gives the same subject.json.
 	var again bytes.Buffer
-	if err := Export(e.db, e.cfg, erikaAddr, &again); err != nil {
+	if err := e.d.Export(erikaAddr, &again); err != nil {
 		t.Fatal(err)
 	}
 	zr2, _ := zip.NewReader(bytes.NewReader(again.Bytes()), int64(again.Len()))
@@ -739,7 +739,7 @@ func TestExportRoundTrip(t *testing.T) {
 		}
 		return nil
 	})
-	if err := Export(e.db, e.cfg, "nobody@example.org", io.Discard); !errors.Is(err, store.ErrNotFound) {
+	if err := e.d.Export("nobody@example.org", io.Discard); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("export of an unknown address: %v", err)
 	}
 }
@@ -767,7 +767,7 @@ func TestOffboard(t *testing.T) {
 		}
 	})
 
-	rep, err := Offboard(e.db, e.cfg, erikaAddr)
+	rep, err := e.d.Offboard(erikaAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -808,7 +808,7 @@ func TestOffboard(t *testing.T) {
 	// Again, a day later: the date stays, nothing more to anonymise.
 	e.now = e.now.Add(24 * time.Hour)
 	before := e.auditLen()
-	rep, err = Offboard(e.db, e.cfg, erikaAddr)
+	rep, err = e.d.Offboard(erikaAddr)
 	if err != nil || !rep.Offboarded.Equal(e.now.Add(-24*time.Hour)) || len(rep.Anonymized) != 0 || len(rep.Held) != 1 {
 		t.Errorf("second offboarding: %+v, %v", rep, err)
 	}
@@ -824,11 +824,11 @@ func TestOffboard(t *testing.T) {
 		tk.Holds = []store.Hold{{Category: "business_letter", Since: e.now.AddDate(-7, 0, 0), Until: e.now.AddDate(0, 0, -1), By: "admin"}}
 		return tx.UpdateTicket(tk, store.AuditEvent{Actor: store.ActorAdmin, Action: store.ActionTicketHoldAdded, Ticket: tk.Number})
 	})
-	rep, err = Offboard(e.db, e.cfg, "paul@example.net")
+	rep, err = e.d.Offboard("paul@example.net")
 	if err != nil || !slices.Equal(rep.Anonymized, []uint64{p1}) || !rep.PersonDeleted {
 		t.Errorf("offboarding without a hold left: %+v, %v", rep, err)
 	}
-	if _, err := Offboard(e.db, e.cfg, "paul@example.net"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.d.Offboard("paul@example.net"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("offboarding a deleted person: %v", err)
 	}
 }
@@ -845,22 +845,22 @@ func TestRectify(t *testing.T) {
 	e.hold(t2)
 
 	before := e.auditLen()
-	if _, err := Rectify(e.db, erikaAddr, "", "otto@example.net"); !errors.Is(err, ErrAddressTaken) {
+	if _, err := e.d.Rectify(erikaAddr, "", "otto@example.net"); !errors.Is(err, ErrAddressTaken) {
 		t.Errorf("rectify to another person's address: %v", err)
 	}
 	for _, bad := range [][2]string{{"", ""}, {"", "not an address"}, {"", "Erika <x@example.org>"}} {
-		if _, err := Rectify(e.db, erikaAddr, bad[0], bad[1]); !errors.Is(err, ErrInvalid) {
+		if _, err := e.d.Rectify(erikaAddr, bad[0], bad[1]); !errors.Is(err, ErrInvalid) {
 			t.Errorf("rectify %q: %v", bad, err)
 		}
 	}
-	if _, err := Rectify(e.db, "nobody@example.org", "X", ""); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.d.Rectify("nobody@example.org", "X", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("rectify an unknown address: %v", err)
 	}
 	if e.auditLen() != before {
 		t.Fatal("a refused rectification wrote audit events")
 	}
 
-	rep, err := Rectify(e.db, "ERIKA@example.org", "Erika Musterfrau", "Erika.M@example.org")
+	rep, err := e.d.Rectify("ERIKA@example.org", "Erika Musterfrau", "Erika.M@example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -897,7 +897,7 @@ func TestRectify(t *testing.T) {
 		return nil
 	})
 	// The same again changes nothing.
-	if rep, err := Rectify(e.db, "erika.m@example.org", "Erika Musterfrau", ""); err != nil || len(rep.Changed) != 0 || rep.Messages != 0 {
+	if rep, err := e.d.Rectify("erika.m@example.org", "Erika Musterfrau", ""); err != nil || len(rep.Changed) != 0 || rep.Messages != 0 {
 		t.Errorf("rectify to the same: %+v, %v", rep, err)
 	}
 }
@@ -941,10 +941,10 @@ func TestRedactAddress(t *testing.T) {
 }
 
 // exportDoc exports the person with address email and returns subject.json, parsed and raw.
-func exportDoc(t *testing.T, db *store.DB, cfg *config.Config, email string) (*SubjectExport, []byte) {
+func exportDoc(t *testing.T, d *Desk, email string) (*SubjectExport, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := Export(db, cfg, email, &buf); err != nil {
+	if err := d.Export(email, &buf); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
@@ -979,11 +979,11 @@ func TestExportShowsWhatErasureTouches(t *testing.T) {
 		it.Status, it.DoneAt = store.OutboxSent, tx.Now()
 		return tx.UpdateOutbox(it, "system")
 	})
-	rep, err := Erase(context.Background(), e.db, e.cfg, erikaAddr, true)
+	rep, err := e.d.Erase(context.Background(), erikaAddr, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, raw := exportDoc(t, e.db, e.cfg, erikaAddr)
+	doc, raw := exportDoc(t, e.d, erikaAddr)
 	pid := doc.Person.ID
 
 	tickets := map[uint64]ExportTicket{}
@@ -1124,7 +1124,7 @@ func TestExportAnswersToThePerson(t *testing.T) {
 		}
 		return nil
 	})
-	doc, _ := exportDoc(t, e.db, e.cfg, erikaAddr)
+	doc, _ := exportDoc(t, e.d, erikaAddr)
 	for _, et := range doc.Tickets {
 		shown := slices.ContainsFunc(et.Messages, func(m *store.Message) bool { return m.ID == answers[et.Ticket.Number] })
 		withheld := slices.ContainsFunc(et.Withheld, func(w WithheldMessage) bool { return w.Message == answers[et.Ticket.Number] })

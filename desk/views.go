@@ -7,26 +7,20 @@ import (
 	"ticketd/store"
 )
 
-// Person is how a ticket shows a person.
-type Person struct {
-	Email string `json:"email"`
-	Name  string `json:"name,omitempty"`
-}
-
 // TicketSummary is one line of ticketd tickets list.
 type TicketSummary struct {
-	Number    uint64       `json:"number"`
-	Subject   string       `json:"subject"`
-	Status    string       `json:"status"`
-	Queue     string       `json:"queue"`
-	Requester Person       `json:"requester"`
-	CreatedAt time.Time    `json:"created_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
-	Messages  int          `json:"messages"`
-	Origin    store.Origin `json:"origin"`
-	Purpose   string       `json:"purpose"`
-	Language  string       `json:"language"`
-	Ack       *AckView     `json:"acknowledgement,omitempty"`
+	Number    uint64        `json:"number"`
+	Subject   string        `json:"subject"`
+	Status    string        `json:"status"`
+	Queue     string        `json:"queue"`
+	Requester store.Address `json:"requester"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
+	Messages  int           `json:"messages"`
+	Origin    store.Origin  `json:"origin"`
+	Purpose   string        `json:"purpose"`
+	Language  string        `json:"language"`
+	Ack       *AckView      `json:"acknowledgement,omitempty"`
 
 	// What retention and consent did or plan (see package retention).
 	ClosedAt     time.Time          `json:"closed_at,omitzero"`
@@ -97,14 +91,20 @@ func ackView(tx *store.Tx, ack *store.Ack) (*AckView, error) {
 	return v, nil
 }
 
+// Held reports whether a hold of the ticket is in force at now
+// (store.Ticket.HeldUntil).
+func (t *TicketSummary) Held(now time.Time) bool {
+	return !(&store.Ticket{Holds: t.Holds}).HeldUntil(now).IsZero()
+}
+
 func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
-	var requester Person
+	var requester store.Address
 	if tk.AnonymizedAt.IsZero() {
 		p, err := tx.Person(tk.RequesterID)
 		if err != nil {
 			return TicketSummary{}, err
 		}
-		requester = Person{Email: p.Email, Name: p.Name}
+		requester = store.Address{Email: p.Email, Name: p.Name}
 	}
 	ack, err := ackView(tx, tk.Ack)
 	if err != nil {
@@ -118,9 +118,9 @@ func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
 }
 
 // ListTickets returns every ticket, oldest first.
-func ListTickets(db *store.DB) ([]TicketSummary, error) {
+func (d *Desk) ListTickets() ([]TicketSummary, error) {
 	out := []TicketSummary{}
-	err := db.View(func(tx *store.Tx) error {
+	err := d.DB.View(func(tx *store.Tx) error {
 		var err error
 		ferr := tx.Tickets(func(tk *store.Ticket) bool {
 			var s TicketSummary
@@ -136,31 +136,34 @@ func ListTickets(db *store.DB) ([]TicketSummary, error) {
 	return out, err
 }
 
-// ShowTicket returns one ticket with its messages; store.ErrNotFound when there is none.
-func ShowTicket(db *store.DB, number uint64) (*TicketDetail, error) {
-	var d TicketDetail
-	err := db.View(func(tx *store.Tx) error {
+// ShowTicket returns one ticket with its messages; ErrNotFound when there is none.
+func (d *Desk) ShowTicket(number uint64) (*TicketDetail, error) {
+	var v TicketDetail
+	err := d.DB.View(func(tx *store.Tx) error {
 		tk, err := tx.Ticket(number)
 		if err != nil {
 			return err
 		}
-		if d.TicketSummary, err = summary(tx, tk); err != nil {
+		if v.TicketSummary, err = summary(tx, tk); err != nil {
 			return err
 		}
-		d.Messages, err = tx.TicketMessages(number)
+		v.Messages, err = tx.TicketMessages(number)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &d, nil
+	return &v, nil
 }
 
 // ListQuarantine returns every quarantine record, oldest first.
-func ListQuarantine(db *store.DB) ([]*store.Quarantine, error) {
+func (d *Desk) ListQuarantine() ([]*store.Quarantine, error) {
 	out := []*store.Quarantine{}
-	err := db.View(func(tx *store.Tx) error {
+	err := d.DB.View(func(tx *store.Tx) error {
 		return tx.Quarantined(func(q *store.Quarantine) bool { out = append(out, q); return true })
 	})
 	return out, err
 }
+
+// ChannelEmail is the channel of mail fetched over IMAP (store.ChannelEmail).
+const ChannelEmail = store.ChannelEmail

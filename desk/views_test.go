@@ -39,10 +39,10 @@ func TestAckShowsOutboxState(t *testing.T) {
 	show := func(n uint64, want string) *AckView {
 		t.Helper()
 		mailtest.WaitFor(t, 10*time.Second, "acknowledgement "+want, func() bool {
-			d, err := ShowTicket(fd.db, n)
+			d, err := fd.d.ShowTicket(n)
 			return err == nil && d.Ack != nil && d.Ack.Status == want
 		})
-		d, err := ShowTicket(fd.db, n)
+		d, err := fd.d.ShowTicket(n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestAckShowsOutboxState(t *testing.T) {
 	if !a.SentAt.Equal(fd.now) || a.Attempts != 1 || a.Error != "" || a.OutboxID == 0 || a.NoticeHash == "" {
 		t.Errorf("sent: %+v", a)
 	}
-	if tks, err := ListTickets(fd.db); err != nil || len(tks) != 1 || tks[0].Ack.Status != AckSent {
+	if tks, err := fd.d.ListTickets(); err != nil || len(tks) != 1 || tks[0].Ack.Status != AckSent {
 		t.Errorf("list: %+v %v", tks, err)
 	}
 
@@ -79,11 +79,11 @@ func TestAckShowsOutboxState(t *testing.T) {
 
 	// A suppressed acknowledgement says so; one whose outbox item was erased too.
 	out = fd.ingest(msg{From: "Otto <otto@example.net>", Subject: "Auto", MessageID: "a3@example.org", Extra: "Auto-Submitted: auto-replied\r\n", Body: "x"}.raw())
-	if d, err := ShowTicket(fd.db, out.Ticket); err != nil || d.Ack.Status != AckSuppressed || d.Ack.Reason == "" {
+	if d, err := fd.d.ShowTicket(out.Ticket); err != nil || d.Ack.Status != AckSuppressed || d.Ack.Reason == "" {
 		t.Errorf("suppressed: %+v %v", d.Ack, err)
 	}
 	fd.db.Update(func(tx *store.Tx) error { return tx.DeleteOutboxItem(a.OutboxID, "admin", "test") })
-	if d, err := ShowTicket(fd.db, 2); err != nil || d.Ack.Status != AckGone {
+	if d, err := fd.d.ShowTicket(2); err != nil || d.Ack.Status != AckGone {
 		t.Errorf("erased outbox item: %+v %v", d.Ack, err)
 	}
 }

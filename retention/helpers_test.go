@@ -162,9 +162,27 @@ func (e *env) exists(n uint64) bool {
 	return found
 }
 
+// close closes ticket n as the admin does (desk.CloseTicket).
 func (e *env) close(n uint64) {
 	e.t.Helper()
-	e.update(func(tx *store.Tx) error { _, err := CloseTicket(tx, n, "admin"); return err })
+	e.setStatus(n, store.StatusClosed)
+}
+
+// setStatus sets ticket n's status as closing and reopening do.
+func (e *env) setStatus(n uint64, status string) {
+	e.t.Helper()
+	e.update(func(tx *store.Tx) error {
+		tk, err := tx.Ticket(n)
+		if err != nil {
+			return err
+		}
+		tk.Status, tk.ClosedAt = status, time.Time{}
+		event := store.TicketReopened
+		if status == store.StatusClosed {
+			tk.ClosedAt, event = tx.Now(), store.TicketClosed
+		}
+		return tx.UpdateTicket(tk, event(n, store.ActorAdmin))
+	})
 }
 
 func (e *env) purge(at time.Time, dry bool) *Report {

@@ -10,13 +10,11 @@ import (
 	"ticketd/store"
 )
 
-// Errors of the hold and status operations; callers test them with errors.Is.
+// Errors of the hold operations; callers test them with errors.Is.
 var (
-	ErrUnknownHold  = errors.New("retention: no such [[hold]] category")
-	ErrAlreadyHeld  = errors.New("retention: the ticket is already under this hold")
-	ErrNotHeld      = errors.New("retention: the ticket is not under this hold")
-	ErrAnonymized   = errors.New("retention: the ticket is anonymized")
-	ErrStatusIsSame = errors.New("retention: the ticket already has this status")
+	ErrUnknownHold = errors.New("retention: no such [[hold]] category")
+	ErrAlreadyHeld = errors.New("retention: the ticket is already under this hold")
+	ErrNotHeld     = errors.New("retention: the ticket is not under this hold")
 )
 
 // ApplyHoldRules adds to a new ticket the holds whose rule picks it: its
@@ -93,35 +91,4 @@ func ActiveHolds(tx *store.Tx, now time.Time) ([]ActiveHold, error) {
 		return true
 	})
 	return out, err
-}
-
-// CloseTicket closes ticket n: retention counted from closing starts now.
-func CloseTicket(tx *store.Tx, n uint64, actor store.Actor) (*store.Ticket, error) {
-	return setStatus(tx, n, store.StatusClosed, actor)
-}
-
-// ReopenTicket opens a closed ticket n again: its retention counted from
-// closing no longer runs.
-func ReopenTicket(tx *store.Tx, n uint64, actor store.Actor) (*store.Ticket, error) {
-	return setStatus(tx, n, store.StatusOpen, actor)
-}
-
-func setStatus(tx *store.Tx, n uint64, status string, actor store.Actor) (*store.Ticket, error) {
-	tk, err := tx.Ticket(n)
-	if err != nil {
-		return nil, err
-	}
-	if !tk.AnonymizedAt.IsZero() {
-		return nil, fmt.Errorf("ticket %d: %w", n, ErrAnonymized)
-	}
-	closing := status == store.StatusClosed
-	if closing == (tk.Status == store.StatusClosed) {
-		return nil, fmt.Errorf("ticket %d is %s: %w", n, tk.Status, ErrStatusIsSame)
-	}
-	tk.Status, tk.ClosedAt = status, time.Time{}
-	event := store.TicketReopened
-	if closing {
-		tk.ClosedAt, event = tx.Now(), store.TicketClosed
-	}
-	return tk, tx.UpdateTicket(tk, event(n, actor))
 }

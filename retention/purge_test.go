@@ -109,7 +109,7 @@ func TestPurgeOpenTicketNeverDue(t *testing.T) {
 	if tk := e.get(n); !tk.PurgeAt.Equal(t0.AddDate(2, 1, 0)) || tk.Status != store.StatusClosed {
 		t.Fatalf("closed: %+v", tk)
 	}
-	e.update(func(tx *store.Tx) error { _, err := ReopenTicket(tx, n, "admin"); return err })
+	e.setStatus(n, store.StatusOpen)
 	if tk := e.get(n); !tk.PurgeAt.IsZero() || !tk.ClosedAt.IsZero() || tk.Status != store.StatusOpen {
 		t.Fatalf("reopened: %+v", tk)
 	}
@@ -120,25 +120,6 @@ func TestPurgeOpenTicketNeverDue(t *testing.T) {
 	e.update(func(tx *store.Tx) error { _, err := AddHold(tx, e.config(), n, "letters", "admin"); return err })
 	if tk := e.get(n); !tk.PurgeAt.IsZero() {
 		t.Errorf("open held ticket planned for %v", tk.PurgeAt)
-	}
-}
-
-func TestCloseReopenErrors(t *testing.T) {
-	e := newEnv(t)
-	n := e.ticket("kunde@example.org", "support", "closed_anonymize", "Frage", "Text")
-	e.close(n)
-	err := e.db.Update(func(tx *store.Tx) error { _, err := CloseTicket(tx, n, "admin"); return err })
-	if !errors.Is(err, ErrStatusIsSame) {
-		t.Errorf("closing twice: %v", err)
-	}
-	err = e.db.Update(func(tx *store.Tx) error { _, err := ReopenTicket(tx, 99, "admin"); return err })
-	if !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("reopen a missing ticket: %v", err)
-	}
-	e.purge(t0.AddDate(3, 0, 0), false)
-	err = e.db.Update(func(tx *store.Tx) error { _, err := ReopenTicket(tx, n, "admin"); return err })
-	if !errors.Is(err, ErrAnonymized) {
-		t.Errorf("reopen an anonymized ticket: %v", err)
 	}
 }
 

@@ -13,18 +13,20 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"time"
 
 	"ticketd/config"
 	"ticketd/desk"
-	"ticketd/mail"
-	"ticketd/store"
 )
 
-// The admin socket speaks HTTP with JSON bodies over a unix socket (mode 0600
-// inside the 0700 data directory). CLI commands use it while the daemon runs,
-// because the daemon owns the database file.
+// The admin socket speaks HTTP over a unix socket (mode 0600, see
+// listenAdmin). CLI commands use it while the daemon runs, because the
+// daemon owns the database file; it has one route, POST /op/{name} (see
+// ops.go): the operation's JSON arguments in the query parameter "args", an
+// optional request body (the mail of ingest), the operation's output as the
+// response body, streamed, and its error, if any, in the trailers
+// X-Ticketd-Error and X-Ticketd-Error-Kind (a desk.Kind).
 
 type adminServer struct {
 	srv  *http.Server
@@ -87,61 +89,13 @@ func listenAdmin(path string) (*net.UnixListener, os.FileInfo, error) {
 // maxSocketPath is the longest path a unix socket can have on Linux (sun_path, without its NUL).
 const maxSocketPath = 107
 
-func startAdmin(path string, dk *desk.Desk, spool string, wake func(), status func() *liveStatus, log *slog.Logger) (*adminServer, error) {
+func startAdmin(path string, env *opEnv, log *slog.Logger) (*adminServer, error) {
 	ln, made, err := listenAdmin(path)
 	if err != nil {
 		return nil, err
 	}
-	local := &localBackend{desk: dk, spool: spool}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /tickets", func(w http.ResponseWriter, r *http.Request) {
-		v, err := local.Tickets()
-		reply(w, log, v, err)
-	})
-	mux.HandleFunc("GET /tickets/{n}", func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.ParseUint(r.PathValue("n"), 10, 64)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-		v, err := local.Ticket(n)
-		reply(w, log, v, err)
-	})
-	mux.HandleFunc("GET /quarantine", func(w http.ResponseWriter, r *http.Request) {
-		v, err := local.Quarantine()
-		reply(w, log, v, err)
-	})
-	mux.HandleFunc("POST /ingest", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		args := ingestArgs{Mailbox: q.Get("mailbox"), Silent: q.Get("silent") == "1"}
-		if s := q.Get("modified"); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("modified: %w", err))
-				return
-			}
-			args.Modified = t
-		}
-		v, err := local.Ingest(r.Context(), r.Body, args)
-		reply(w, log, v, err)
-	})
-	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
-		v, err := local.Outbox()
-		reply(w, log, v, err)
-	})
-	mux.HandleFunc("POST /outbox/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-		err = local.RetryOutbox(id)
-		if err == nil {
-			wake()
-		}
-		reply(w, log, struct{}{}, err)
-	})
-	mux.HandleFunc("POST /op/{name}", serveOp(&opEnv{desk: dk, log: log, wake: wake, live: status}))
+	mux.HandleFunc("POST /op/{name}", serveOp(env, log))
 	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, path: path, made: made}
 	go a.srv.Serve(ln)
 	return a, nil
@@ -156,161 +110,117 @@ func (a *adminServer) close() {
 	}
 }
 
-// reply writes v as JSON, or err with a status that tells the client what kind of error it is.
-func reply(w http.ResponseWriter, log *slog.Logger, v any, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, err)
-	case errors.Is(err, errBadRequest):
-		writeError(w, http.StatusBadRequest, err)
-	case err != nil:
-		log.Error("admin request failed", "err", err)
-		writeError(w, http.StatusInternalServerError, err)
-	default:
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(v)
+// The trailers of an operation's response that carry its error.
+const (
+	trailerError = "X-Ticketd-Error"
+	trailerKind  = "X-Ticketd-Error-Kind"
+)
+
+// serveOp is the admin socket's handler of POST /op/{name}.
+func serveOp(env *opEnv, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		fn, ok := ops[name]
+		if !ok {
+			http.Error(w, fmt.Sprintf("unknown operation %q", name), http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Trailer", trailerError+", "+trailerKind)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		req := &opRequest{args: json.RawMessage(r.URL.Query().Get("args")), body: r.Body}
+		err := fn(r.Context(), env, req, &flushWriter{w: w, rc: http.NewResponseController(w)})
+		if err != nil {
+			e := asOpError(err)
+			if e.kind == desk.KindOther {
+				log.Error("admin operation failed", "op", name, "err", err)
+			}
+			w.Header().Set(trailerError, strings.ReplaceAll(e.msg, "\n", " "))
+			w.Header().Set(trailerKind, string(e.kind))
+		}
 	}
 }
 
-func writeError(w http.ResponseWriter, status int, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+// flushWriter sends each write to the client at once, so progress lines arrive as they are written.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
 }
 
-var errBadRequest = errors.New("bad request")
-
-// backend is what CLI commands read and write through: the running daemon's
-// socket, or the database file itself when no daemon runs.
-type backend interface {
-	Tickets() ([]desk.TicketSummary, error)
-	Ticket(n uint64) (*desk.TicketDetail, error)
-	Quarantine() ([]*store.Quarantine, error)
-	Ingest(ctx context.Context, r io.Reader, args ingestArgs) (desk.Outcome, error)
-	Outbox() ([]desk.OutboxView, error)
-	RetryOutbox(id uint64) error
-}
-
-// withBackend calls fn with the daemon's socket when it answers, and otherwise
-// with the existing database opened directly (closed when fn returns). It
-// creates nothing: with no store in data_dir it says so and exits 66.
-func withBackend(cfg *config.Config, fn func(backend) error) error {
-	return openBackend(cfg, false, fn)
-}
-
-// openBackend is withBackend; create opens (and creates) the store even if
-// it does not exist yet, for the commands that bring mail in (ingest).
-func openBackend(cfg *config.Config, create bool, fn func(backend) error) error {
-	if sb, ok := dialAdmin(cfg.Server.AdminSocket); ok {
-		return fn(sb)
+func (f *flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.rc.Flush()
 	}
-	db, err := store.Open(cfg.Server.DataDir, store.Options{MustExist: !create})
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("the database is locked by a running ticketd whose admin socket %s does not answer", cfg.Server.AdminSocket)
+	return n, err
+}
+
+// adminClient runs operations: in the running daemon through its socket,
+// or on the database file when no daemon runs. Either way an operation's
+// output goes to out as it is written, and its error is an *opError.
+type adminClient interface {
+	call(ctx context.Context, name string, args any, body io.Reader, out io.Writer) error
+}
+
+// callOp runs the operation name once, through connect.
+func callOp(ctx context.Context, cfg *config.Config, name string, args any, out io.Writer) error {
+	c, done, err := connect(cfg, false)
+	if err != nil {
+		return err
 	}
-	if errors.Is(err, store.ErrNoStore) {
-		return &exitError{exitNoInput, fmt.Errorf("no ticketd store in data_dir %s (ticketd run, ingest or restore creates one): %w",
+	defer done()
+	return c.call(ctx, name, args, nil, out)
+}
+
+// connect is the daemon's socket when it answers, and otherwise the
+// database file opened directly (closed by done). Without create it
+// creates nothing: with no store in data_dir it says so and exits 66; with
+// create it makes a new store, for the command that brings mail in (ingest).
+func connect(cfg *config.Config, create bool) (c adminClient, done func(), err error) {
+	if sc, ok := dialAdmin(cfg.Server.AdminSocket); ok {
+		return sc, func() {}, nil
+	}
+	dk, err := desk.Open(cfg, slog.New(slog.DiscardHandler), desk.Options{MustExist: !create})
+	switch desk.KindOf(err) {
+	case desk.KindTemporary:
+		return nil, nil, fmt.Errorf("the database is locked by a running ticketd whose admin socket %s does not answer", cfg.Server.AdminSocket)
+	case desk.KindUnavailable:
+		return nil, nil, &exitError{exitNoInput, fmt.Errorf("no ticketd store in data_dir %s (ticketd run, ingest or restore creates one): %w",
 			cfg.Server.DataDir, err)}
 	}
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer db.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dk, err := desk.New(db, cfg, log)
+	return &localClient{env: &opEnv{desk: dk}}, func() { dk.Close() }, nil
+}
+
+// localClient runs operations in this process, on the database file.
+type localClient struct{ env *opEnv }
+
+func (l *localClient) call(ctx context.Context, name string, args any, body io.Reader, out io.Writer) error {
+	fn, ok := ops[name]
+	if !ok {
+		return fmt.Errorf("unknown operation %q", name)
+	}
+	raw, err := json.Marshal(args)
 	if err != nil {
 		return err
 	}
-	lb := &localBackend{desk: dk}
-	defer lb.close()
-	return fn(lb)
-}
-
-type localBackend struct {
-	desk  *desk.Desk
-	spool string // where large mail is spooled; made when first needed
-	temp  bool   // spool is this command's own and goes with close
-}
-
-// spoolDir is where mail read from a file or stdin is spooled; a command
-// without a daemon makes its own beside the database and removes it after.
-func (l *localBackend) spoolDir() (string, error) {
-	if l.spool == "" {
-		dir, err := os.MkdirTemp(l.desk.DB.Dir(), "spool-cli-")
-		if err != nil {
-			return "", err
-		}
-		l.spool, l.temp = dir, true
+	if err := fn(ctx, l.env, &opRequest{args: raw, body: body}, out); err != nil {
+		return asOpError(err)
 	}
-	return l.spool, nil
+	return nil
 }
 
-func (l *localBackend) close() {
-	if l.temp {
-		os.RemoveAll(l.spool)
-	}
-}
+// socketClient talks to a running daemon.
+type socketClient struct{ c *http.Client }
 
-func (l *localBackend) Tickets() ([]desk.TicketSummary, error) { return desk.ListTickets(l.desk.DB) }
-func (l *localBackend) Ticket(n uint64) (*desk.TicketDetail, error) {
-	return desk.ShowTicket(l.desk.DB, n)
-}
-func (l *localBackend) Quarantine() ([]*store.Quarantine, error) {
-	return desk.ListQuarantine(l.desk.DB)
-}
-
-func (l *localBackend) Outbox() ([]desk.OutboxView, error) { return desk.ListOutbox(l.desk.DB) }
-
-func (l *localBackend) RetryOutbox(id uint64) error {
-	err := desk.RetryOutbox(l.desk.DB, id, l.desk.Config().SMTP.RetryFor.Duration)
-	if errors.Is(err, desk.ErrNotRetryable) {
-		return fmt.Errorf("%w: %w", errBadRequest, err)
-	}
-	return err
-}
-
-// ingestArgs is how ticketd ingest stores one mail.
-type ingestArgs struct {
-	Mailbox  string    // the configured mailbox it counts as received by; "" for none
-	Silent   bool      // no acknowledgement
-	Modified time.Time // the file's modification time; zero for stdin
-}
-
-func (l *localBackend) Ingest(ctx context.Context, r io.Reader, args ingestArgs) (desk.Outcome, error) {
-	mailbox := args.Mailbox
-	if mailbox != "" && l.desk.Config().Mailbox(mailbox) == nil {
-		return desk.Outcome{}, fmt.Errorf("%w: mailbox %q is not configured", errBadRequest, mailbox)
-	}
-	max := int64(64 << 20)
-	if box := l.desk.Config().Mailbox(mailbox); box != nil {
-		max = int64(box.MaxMessageSize)
-	}
-	spool, err := l.spoolDir()
-	if err != nil {
-		return desk.Outcome{}, err
-	}
-	f, err := mail.ReadFetched(r, spool, max)
-	if err != nil {
-		return desk.Outcome{}, err
-	}
-	defer f.Release()
-	if f.Size == 0 {
-		return desk.Outcome{}, errNoMail
-	}
-	f.Modified = args.Modified
-	return l.desk.Ingest(ctx, f, mailbox, args.Silent)
-}
-
-// socketBackend talks to a running daemon.
-type socketBackend struct{ c *http.Client }
-
-func dialAdmin(path string) (*socketBackend, bool) {
+func dialAdmin(path string) (*socketClient, bool) {
 	conn, err := net.DialTimeout("unix", path, time.Second)
 	if err != nil {
 		return nil, false
 	}
 	conn.Close()
-	return &socketBackend{c: &http.Client{Transport: &http.Transport{
+	return &socketClient{c: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
@@ -318,8 +228,19 @@ func dialAdmin(path string) (*socketBackend, bool) {
 	}}}, true
 }
 
-func (s *socketBackend) do(method, path string, body io.Reader, v any) error {
-	req, err := http.NewRequest(method, "http://ticketd"+path, body)
+func (s *socketClient) call(ctx context.Context, name string, args any, body io.Reader, out io.Writer) error {
+	if _, ok := ops[name]; !ok {
+		return fmt.Errorf("unknown operation %q", name)
+	}
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		body = io.NopCloser(body) // the transport must not close stdin
+	}
+	u := "http://ticketd/op/" + name + "?" + url.Values{"args": {string(raw)}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, "POST", u, body)
 	if err != nil {
 		return err
 	}
@@ -329,55 +250,39 @@ func (s *socketBackend) do(method, path string, body io.Reader, v any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		json.NewDecoder(resp.Body).Decode(&e)
-		switch resp.StatusCode {
-		case http.StatusNotFound:
-			return &remoteError{e.Error, store.ErrNotFound}
-		case http.StatusBadRequest:
-			return &remoteError{e.Error, errBadRequest}
-		}
-		return &remoteError{fmt.Sprintf("daemon: %s (%s)", e.Error, resp.Status), nil}
+		return fmt.Errorf("admin socket: %s", resp.Status)
 	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-func (s *socketBackend) Tickets() (out []desk.TicketSummary, err error) {
-	return out, s.do("GET", "/tickets", nil, &out)
-}
-
-func (s *socketBackend) Ticket(n uint64) (out *desk.TicketDetail, err error) {
-	return out, s.do("GET", "/tickets/"+strconv.FormatUint(n, 10), nil, &out)
-}
-
-func (s *socketBackend) Quarantine() (out []*store.Quarantine, err error) {
-	return out, s.do("GET", "/quarantine", nil, &out)
-}
-
-func (s *socketBackend) Ingest(ctx context.Context, r io.Reader, args ingestArgs) (out desk.Outcome, err error) {
-	q := url.Values{"mailbox": {args.Mailbox}}
-	if args.Silent {
-		q.Set("silent", "1")
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		return fmt.Errorf("admin socket: %w", err)
 	}
-	if !args.Modified.IsZero() {
-		q.Set("modified", args.Modified.Format(time.RFC3339Nano))
+	if msg := resp.Trailer.Get(trailerError); msg != "" {
+		return &opError{kind: desk.Kind(resp.Trailer.Get(trailerKind)), msg: msg}
 	}
-	return out, s.do("POST", "/ingest?"+q.Encode(), io.NopCloser(r), &out)
+	return nil
 }
 
-func (s *socketBackend) Outbox() (out []desk.OutboxView, err error) {
-	return out, s.do("GET", "/outbox", nil, &out)
-}
-
-func (s *socketBackend) RetryOutbox(id uint64) error {
-	return s.do("POST", "/outbox/"+strconv.FormatUint(id, 10)+"/retry", nil, &struct{}{})
-}
-
-// remoteError is an error the daemon reported; Unwrap gives the kind.
-type remoteError struct {
+// opError is how an operation failed, the same whether it ran in the
+// daemon or in this process: its message and its kind, which decides the
+// exit code; errors.Is(err, desk.ErrNotFound) and the like hold for it.
+type opError struct {
+	kind desk.Kind
 	msg  string
-	kind error
 }
 
-func (e *remoteError) Error() string { return e.msg }
-func (e *remoteError) Unwrap() error { return e.kind }
+func (e *opError) Error() string { return e.msg }
+func (e *opError) Is(target error) bool {
+	return errors.Is(&desk.Error{Kind: e.kind, Err: errors.New(e.msg)}, target)
+}
+
+// asOpError gives err its kind; the message of a bad request says so.
+func asOpError(err error) *opError {
+	var e *opError
+	if errors.As(err, &e) {
+		return e
+	}
+	kind, msg := desk.KindOf(err), err.Error()
+	if kind == desk.KindBadRequest {
+		msg = "bad request: " + msg
+	}
+	return &opError{kind: kind, msg: msg}
+}

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"path/filepath"
 	"strings"
-
-	"ticketd/store"
 )
 
 // ticketd audit verify and ticketd backup: accountability and recovery.
@@ -18,26 +14,20 @@ func init() {
 	commands["audit"] = command{"audit [-config FILE] verify", "verify the hash chain of the audit trail; report the first broken link", cmdAudit}
 	commands["backup"] = command{"backup [-config FILE] [-force] FILE",
 		"write a self-sufficient backup (compacted database, keys, blob files) to FILE, also while the daemon runs; restore it with ticketd restore", cmdBackup}
-	ops["audit.verify"] = func(_ context.Context, env *opEnv, _ url.Values, out io.Writer) error {
-		n, err := env.desk.DB.VerifyAudit()
-		if err != nil {
-			return fmt.Errorf("audit trail broken after %d good events: %w", n, err)
-		}
-		_, err = fmt.Fprintf(out, "audit trail ok: %d events, every link and hash verified\n", n)
-		return err
-	}
-	ops["backup"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		path := args.Get("file")
-		if !filepath.IsAbs(path) {
-			return fmt.Errorf("%w: backup needs an absolute path, got %q", errBadRequest, path)
-		}
-		info, err := env.desk.DB.BackupArchive(path, args.Get("force") == "1")
-		if errors.Is(err, store.ErrExists) {
-			return fmt.Errorf("%w: %w", errBadRequest, err)
-		}
+	register("audit.verify", func(_ context.Context, env *opEnv, _ struct{}, _ *opRequest, out io.Writer) error {
+		n, err := env.desk.VerifyAudit()
 		if err != nil {
 			return err
 		}
+		_, err = fmt.Fprintf(out, "audit trail ok: %d events, every link and hash verified\n", n)
+		return err
+	})
+	register("backup", func(_ context.Context, env *opEnv, args backupArgs, _ *opRequest, out io.Writer) error {
+		info, err := env.desk.Backup(args.File, args.Force)
+		if err != nil {
+			return err
+		}
+		path := args.File
 		var b strings.Builder
 		fmt.Fprintf(&b, "backup written to %s (%d bytes: the compacted database, %d blob files, keys %s)\n",
 			path, info.Size, info.Blobs, strings.Join(info.Keys, ", "))
@@ -49,7 +39,13 @@ func init() {
 		b.WriteString("Restore it with: ticketd restore " + path + "\n")
 		_, err = io.WriteString(out, b.String())
 		return err
-	}
+	})
+}
+
+// backupArgs are the arguments of the op backup.
+type backupArgs struct {
+	File  string `json:"file"` // an absolute path
+	Force bool   `json:"force,omitempty"`
 }
 
 func cmdAudit(ctx context.Context, e *env, args []string) error {
@@ -64,7 +60,7 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return callOp(ctx, cfg, "audit.verify", nil, e.stdout)
+	return callOp(ctx, cfg, "audit.verify", struct{}{}, e.stdout)
 }
 
 func cmdBackup(ctx context.Context, e *env, args []string) error {
@@ -84,9 +80,5 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{"file": {file}}
-	if *force {
-		q.Set("force", "1")
-	}
-	return callOp(ctx, cfg, "backup", q, e.stdout)
+	return callOp(ctx, cfg, "backup", backupArgs{File: file, Force: *force}, e.stdout)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"ticketd/desk"
-	"ticketd/store"
 	"ticketd/templates"
 )
 
@@ -63,21 +63,20 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	if *mailbox != "" && cfg.Mailbox(*mailbox) == nil {
 		return usageError("ingest", "mailbox %q is not configured", *mailbox)
 	}
-	code := 0
-	err = openBackend(cfg, true, func(b backend) error {
-		for _, name := range fs.Args() {
-			out, err := ingestOne(ctx, e, b, name, *mailbox, *silent)
-			if err != nil {
-				fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
-				code = moreUrgent(code, ingestExit(err))
-				continue
-			}
-			fmt.Fprintf(e.stdout, "%s: %s\n", name, describeOutcome(out))
-		}
-		return nil
-	})
+	c, done, err := connect(cfg, true)
 	if err != nil {
 		return &exitError{exitTempFail, err}
+	}
+	defer done()
+	code := 0
+	for _, name := range fs.Args() {
+		out, err := ingestOne(ctx, e, c, name, desk.IngestRequest{Mailbox: *mailbox, Silent: *silent})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
+			code = moreUrgent(code, ingestExit(err))
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n", name, describeOutcome(out))
 	}
 	if code != 0 {
 		return &exitError{code, errReported}
@@ -85,18 +84,15 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// errNoInput marks an input file that cannot be read; errNoMail an input that holds no mail.
-var (
-	errNoInput = errors.New("cannot read the input")
-	errNoMail  = fmt.Errorf("%w: the input is empty, it holds no mail", errBadRequest)
-)
+// errNoInput marks an input file that cannot be read.
+var errNoInput = errors.New("cannot read the input")
 
 // ingestExit is the exit code for the failure of one input.
 func ingestExit(err error) int {
 	switch {
 	case errors.Is(err, errNoInput):
 		return exitNoInput
-	case errors.Is(err, errBadRequest):
+	case errors.Is(err, desk.ErrBadRequest):
 		return exitDataErr
 	}
 	return exitTempFail
@@ -112,7 +108,47 @@ func moreUrgent(a, b int) int {
 	return a
 }
 
-func ingestOne(ctx context.Context, e *env, b backend, name, mailbox string, silent bool) (desk.Outcome, error) {
+func init() {
+	register("ingest", func(ctx context.Context, env *opEnv, args desk.IngestRequest, req *opRequest, out io.Writer) error {
+		body := req.body
+		if body == nil {
+			body = strings.NewReader("") // no mail, as an empty body through the socket
+		}
+		o, err := env.desk.IngestFrom(ctx, body, args)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(out).Encode(o)
+	})
+	register("tickets.list", func(_ context.Context, env *opEnv, args listArgs, _ *opRequest, out io.Writer) error {
+		tks, err := env.desk.ListTickets()
+		return render(out, args.JSON, tks, err, printTickets)
+	})
+	register("tickets.show", func(_ context.Context, env *opEnv, args listArgs, _ *opRequest, out io.Writer) error {
+		tk, err := env.desk.ShowTicket(args.ID)
+		return render(out, args.JSON, tk, err, printTicket)
+	})
+	register("outbox.list", func(_ context.Context, env *opEnv, args listArgs, _ *opRequest, out io.Writer) error {
+		items, err := env.desk.ListOutbox()
+		return render(out, args.JSON, items, err, printOutbox)
+	})
+	register("outbox.retry", func(_ context.Context, env *opEnv, args listArgs, _ *opRequest, out io.Writer) error {
+		if err := env.desk.RetryOutbox(args.ID); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(out, "outbox item %d is due now\n", args.ID)
+		return err
+	})
+}
+
+// listArgs are the arguments of the ops that list or show records.
+type listArgs struct {
+	ID   uint64 `json:"id,omitempty"` // of the one to show
+	JSON bool   `json:"json,omitempty"`
+}
+
+// ingestOne stores the mail of the file name, or of stdin for "-".
+func ingestOne(ctx context.Context, e *env, c adminClient, name string, req desk.IngestRequest) (desk.Outcome, error) {
 	var (
 		r     io.Reader = e.stdin
 		mtime time.Time
@@ -132,7 +168,16 @@ func ingestOne(ctx context.Context, e *env, b backend, name, mailbox string, sil
 		}
 		r, mtime = f, fi.ModTime()
 	}
-	return b.Ingest(ctx, r, ingestArgs{Mailbox: mailbox, Silent: silent, Modified: mtime})
+	req.Modified = mtime
+	var buf bytes.Buffer
+	if err := c.call(ctx, "ingest", req, r, &buf); err != nil {
+		return desk.Outcome{}, err
+	}
+	var o desk.Outcome
+	if err := json.Unmarshal(buf.Bytes(), &o); err != nil {
+		return desk.Outcome{}, fmt.Errorf("ingest: %w", err)
+	}
+	return o, nil
 }
 
 func describeOutcome(o desk.Outcome) string {
@@ -167,7 +212,7 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
 		return err
 	}
-	var number uint64
+	q := listArgs{JSON: *asJSON}
 	switch fs.Arg(0) {
 	case "list":
 		if sub.NArg() != 0 {
@@ -178,7 +223,7 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 		if sub.NArg() != 1 || err != nil {
 			return usageError("tickets", "show needs one ticket number")
 		}
-		number = n
+		q.ID = n
 	default:
 		return usageError("tickets", "unknown subcommand %q", fs.Arg(0))
 	}
@@ -186,34 +231,14 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withBackend(cfg, func(b backend) error {
-		if fs.Arg(0) == "list" {
-			tks, err := b.Tickets()
-			if err != nil {
-				return err
-			}
-			if *asJSON {
-				return printJSON(e.stdout, tks)
-			}
-			printTickets(e.stdout, tks)
-			return nil
-		}
-		tk, err := b.Ticket(number)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no ticket #%d", number)
-		}
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return printJSON(e.stdout, tk)
-		}
-		printTicket(e.stdout, tk)
-		return nil
-	})
+	err = callOp(ctx, cfg, "tickets."+fs.Arg(0), q, e.stdout)
+	if errors.Is(err, desk.ErrNotFound) {
+		return fmt.Errorf("no ticket #%d", q.ID)
+	}
+	return err
 }
 
-func cmdOutbox(_ context.Context, e *env, args []string) error {
+func cmdOutbox(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "outbox")
 	if err := parseCommand(fs, args); err != nil {
 		return err
@@ -226,7 +251,7 @@ func cmdOutbox(_ context.Context, e *env, args []string) error {
 	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
 		return err
 	}
-	var id uint64
+	q := listArgs{JSON: *asJSON}
 	switch fs.Arg(0) {
 	case "list":
 		if sub.NArg() != 0 {
@@ -237,7 +262,7 @@ func cmdOutbox(_ context.Context, e *env, args []string) error {
 		if sub.NArg() != 1 || err != nil {
 			return usageError("outbox", "retry needs one outbox id")
 		}
-		id = n
+		q.ID = n
 	default:
 		return usageError("outbox", "unknown subcommand %q", fs.Arg(0))
 	}
@@ -245,37 +270,25 @@ func cmdOutbox(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withBackend(cfg, func(b backend) error {
-		if id != 0 {
-			err := b.RetryOutbox(id)
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no outbox item %d", id)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "outbox item %d is due now\n", id)
-			return nil
+	err = callOp(ctx, cfg, "outbox."+fs.Arg(0), q, e.stdout)
+	if errors.Is(err, desk.ErrNotFound) {
+		return fmt.Errorf("no outbox item %d", q.ID)
+	}
+	return err
+}
+
+func printOutbox(out io.Writer, items []desk.OutboxView) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tTICKET\tKIND\tSTATUS\tATTEMPTS\tCREATED\tTO\tLAST ERROR")
+	for _, it := range items {
+		status := it.Status
+		if !it.NextAttempt.IsZero() {
+			status += " (next " + it.NextAttempt.Local().Format(time.DateTime) + ")"
 		}
-		items, err := b.Outbox()
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return printJSON(e.stdout, items)
-		}
-		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tTICKET\tKIND\tSTATUS\tATTEMPTS\tCREATED\tTO\tLAST ERROR")
-		for _, it := range items {
-			status := it.Status
-			if !it.NextAttempt.IsZero() {
-				status += " (next " + it.NextAttempt.Local().Format(time.DateTime) + ")"
-			}
-			fmt.Fprintf(w, "%d\t#%d\t%s\t%s\t%d\t%s\t%s\t%s\n", it.ID, it.Ticket, it.Kind, status, it.Attempts,
-				it.CreatedAt.Local().Format(time.DateTime), strings.Join(it.To, ","), oneLine(it.LastError, 60))
-		}
-		return w.Flush()
-	})
+		fmt.Fprintf(w, "%d\t#%d\t%s\t%s\t%d\t%s\t%s\t%s\n", it.ID, it.Ticket, it.Kind, status, it.Attempts,
+			it.CreatedAt.Local().Format(time.DateTime), strings.Join(it.To, ","), oneLine(it.LastError, 60))
+	}
+	return w.Flush()
 }
 
 // subFlags is the FlagSet of a subcommand (tickets list -json); it takes
@@ -298,19 +311,20 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func printTickets(w io.Writer, tks []desk.TicketSummary) {
+func printTickets(w io.Writer, tks []desk.TicketSummary) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tSTATUS\tQUEUE\tCREATED\tMSGS\tREQUESTER\tPURGE\tSUBJECT")
 	for _, t := range tks {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Number, statusLine(t, time.Now()), t.Queue, t.CreatedAt.Local().Format(time.DateTime),
 			t.Messages, dash(t.Requester.Email), column(t.PurgeAt), oneLine(t.Subject, 60))
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
-func printTicket(w io.Writer, t *desk.TicketDetail) {
+func printTicket(out io.Writer, t *desk.TicketDetail) error {
+	w := &bytes.Buffer{}
 	fmt.Fprintf(w, "Ticket #%d: %s\n", t.Number, t.Subject)
-	fmt.Fprintf(w, "Status:    %s\nQueue:     %s\nRequester: %s\n", t.Status, t.Queue, formatPerson(t.Requester))
+	fmt.Fprintf(w, "Status:    %s\nQueue:     %s\nRequester: %s\n", t.Status, t.Queue, desk.FormatAddress(t.Requester))
 	printRetention(w, &t.TicketSummary, time.Now())
 	if t.Ack != nil {
 		ack := ackLine(t.Ack)
@@ -330,6 +344,8 @@ func printTicket(w io.Writer, t *desk.TicketDetail) {
 			fmt.Fprintf(w, "[attachment %q, %s, %d bytes]\n", a.Filename, a.ContentType, a.Size)
 		}
 	}
+	_, err := out.Write(w.Bytes())
+	return err
 }
 
 // ackLine is what became of a ticket's acknowledgement: suppressed with the
@@ -355,13 +371,6 @@ func ackLine(a *desk.AckView) string {
 		s = a.Status
 	}
 	return s + fmt.Sprintf(" (outbox %d, %s, notice %.12s)", a.OutboxID, a.Language, a.NoticeHash)
-}
-
-func formatPerson(p desk.Person) string {
-	if p.Name == "" {
-		return p.Email
-	}
-	return fmt.Sprintf("%s <%s>", p.Name, p.Email)
 }
 
 func dash(s string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"text/tabwriter"
 	"time"
 
@@ -17,12 +16,12 @@ import (
 func init() {
 	commands["consent"] = command{"consent [-config FILE] show [-json] EMAIL",
 		"print a person's consent decisions per purpose: decision, time, channel, token id, ticket, notice hash", cmdConsent}
-	ops["consent.show"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		h, err := desk.ConsentHistory(env.desk.DB, args.Get("email"))
+	register("consent.show", func(_ context.Context, env *opEnv, args consentArgs, _ *opRequest, out io.Writer) error {
+		h, err := env.desk.ConsentHistory(args.Email)
 		if err != nil {
 			return err
 		}
-		if args.Get("json") == "1" {
+		if args.JSON {
 			return printJSON(out, h)
 		}
 		return printConsents(out, h, func(purpose string) string {
@@ -31,7 +30,13 @@ func init() {
 			}
 			return "no longer configured"
 		})
-	}
+	})
+}
+
+// consentArgs are the arguments of the op consent.show.
+type consentArgs struct {
+	Email string `json:"email"`
+	JSON  bool   `json:"json,omitempty"`
 }
 
 func cmdConsent(ctx context.Context, e *env, args []string) error {
@@ -54,11 +59,7 @@ func cmdConsent(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	args2 := url.Values{"email": {sub.Arg(0)}}
-	if *asJSON {
-		args2.Set("json", "1")
-	}
-	return callOp(ctx, cfg, "consent.show", args2, e.stdout)
+	return callOp(ctx, cfg, "consent.show", consentArgs{Email: sub.Arg(0), JSON: *asJSON}, e.stdout)
 }
 
 // printConsents prints h as text, times in UTC (RFC 3339); basis names a

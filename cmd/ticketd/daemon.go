@@ -17,8 +17,6 @@ import (
 	"ticketd/config"
 	"ticketd/desk"
 	"ticketd/mail"
-	"ticketd/retention"
-	"ticketd/store"
 )
 
 // shutdownGrace bounds how long a stop waits for batches in progress.
@@ -40,7 +38,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	d, err := startDaemon(cfg, log, nil)
+	d, err := startDaemon(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -86,11 +84,10 @@ func newLogger(w io.Writer, cfg *config.Config) (*slog.Logger, error) {
 // mailbox, the admin socket and the HTTP listener.
 type daemon struct {
 	log   *slog.Logger
-	db    *store.DB
 	desk  *desk.Desk
 	admin *adminServer
 	http  *httpServer
-	sched *retention.Scheduler
+	sched *desk.Scheduler
 	spool string
 	// started is when the daemon started, for ticketd status.
 	started time.Time
@@ -109,48 +106,37 @@ type daemon struct {
 }
 
 // startDaemon opens the store (failing at once when another process holds it)
-// and starts the mailbox supervisors and the admin socket. opts may tune the store.
-func startDaemon(cfg *config.Config, log *slog.Logger, opts *store.Options) (*daemon, error) {
-	o := store.Options{}
-	if opts != nil {
-		o = *opts
-	}
-	if o.Log == nil {
-		o.Log = log
-	}
-	db, err := store.Open(cfg.Server.DataDir, o)
-	if errors.Is(err, store.ErrLocked) {
+// and starts the mailbox supervisors and the admin socket.
+func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
+	dk, err := desk.Open(cfg, log, desk.Options{})
+	if desk.KindOf(err) == desk.KindTemporary {
 		return nil, fmt.Errorf("another ticketd is already running with data_dir %s (its database is locked)", cfg.Server.DataDir)
 	}
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{log: log, db: db, cfg: cfg, spool: filepath.Join(cfg.Server.DataDir, "spool"), started: time.Now()}
+	d := &daemon{log: log, desk: dk, cfg: cfg, spool: filepath.Join(cfg.Server.DataDir, "spool"), started: time.Now()}
 	if err := resetDir(d.spool); err != nil {
-		db.Close()
+		dk.Close()
 		return nil, err
 	}
-	d.desk, err = desk.New(db, cfg, log)
+	dk.Spool = d.spool
+	d.sched, err = dk.NewScheduler()
 	if err != nil {
-		db.Close()
+		dk.Close()
 		return nil, err
 	}
-	d.sched, err = retention.NewScheduler(db, cfg, log, db.Now)
+	d.outbox = &mail.Outbox{DB: dk.DB, Log: log}
+	dk.Wake = d.outbox.Wake
+	d.admin, err = startAdmin(cfg.Server.AdminSocket, &opEnv{desk: dk, live: d.liveStatus}, log)
 	if err != nil {
-		db.Close()
+		dk.Close()
 		return nil, err
 	}
-	d.outbox = &mail.Outbox{DB: db, Log: log}
-	d.desk.Wake = d.outbox.Wake
-	d.admin, err = startAdmin(cfg.Server.AdminSocket, d.desk, d.spool, d.outbox.Wake, d.liveStatus, log)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	d.http, err = startHTTP(cfg.Server.HTTPListen, d.healthy, desk.ConsentHandler(d.desk))
+	d.http, err = startHTTP(cfg.Server.HTTPListen, d.healthy, desk.ConsentHandler(dk))
 	if err != nil {
 		d.admin.close()
-		db.Close()
+		dk.Close()
 		return nil, err
 	}
 	d.startOutbox()
@@ -205,7 +191,7 @@ func (d *daemon) startMailboxes() {
 	defer d.supsMu.Unlock()
 	d.sups = nil
 	for i := range d.cfg.Mailboxes {
-		sup := &mail.Supervisor{Box: &d.cfg.Mailboxes[i], DB: d.db, Deliver: d.desk, Log: d.log, SpoolDir: d.spool}
+		sup := &mail.Supervisor{Box: &d.cfg.Mailboxes[i], DB: d.desk.DB, Deliver: d.desk, Log: d.log, SpoolDir: d.spool}
 		d.sups = append(d.sups, sup)
 		d.wg.Add(1)
 		go func() {
@@ -237,9 +223,9 @@ func (d *daemon) healthy() bool {
 }
 
 // liveStatus is the daemon's part of ticketd status.
-func (d *daemon) liveStatus() *liveStatus {
+func (d *daemon) liveStatus() *desk.Live {
 	purge, sweep := d.sched.Next()
-	return &liveStatus{PID: os.Getpid(), Version: version, Started: d.started, Mailboxes: d.status(),
+	return &desk.Live{PID: os.Getpid(), Version: version, Started: d.started, Mailboxes: d.status(),
 		NextPurge: purge, NextConsentCheck: sweep}
 }
 
@@ -324,7 +310,7 @@ func (d *daemon) stop() error {
 	d.sched.Stop()
 	d.http.close()
 	d.admin.close()
-	if cerr := d.db.Close(); err == nil {
+	if cerr := d.desk.Close(); err == nil {
 		err = cerr
 	}
 	d.log.Info("ticketd stopped")

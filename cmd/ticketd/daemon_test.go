@@ -20,7 +20,7 @@ func TestReloadAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	d, err := startDaemon(cfg, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	d, err := startDaemon(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

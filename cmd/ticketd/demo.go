@@ -26,7 +26,6 @@ import (
 	"ticketd/desk"
 	"ticketd/mail"
 	"ticketd/mail/imapmem"
-	"ticketd/store"
 )
 
 // The demo runs the real daemon against embedded servers: an IMAP server
@@ -115,7 +114,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		logTo = e.stderr
 	}
 	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := startDaemon(cfg, log, nil)
+	d, err := startDaemon(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -138,7 +137,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	w := &demoWatcher{db: d.db, out: out, mta: smtpSrv, dir: dir}
+	w := &demoWatcher{desk: d.desk, out: out, mta: smtpSrv, dir: dir}
 	w.waitFor(ctx, 4, 10*time.Second)
 	w.waitAcks(ctx, 2, 10*time.Second)
 	w.print()
@@ -432,7 +431,7 @@ func seedDemo(smtpAddr string) error {
 // demoWatcher prints tickets, messages, quarantine records and the
 // acknowledgements sent, as they appear.
 type demoWatcher struct {
-	db         *store.DB
+	desk       *desk.Desk
 	out        io.Writer
 	mta        *demoMTA
 	dir        string
@@ -491,8 +490,8 @@ func (discardBlobs) Put(r io.Reader) (string, int64, error) {
 }
 
 func (w *demoWatcher) count() int {
-	tks, _ := desk.ListTickets(w.db)
-	qs, _ := desk.ListQuarantine(w.db)
+	tks, _ := w.desk.ListTickets()
+	qs, _ := w.desk.ListQuarantine()
 	n := len(qs)
 	for _, t := range tks {
 		n += t.Messages
@@ -512,13 +511,13 @@ func (w *demoWatcher) print() {
 	if w.messages == nil {
 		w.messages, w.quarantine = map[uint64]bool{}, map[uint64]bool{}
 	}
-	tks, err := desk.ListTickets(w.db)
+	tks, err := w.desk.ListTickets()
 	if err != nil {
 		fmt.Fprintln(w.out, "demo:", err)
 		return
 	}
 	for _, t := range tks {
-		d, err := desk.ShowTicket(w.db, t.Number)
+		d, err := w.desk.ShowTicket(t.Number)
 		if err != nil {
 			continue
 		}
@@ -532,12 +531,12 @@ func (w *demoWatcher) print() {
 				what = fmt.Sprintf("reply added to ticket #%d (threaded by %s)", t.Number, m.ThreadedBy)
 			}
 			fmt.Fprintf(w.out, "  %s  %s\n      from %s, subject %q, %d attachment(s)\n      origin: %s, mailbox %s, uid %d, Message-ID <%s>\n",
-				m.Origin.StoredAt.Local().Format(time.TimeOnly), what, formatPerson(desk.Person{Email: m.From.Email, Name: m.From.Name}), m.Subject,
+				m.Origin.StoredAt.Local().Format(time.TimeOnly), what, desk.FormatAddress(m.From), m.Subject,
 				len(m.Attachments), m.Origin.Channel, m.Origin.Mailbox, m.Origin.UID, m.Origin.MessageID)
 		}
 	}
 	defer w.printAcks()
-	qs, _ := desk.ListQuarantine(w.db)
+	qs, _ := w.desk.ListQuarantine()
 	for _, q := range qs {
 		if w.quarantine[q.ID] {
 			continue

@@ -57,7 +57,7 @@ func TestAdminSocketNeverOpen(t *testing.T) {
 		}
 	}()
 	for range 100 {
-		a, err := startAdmin(path, nil, "", func() {}, nil, log)
+		a, err := startAdmin(path, &opEnv{}, log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestAdminSocketPath(t *testing.T) {
 	}
 	stale.(*net.UnixListener).SetUnlinkOnClose(false)
 	stale.Close()
-	a, err := startAdmin(path, nil, "", func() {}, nil, log)
+	a, err := startAdmin(path, &opEnv{}, log)
 	if err != nil {
 		t.Fatalf("over a stale socket: %v", err)
 	}
@@ -112,7 +112,7 @@ func TestAdminSocketPath(t *testing.T) {
 	if err := os.WriteFile(path, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := startAdmin(path, nil, "", func() {}, nil, log); err == nil || !strings.Contains(err.Error(), "is not a socket") {
+	if _, err := startAdmin(path, &opEnv{}, log); err == nil || !strings.Contains(err.Error(), "is not a socket") {
 		t.Errorf("over a regular file: %v", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "precious" {

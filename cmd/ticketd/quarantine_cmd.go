@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"ticketd/desk"
-	"ticketd/store"
 )
 
 // ticketd quarantine list|show|retry|delete: mail that could not become a ticket.
@@ -20,9 +18,16 @@ import (
 func init() {
 	commands["quarantine"] = command{"quarantine [-config FILE] list [-json] | show [-json] ID | retry [-json] ID | delete ID",
 		"list quarantined mail, show one with its headers, parse it again, or delete it", cmdQuarantine}
-	ops["quarantine.show"] = opQuarantineShow
-	ops["quarantine.retry"] = opQuarantineRetry
-	ops["quarantine.delete"] = opQuarantineDelete
+	register("quarantine.list", opQuarantineList)
+	register("quarantine.show", opQuarantineShow)
+	register("quarantine.retry", opQuarantineRetry)
+	register("quarantine.delete", opQuarantineDelete)
+}
+
+// quarantineArgs are the arguments of the quarantine ops.
+type quarantineArgs struct {
+	ID   uint64 `json:"id,omitempty"`
+	JSON bool   `json:"json,omitempty"`
 }
 
 func cmdQuarantine(ctx context.Context, e *env, args []string) error {
@@ -48,7 +53,7 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return withBackend(cfg, func(b backend) error { return listQuarantine(e.stdout, b, *asJSON) })
+		return callOp(ctx, cfg, "quarantine.list", quarantineArgs{JSON: *asJSON}, e.stdout)
 	case "show", "retry", "delete":
 	default:
 		return usageError("quarantine", "unknown subcommand %q", name)
@@ -61,23 +66,19 @@ func cmdQuarantine(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{"id": {strconv.FormatUint(id, 10)}}
-	if *asJSON {
-		q.Set("json", "1")
-	}
-	err = callOp(ctx, cfg, "quarantine."+name, q, e.stdout)
-	if errors.Is(err, store.ErrNotFound) {
+	err = callOp(ctx, cfg, "quarantine."+name, quarantineArgs{ID: id, JSON: *asJSON}, e.stdout)
+	if errors.Is(err, desk.ErrNotFound) {
 		return fmt.Errorf("no quarantined mail %d", id)
 	}
 	return err
 }
 
-func listQuarantine(w io.Writer, b backend, asJSON bool) error {
-	qs, err := b.Quarantine()
+func opQuarantineList(_ context.Context, env *opEnv, args quarantineArgs, _ *opRequest, w io.Writer) error {
+	qs, err := env.desk.ListQuarantine()
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if args.JSON {
 		return printJSON(w, qs)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -90,27 +91,20 @@ func listQuarantine(w io.Writer, b backend, asJSON bool) error {
 }
 
 // quarantineID is the id argument of a quarantine op.
-func quarantineID(args url.Values) (uint64, error) {
-	id, err := strconv.ParseUint(args.Get("id"), 10, 64)
-	if err != nil || id == 0 {
-		return 0, fmt.Errorf("%w: quarantine id %q", errBadRequest, args.Get("id"))
+func quarantineID(args quarantineArgs) (uint64, error) {
+	if args.ID == 0 {
+		return 0, badRequest("quarantine id %d", args.ID)
 	}
-	return id, nil
+	return args.ID, nil
 }
 
-func opQuarantineShow(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
+func opQuarantineShow(_ context.Context, env *opEnv, args quarantineArgs, _ *opRequest, out io.Writer) error {
 	id, err := quarantineID(args)
 	if err != nil {
 		return err
 	}
 	v, err := env.desk.ShowQuarantine(id)
-	if err != nil {
-		return err
-	}
-	if args.Get("json") == "1" {
-		return printJSON(out, v)
-	}
-	return printQuarantine(out, v)
+	return render(out, args.JSON, v, err, printQuarantine)
 }
 
 func printQuarantine(w io.Writer, v *desk.QuarantineView) error {
@@ -120,7 +114,7 @@ func printQuarantine(w io.Writer, v *desk.QuarantineView) error {
 	fmt.Fprintf(&b, "Size:      %d bytes\n", v.Size)
 	o := v.Origin
 	switch o.Channel {
-	case store.ChannelEmail:
+	case desk.ChannelEmail:
 		fmt.Fprintf(&b, "Origin:    email, mailbox %s, folder %s, UIDVALIDITY %d, UID %d, received %s\n",
 			dash(o.Mailbox), dash(v.SourceFolder), o.UIDValidity, o.UID, o.ReceivedAt.Local().Format(time.DateTime))
 	default:
@@ -153,22 +147,16 @@ func printQuarantine(w io.Writer, v *desk.QuarantineView) error {
 	return err
 }
 
-func opQuarantineRetry(ctx context.Context, env *opEnv, args url.Values, out io.Writer) error {
+func opQuarantineRetry(ctx context.Context, env *opEnv, args quarantineArgs, _ *opRequest, out io.Writer) error {
 	id, err := quarantineID(args)
 	if err != nil {
 		return err
 	}
 	o, err := env.desk.RetryQuarantine(ctx, id)
-	if errors.Is(err, desk.ErrNoCopy) {
-		return fmt.Errorf("%w: %w", errBadRequest, err)
-	}
 	if err != nil {
 		return err
 	}
-	if o.AckQueued {
-		env.wake()
-	}
-	if args.Get("json") == "1" {
+	if args.JSON {
 		return printJSON(out, o)
 	}
 	switch {
@@ -182,12 +170,12 @@ func opQuarantineRetry(ctx context.Context, env *opEnv, args url.Values, out io.
 	return err
 }
 
-func opQuarantineDelete(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
+func opQuarantineDelete(_ context.Context, env *opEnv, args quarantineArgs, _ *opRequest, out io.Writer) error {
 	id, err := quarantineID(args)
 	if err != nil {
 		return err
 	}
-	sc, err := desk.DeleteQuarantine(env.desk.DB, id)
+	sc, err := env.desk.DeleteQuarantine(id)
 	if err != nil {
 		return err
 	}

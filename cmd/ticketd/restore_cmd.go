@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"ticketd/store"
+	"ticketd/desk"
 )
 
 // ticketd restore: a backup put in place as the store of the configured data_dir.
@@ -35,8 +35,8 @@ func cmdRestore(_ context.Context, e *env, args []string) error {
 	if _, ok := dialAdmin(cfg.Server.AdminSocket); ok {
 		return fmt.Errorf("restore: a ticketd daemon is running (its admin socket %s answers): stop it first", cfg.Server.AdminSocket)
 	}
-	info, err := store.Restore(fs.Arg(0), cfg.Server.DataDir, *force)
-	if errors.Is(err, store.ErrLocked) {
+	info, err := desk.Restore(cfg, fs.Arg(0), *force)
+	if desk.KindOf(err) == desk.KindTemporary {
 		return &exitError{exitTempFail, err}
 	}
 	if _, statErr := os.Stat(fs.Arg(0)); err != nil && errors.Is(statErr, iofs.ErrNotExist) {

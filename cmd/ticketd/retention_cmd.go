@@ -5,15 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"ticketd/desk"
-	"ticketd/retention"
-	"ticketd/store"
 )
 
 // ticketd purge, ticketd hold and ticketd tickets close|reopen: the deletion
@@ -24,135 +19,71 @@ func init() {
 		"apply the retention rules now, or list what would go (at TIME, RFC 3339 or YYYY-MM-DD, with -dry-run)", cmdPurge}
 	commands["hold"] = command{"hold [-config FILE] add TICKET CATEGORY | release TICKET CATEGORY | list [-json]",
 		"put a ticket under a legal hold, release one, or list the holds in force", cmdHold}
-	ops["purge"] = opPurge
-	ops["hold.add"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		return holdOp(env, args, out, true)
-	}
-	ops["hold.release"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		return holdOp(env, args, out, false)
-	}
-	ops["hold.list"] = opHoldList
-	ops["tickets.status"] = opTicketStatus
+	register("purge", opPurge)
+	register("hold.add", opHoldAdd)
+	register("hold.release", opHoldRelease)
+	register("hold.list", opHoldList)
+	register("tickets.status", opTicketStatus)
 }
 
-func opPurge(ctx context.Context, env *opEnv, args url.Values, out io.Writer) error {
-	db := env.desk.DB
-	opts := retention.PurgeOptions{DryRun: args.Get("dry_run") == "1", Actor: "admin"}
-	if s := args.Get("at"); s != "" {
-		at, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return fmt.Errorf("%w: at: %w", errBadRequest, err)
-		}
-		opts.At = at
+// purgeArgs are the arguments of the op purge.
+type purgeArgs struct {
+	DryRun bool      `json:"dry_run,omitempty"`
+	At     time.Time `json:"at,omitzero"`
+	JSON   bool      `json:"json,omitempty"`
+}
+
+func opPurge(ctx context.Context, env *opEnv, args purgeArgs, _ *opRequest, out io.Writer) error {
+	req := desk.PurgeRequest{DryRun: args.DryRun, At: args.At}
+	if !args.JSON {
+		req.Progress = func(done, total int) { fmt.Fprintf(out, "purge: %d of %d tickets checked\n", done, total) }
 	}
-	if now := db.Now(); !opts.DryRun && opts.At.After(now) {
-		return fmt.Errorf("%w: a purge cannot run for a time in the future (%s); use -dry-run to see what will go then",
-			errBadRequest, opts.At.Local().Format(time.DateTime))
-	}
-	asJSON := args.Get("json") == "1"
-	if !asJSON {
-		opts.Progress = func(done, total int) { fmt.Fprintf(out, "purge: %d of %d tickets checked\n", done, total) }
-	}
-	rep, err := retention.Purge(ctx, db, env.desk.Config(), opts)
+	rep, err := env.desk.Purge(ctx, req)
 	if rep != nil {
-		var perr error
-		if asJSON {
-			perr = printJSON(out, rep)
-		} else {
-			perr = printPurgeReport(out, rep)
-		}
-		err = errors.Join(err, perr)
+		err = errors.Join(err, writeReport(out, args.JSON, rep))
 	}
 	return err
 }
 
-func printPurgeReport(w io.Writer, rep *retention.Report) error {
-	mode := ""
-	if rep.DryRun {
-		mode = " (dry run: nothing is changed)"
-	}
-	fmt.Fprintf(w, "Purge at %s%s\n", rep.At.Local().Format(time.DateTime), mode)
-	if rep.FullScan {
-		fmt.Fprintln(w, "The plans were computed with an earlier configuration: every ticket was checked.")
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if len(rep.Tickets) > 0 {
-		fmt.Fprintln(tw, "\nTICKET\tPURPOSE\tACTION\tREASON")
-		for _, t := range rep.Tickets {
-			fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\n", t.Ticket, t.Purpose, t.Action, t.Reason)
-		}
-	}
-	if len(rep.Held) > 0 {
-		fmt.Fprintln(tw, "\nKEPT UNDER A HOLD\tPURPOSE\tHOLD\tUNTIL\tTHEN")
-		for _, h := range rep.Held {
-			fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\n", h.Ticket, h.Purpose, h.Category, h.Until.Local().Format(time.DateTime), h.Reason)
-		}
-	}
-	if len(rep.Quarantine) > 0 {
-		fmt.Fprintln(tw, "\nQUARANTINE\tSTORED\tREASON")
-		for _, q := range rep.Quarantine {
-			fmt.Fprintf(tw, "%d\t%s\t%s\n", q.ID, q.StoredAt.Local().Format(time.DateTime), q.Reason)
-		}
-	}
-	if err := tw.Flush(); err != nil {
+// holdArgs are the arguments of the ops hold.add, hold.release and hold.list.
+type holdArgs struct {
+	Ticket   string `json:"ticket,omitempty"`
+	Category string `json:"category,omitempty"`
+	JSON     bool   `json:"json,omitempty"`
+}
+
+func opHoldAdd(_ context.Context, env *opEnv, args holdArgs, _ *opRequest, out io.Writer) error {
+	n, err := ticketArg(args.Ticket)
+	if err != nil {
 		return err
 	}
-	verb := ""
-	if rep.DryRun {
-		verb = "would be "
+	h, err := env.desk.AddHold(n, args.Category)
+	if err != nil {
+		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d %sanonymized, %d %sdeleted, %d kept under a hold, %d quarantined mails %sdeleted\n",
-		rep.Anonymized, verb, rep.Deleted, verb, len(rep.Held), len(rep.Quarantine), verb)
-	if err == nil && rep.Scrub != nil {
-		_, err = fmt.Fprintf(w, "free pages overwritten: %d (%d bytes)\n", rep.Scrub.Pages, rep.Scrub.Bytes)
-	}
+	_, err = fmt.Fprintf(out, "ticket #%d is under hold %s until %s\n", n, args.Category, h.Until.Local().Format(time.DateTime))
 	return err
 }
 
-// holdOp adds or releases the hold args["category"] on ticket args["ticket"].
-func holdOp(env *opEnv, args url.Values, out io.Writer, add bool) error {
-	n, err := ticketArg(args.Get("ticket"))
+func opHoldRelease(_ context.Context, env *opEnv, args holdArgs, _ *opRequest, out io.Writer) error {
+	n, err := ticketArg(args.Ticket)
 	if err != nil {
 		return err
 	}
-	category := args.Get("category")
-	var h store.Hold
-	var tk *store.Ticket
-	err = env.desk.DB.Update(func(tx *store.Tx) error {
-		var err error
-		if add {
-			h, err = retention.AddHold(tx, env.desk.Config(), n, category, "admin")
-		} else {
-			err = retention.ReleaseHold(tx, n, category, "admin")
-		}
-		if err != nil {
-			return err
-		}
-		tk, err = tx.Ticket(n)
-		return err
-	})
+	tk, err := env.desk.ReleaseHold(n, args.Category)
 	if err != nil {
-		return retentionError(n, err)
-	}
-	if add {
-		_, err = fmt.Fprintf(out, "ticket #%d is under hold %s until %s\n", n, category, h.Until.Local().Format(time.DateTime))
 		return err
 	}
-	_, err = fmt.Fprintf(out, "hold %s on ticket #%d released; purge planned: %s\n", category, n, planned(tk.PurgeAt))
+	_, err = fmt.Fprintf(out, "hold %s on ticket #%d released; purge planned: %s\n", args.Category, n, planned(tk.PurgeAt))
 	return err
 }
 
-func opHoldList(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-	var holds []retention.ActiveHold
-	err := env.desk.DB.View(func(tx *store.Tx) error {
-		var err error
-		holds, err = retention.ActiveHolds(tx, tx.Now())
-		return err
-	})
+func opHoldList(_ context.Context, env *opEnv, args holdArgs, _ *opRequest, out io.Writer) error {
+	holds, err := env.desk.Holds()
 	if err != nil {
 		return err
 	}
-	if args.Get("json") == "1" {
+	if args.JSON {
 		return printJSON(out, holds)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -163,46 +94,27 @@ func opHoldList(_ context.Context, env *opEnv, args url.Values, out io.Writer) e
 	return tw.Flush()
 }
 
-func opTicketStatus(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-	n, err := ticketArg(args.Get("ticket"))
+// ticketStatusArgs are the arguments of the op tickets.status.
+type ticketStatusArgs struct {
+	Ticket string `json:"ticket"`
+	Close  bool   `json:"close,omitempty"` // else reopen
+}
+
+func opTicketStatus(_ context.Context, env *opEnv, args ticketStatusArgs, _ *opRequest, out io.Writer) error {
+	n, err := ticketArg(args.Ticket)
 	if err != nil {
 		return err
 	}
-	change := retention.ReopenTicket
-	if args.Get("status") == store.StatusClosed {
-		change = retention.CloseTicket
+	change := env.desk.ReopenTicket
+	if args.Close {
+		change = env.desk.CloseTicket
 	}
-	var tk *store.Ticket
-	err = env.desk.DB.Update(func(tx *store.Tx) error {
-		tk, err = change(tx, n, "admin")
-		return err
-	})
+	tk, err := change(n)
 	if err != nil {
-		return retentionError(n, err)
+		return err
 	}
 	_, err = fmt.Fprintf(out, "ticket #%d is %s; purge planned: %s\n", n, tk.Status, planned(tk.PurgeAt))
 	return err
-}
-
-// retentionError gives the errors of package retention the kind the CLI reports.
-func retentionError(n uint64, err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("no ticket #%d: %w", n, store.ErrNotFound)
-	case errors.Is(err, retention.ErrUnknownHold), errors.Is(err, retention.ErrAlreadyHeld),
-		errors.Is(err, retention.ErrNotHeld), errors.Is(err, retention.ErrAnonymized), errors.Is(err, retention.ErrStatusIsSame):
-		return fmt.Errorf("%w: %w", errBadRequest, err)
-	}
-	return err
-}
-
-// ticketArg parses a ticket number, "12" or "#12".
-func ticketArg(s string) (uint64, error) {
-	n, err := strconv.ParseUint(strings.TrimPrefix(s, "#"), 10, 64)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%w: %q is not a ticket number", errBadRequest, s)
-	}
-	return n, nil
 }
 
 func cmdPurge(ctx context.Context, e *env, args []string) error {
@@ -216,19 +128,13 @@ func cmdPurge(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 0 {
 		return usageError("purge", "takes no arguments")
 	}
-	q := url.Values{}
+	q := purgeArgs{DryRun: *dry, JSON: *asJSON}
 	if *at != "" {
 		t, err := parseTime(*at)
 		if err != nil {
 			return usageError("purge", "-at: %v", err)
 		}
-		q.Set("at", t.Format(time.RFC3339Nano))
-	}
-	if *dry {
-		q.Set("dry_run", "1")
-	}
-	if *asJSON {
-		q.Set("json", "1")
+		q.At = t
 	}
 	cfg, err := loadConfig(e, *path)
 	if err != nil {
@@ -258,22 +164,18 @@ func cmdHold(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(sub, fs.Args()[min(1, fs.NArg()):]); err != nil {
 		return err
 	}
-	q := url.Values{}
+	q := holdArgs{JSON: *asJSON}
 	name := ""
 	switch fs.Arg(0) {
 	case "add", "release":
 		if sub.NArg() != 2 {
 			return usageError("hold", "%s needs a TICKET and a CATEGORY", fs.Arg(0))
 		}
-		q.Set("ticket", sub.Arg(0))
-		q.Set("category", sub.Arg(1))
+		q.Ticket, q.Category = sub.Arg(0), sub.Arg(1)
 		name = "hold." + fs.Arg(0)
 	case "list":
 		if sub.NArg() != 0 {
 			return usageError("hold", "list takes no arguments")
-		}
-		if *asJSON {
-			q.Set("json", "1")
 		}
 		name = "hold.list"
 	default:
@@ -295,21 +197,17 @@ func cmdTicketStatus(ctx context.Context, e *env, sub string, args []string, pat
 	if fs.NArg() != 1 {
 		return usageError("tickets", "%s needs one ticket number", sub)
 	}
-	status := store.StatusOpen
-	if sub == "close" {
-		status = store.StatusClosed
-	}
 	cfg, err := loadConfig(e, *path)
 	if err != nil {
 		return err
 	}
-	return callOp(ctx, cfg, "tickets.status", url.Values{"ticket": {fs.Arg(0)}, "status": {status}}, e.stdout)
+	return callOp(ctx, cfg, "tickets.status", ticketStatusArgs{Ticket: fs.Arg(0), Close: sub == "close"}, e.stdout)
 }
 
 // statusLine is a ticket's status with what retention and consent did to it.
 func statusLine(t desk.TicketSummary, now time.Time) string {
 	s := t.Status
-	if held(t.Holds, now) {
+	if t.Held(now) {
 		s += ",held"
 	}
 	if t.Restricted != nil {
@@ -322,15 +220,6 @@ func statusLine(t desk.TicketSummary, now time.Time) string {
 		s += ",anonymized"
 	}
 	return s
-}
-
-func held(holds []store.Hold, now time.Time) bool {
-	for _, h := range holds {
-		if h.Active(now) {
-			return true
-		}
-	}
-	return false
 }
 
 // printRetention prints the lines of tickets show about closing, holds,

@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net/url"
-
-	"ticketd/desk"
 )
 
 // ticketd ropa: the record of processing activities (GDPR Art. 30(1)).
@@ -14,16 +10,21 @@ import (
 func init() {
 	commands["ropa"] = command{"ropa [-config FILE] [-format md|json]",
 		"print the record of processing activities (GDPR Art. 30(1)) of the configuration in force", cmdRopa}
-	ops["ropa"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		r := desk.RecordOf(env.desk.Config())
-		switch args.Get("format") {
+	register("ropa", func(_ context.Context, env *opEnv, args ropaArgs, _ *opRequest, out io.Writer) error {
+		r := env.desk.Record()
+		switch args.Format {
 		case "", "md":
 			return r.WriteMarkdown(out)
 		case "json":
 			return r.WriteJSON(out)
 		}
-		return fmt.Errorf("%w: unknown format %q (md or json)", errBadRequest, args.Get("format"))
-	}
+		return badRequest("unknown format %q (md or json)", args.Format)
+	})
+}
+
+// ropaArgs are the arguments of the op ropa.
+type ropaArgs struct {
+	Format string `json:"format"` // md or json
 }
 
 func cmdRopa(ctx context.Context, e *env, args []string) error {
@@ -42,5 +43,5 @@ func cmdRopa(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return callOp(ctx, cfg, "ropa", url.Values{"format": {*format}}, e.stdout)
+	return callOp(ctx, cfg, "ropa", ropaArgs{Format: *format}, e.stdout)
 }

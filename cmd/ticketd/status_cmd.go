@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"strconv"
 	"time"
 
-	"ticketd/mail"
-	"ticketd/store"
+	"ticketd/desk"
 )
 
 // ticketd status: what the public /healthz does not say. Each mailbox's
@@ -28,126 +26,15 @@ func init() {
 	commands["status"] = command{"status [-config FILE] [-json]",
 		"the daemon's state: each mailbox's connection, checkpoint, last sync and last error, the outbox, the next scheduled runs (exit 69 when it does not run)",
 		cmdStatus}
-	ops["status"] = opStatus
+	register("status", opStatus)
 }
 
-// liveStatus is what only the running daemon knows.
-type liveStatus struct {
-	PID       int
-	Version   string
-	Started   time.Time
-	Mailboxes []mail.Status
-	// The next runs of the retention purge and of the consent check.
-	NextPurge, NextConsentCheck time.Time
-}
-
-// statusReport is what ticketd status prints; -json prints it as it is.
-type statusReport struct {
-	Daemon    daemonState    `json:"daemon"`
-	DataDir   string         `json:"data_dir"`
-	Mailboxes []mailboxState `json:"mailboxes"`
-	Outbox    outboxCounts   `json:"outbox"`
-	Schedule  *scheduleState `json:"schedule,omitempty"` // only while the daemon runs
-}
-
-type daemonState struct {
-	Running bool      `json:"running"`
-	PID     int       `json:"pid,omitempty"`
-	Version string    `json:"version,omitempty"`
-	Started time.Time `json:"started,omitzero"`
-}
-
-// mailboxState is one [[mailbox]]: from the configuration, the stored
-// checkpoint, and, while the daemon runs, its supervisor.
-type mailboxState struct {
-	Name   string `json:"name"`
-	Host   string `json:"host"`
-	Port   int    `json:"port"`
-	TLS    string `json:"tls"`
-	Folder string `json:"folder"`
-	// State is "idling", "polling" or "disconnected" while the daemon
-	// runs, "stopped" otherwise.
-	State          string    `json:"state"`
-	UIDValidity    uint32    `json:"uid_validity"`
-	LastUID        uint32    `json:"last_uid"`
-	CheckpointAt   time.Time `json:"checkpoint_at,omitzero"`    // when the checkpoint was stored
-	PendingActions int       `json:"pending_actions,omitempty"` // after_import steps still to apply
-	LastSync       time.Time `json:"last_sync,omitzero"`        // the daemon's last completed catch-up
-	LastError      string    `json:"last_error,omitempty"`
-	LastErrorAt    time.Time `json:"last_error_at,omitzero"`
-	AuthFailures   int       `json:"auth_failures,omitempty"` // logins refused in a row
-	FetchRetries   int64     `json:"fetch_retries,omitempty"` // fetches retried (a dropped connection, an empty body)
-	EmptyFetches   int64     `json:"empty_fetches,omitempty"` // of those, announced with a size and sent empty
-}
-
-type outboxCounts struct {
-	Pending     int       `json:"pending"`
-	Failed      int       `json:"failed"`
-	Sent        int       `json:"sent"`
-	NextAttempt time.Time `json:"next_attempt,omitzero"`
-}
-
-type scheduleState struct {
-	Purge        time.Time `json:"purge,omitzero"`
-	ConsentCheck time.Time `json:"consent_check,omitzero"`
-}
-
-// opStatus writes the statusReport as JSON; the command renders it.
-func opStatus(_ context.Context, env *opEnv, _ url.Values, out io.Writer) error {
-	cfg, db := env.desk.Config(), env.desk.DB
-	rep := statusReport{DataDir: cfg.Server.DataDir, Mailboxes: []mailboxState{}}
-	var live *liveStatus
+func opStatus(_ context.Context, env *opEnv, _ struct{}, _ *opRequest, out io.Writer) error {
+	var live *desk.Live
 	if env.live != nil {
 		live = env.live()
-		rep.Daemon = daemonState{Running: true, PID: live.PID, Version: live.Version, Started: live.Started}
-		rep.Schedule = &scheduleState{Purge: live.NextPurge, ConsentCheck: live.NextConsentCheck}
 	}
-	err := db.View(func(tx *store.Tx) error {
-		for i := range cfg.Mailboxes {
-			b := &cfg.Mailboxes[i]
-			cp, _, err := tx.Checkpoint(b.Name)
-			if err != nil {
-				return err
-			}
-			m := mailboxState{Name: b.Name, Host: b.Host, Port: b.Port, TLS: b.TLS, Folder: b.Folder, State: "stopped",
-				UIDValidity: cp.UIDValidity, LastUID: cp.LastUID, CheckpointAt: cp.UpdatedAt, PendingActions: len(cp.Pending)}
-			if live != nil {
-				m.State = "disconnected"
-				for _, s := range live.Mailboxes {
-					if s.Mailbox != b.Name {
-						continue
-					}
-					switch {
-					case s.Connected && s.Idle:
-						m.State = "idling"
-					case s.Connected:
-						m.State = "polling"
-					}
-					m.LastUID = max(m.LastUID, s.LastUID)
-					m.LastSync, m.LastError, m.LastErrorAt = s.LastSync, s.LastError, s.LastErrorAt
-					m.AuthFailures, m.FetchRetries, m.EmptyFetches = s.AuthFailures, s.FetchRetries, s.EmptyFetches
-				}
-			}
-			rep.Mailboxes = append(rep.Mailboxes, m)
-		}
-		if err := tx.Outbox(func(it *store.OutboxItem) bool {
-			switch it.Status {
-			case store.OutboxPending:
-				rep.Outbox.Pending++
-			case store.OutboxFailed:
-				rep.Outbox.Failed++
-			case store.OutboxSent:
-				rep.Outbox.Sent++
-			}
-			return true
-		}); err != nil {
-			return err
-		}
-		if next, ok := tx.NextDue(); ok {
-			rep.Outbox.NextAttempt = next
-		}
-		return nil
-	})
+	rep, err := env.desk.Status(live)
 	if err != nil {
 		return err
 	}
@@ -168,10 +55,10 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := callOp(ctx, cfg, "status", nil, &buf); err != nil {
+	if err := callOp(ctx, cfg, "status", struct{}{}, &buf); err != nil {
 		return err
 	}
-	var rep statusReport
+	var rep desk.StatusReport
 	if err := json.Unmarshal(buf.Bytes(), &rep); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
@@ -190,7 +77,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 }
 
 // printStatus writes rep for a person, times in loc.
-func printStatus(w io.Writer, rep *statusReport, loc *time.Location) error {
+func printStatus(w io.Writer, rep *desk.StatusReport, loc *time.Location) error {
 	at := func(t time.Time, none string) string {
 		if t.IsZero() {
 			return none

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"ticketd/desk"
 	"ticketd/mail/mailtest"
 )
 
@@ -52,10 +53,10 @@ func TestPrintStatus(t *testing.T) {
 		}
 		return v
 	}
-	running := &statusReport{
-		Daemon:  daemonState{Running: true, PID: 4242, Version: "1.2.3", Started: at("2026-12-07 01:00:00")},
+	running := &desk.StatusReport{
+		Daemon:  desk.DaemonState{Running: true, PID: 4242, Version: "1.2.3", Started: at("2026-12-07 01:00:00")},
 		DataDir: "/var/lib/ticketd",
-		Mailboxes: []mailboxState{
+		Mailboxes: []desk.MailboxState{
 			{Name: "support", Host: "imap.example.com", Port: 993, TLS: "implicit", Folder: "INBOX", State: "idling",
 				UIDValidity: 7, LastUID: 42, CheckpointAt: at("2026-12-07 01:02:03"), LastSync: at("2026-12-07 01:02:04")},
 			{Name: "sales", Host: "::1", Port: 143, TLS: "none", Folder: "Sales", State: "disconnected",
@@ -63,8 +64,8 @@ func TestPrintStatus(t *testing.T) {
 				LastError: "dial tcp [::1]:143: connect: connection refused", LastErrorAt: at("2026-12-07 01:05:00")},
 			{Name: "new", Host: "imap.example.com", Port: 993, TLS: "implicit", Folder: "INBOX", State: "polling"},
 		},
-		Outbox:   outboxCounts{Pending: 2, Failed: 1, Sent: 10, NextAttempt: at("2026-12-07 01:06:00")},
-		Schedule: &scheduleState{Purge: at("2026-12-08 03:00:00"), ConsentCheck: at("2026-12-07 01:10:00")},
+		Outbox:   desk.OutboxCounts{Pending: 2, Failed: 1, Sent: 10, NextAttempt: at("2026-12-07 01:06:00")},
+		Schedule: &desk.ScheduleState{Purge: at("2026-12-08 03:00:00"), ConsentCheck: at("2026-12-07 01:10:00")},
 	}
 	var b bytes.Buffer
 	if err := printStatus(&b, running, time.UTC); err != nil {
@@ -72,10 +73,10 @@ func TestPrintStatus(t *testing.T) {
 	}
 	golden(t, "status-running.golden", b.Bytes())
 
-	stopped := &statusReport{DataDir: "/var/lib/ticketd", Mailboxes: []mailboxState{
+	stopped := &desk.StatusReport{DataDir: "/var/lib/ticketd", Mailboxes: []desk.MailboxState{
 		{Name: "support", Host: "imap.example.com", Port: 993, TLS: "implicit", Folder: "INBOX", State: "stopped",
 			UIDValidity: 7, LastUID: 42, CheckpointAt: at("2026-12-07 01:02:03")},
-	}, Outbox: outboxCounts{Sent: 10}}
+	}, Outbox: desk.OutboxCounts{Sent: 10}}
 	b.Reset()
 	if err := printStatus(&b, stopped, time.UTC); err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestStatus(t *testing.T) {
 			t.Errorf("status lacks %s:\n%s", re, out)
 		}
 	}
-	var rep statusReport
+	var rep desk.StatusReport
 	if err := json.Unmarshal([]byte(runWant(t, 0, "status", "-config", cfg, "-json")), &rep); err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 
 	"ticketd/config"
-	"ticketd/desk"
 )
 
 // ticketd subject: the data-subject rights (GDPR Art. 15-17, 20), one command each.
@@ -23,48 +21,43 @@ const subjectUsage = "subject [-config FILE] export EMAIL [-o FILE] [-force] | e
 func init() {
 	commands["subject"] = command{subjectUsage,
 		"the data-subject rights: export everything about a person, erase them, offboard a customer, rectify name or address", cmdSubject}
-	ops["subject.export"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		return desk.Export(env.desk.DB, env.desk.Config(), args.Get("email"), out)
-	}
-	ops["subject.erase"] = func(ctx context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		rep, err := desk.Erase(ctx, env.desk.DB, env.desk.Config(), args.Get("email"), args.Get("dry_run") == "1")
+	register("subject.export", func(_ context.Context, env *opEnv, args subjectArgs, _ *opRequest, out io.Writer) error {
+		return env.desk.Export(args.Email, out)
+	})
+	register("subject.erase", func(ctx context.Context, env *opEnv, args subjectArgs, _ *opRequest, out io.Writer) error {
+		rep, err := env.desk.Erase(ctx, args.Email, args.DryRun)
 		if rep != nil {
-			if werr := writeReport(out, args, rep); err == nil {
+			if werr := writeReport(out, args.JSON, rep); err == nil {
 				err = werr
 			}
 		}
 		return err
-	}
-	ops["subject.offboard"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		rep, err := desk.Offboard(env.desk.DB, env.desk.Config(), args.Get("email"))
+	})
+	register("subject.offboard", func(_ context.Context, env *opEnv, args subjectArgs, _ *opRequest, out io.Writer) error {
+		rep, err := env.desk.Offboard(args.Email)
 		if rep != nil {
-			if werr := writeReport(out, args, rep); err == nil {
+			if werr := writeReport(out, args.JSON, rep); err == nil {
 				err = werr
 			}
 		}
 		return err
-	}
-	ops["subject.rectify"] = func(_ context.Context, env *opEnv, args url.Values, out io.Writer) error {
-		rep, err := desk.Rectify(env.desk.DB, args.Get("email"), args.Get("name"), args.Get("new_email"))
-		if errors.Is(err, desk.ErrAddressTaken) || errors.Is(err, desk.ErrInvalid) {
-			return fmt.Errorf("%w: %w", errBadRequest, err)
-		}
+	})
+	register("subject.rectify", func(_ context.Context, env *opEnv, args subjectArgs, _ *opRequest, out io.Writer) error {
+		rep, err := env.desk.Rectify(args.Email, args.Name, args.NewEmail)
 		if err != nil {
 			return err
 		}
-		return writeReport(out, args, rep)
-	}
+		return writeReport(out, args.JSON, rep)
+	})
 }
 
-// textReport is a report that can write itself for a person to read.
-type textReport interface{ WriteText(io.Writer) error }
-
-// writeReport writes rep as JSON when args ask for it, else as text.
-func writeReport(out io.Writer, args url.Values, rep textReport) error {
-	if args.Get("json") == "1" {
-		return printJSON(out, rep)
-	}
-	return rep.WriteText(out)
+// subjectArgs are the arguments of the subject ops.
+type subjectArgs struct {
+	Email    string `json:"email"`
+	DryRun   bool   `json:"dry_run,omitempty"`
+	JSON     bool   `json:"json,omitempty"`
+	Name     string `json:"name,omitempty"`      // rectify
+	NewEmail string `json:"new_email,omitempty"` // rectify
 }
 
 func cmdSubject(ctx context.Context, e *env, args []string) error {
@@ -107,18 +100,7 @@ func cmdSubject(ctx context.Context, e *env, args []string) error {
 	if name == "rectify" && newName == "" && newEmail == "" {
 		return usageError("subject", "rectify needs -name, -email or both")
 	}
-	q := url.Values{"email": {rest[0]}}
-	for k, on := range map[string]bool{"json": asJSON, "dry_run": dryRun} {
-		if on {
-			q.Set(k, "1")
-		}
-	}
-	if newName != "" {
-		q.Set("name", newName)
-	}
-	if newEmail != "" {
-		q.Set("new_email", newEmail)
-	}
+	q := subjectArgs{Email: rest[0], DryRun: dryRun, JSON: asJSON, Name: newName, NewEmail: newEmail}
 	cfg, err := loadConfig(e, *path)
 	if err != nil {
 		return err
@@ -132,7 +114,7 @@ func cmdSubject(ctx context.Context, e *env, args []string) error {
 // exportSubject writes the export archive to a temporary file beside its
 // destination and moves it into place when it is complete; an existing file
 // is only replaced with -force.
-func exportSubject(ctx context.Context, e *env, cfg *config.Config, args url.Values, out string, force bool) error {
+func exportSubject(ctx context.Context, e *env, cfg *config.Config, args subjectArgs, out string, force bool) error {
 	dir := "."
 	if out != "" {
 		abs, err := filepath.Abs(out)
