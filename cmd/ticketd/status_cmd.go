@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"ticketd/mail"
+	"ticketd/mail/imap"
 	"ticketd/store"
 )
 
@@ -36,7 +36,7 @@ type liveStatus struct {
 	PID       int
 	Version   string
 	Started   time.Time
-	Mailboxes []mail.Status
+	Mailboxes []imap.Status
 	// The next runs of the retention purge and of the consent check.
 	NextPurge, NextConsentCheck time.Time
 }
