@@ -350,22 +350,17 @@ func removeComments(v string) string {
 		return v
 	}
 	var b strings.Builder
-	depth := 0
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case depth > 0 && c == '\\':
-			i++
-		case c == '(':
-			if depth == 0 {
-				b.WriteByte(' ')
-			}
-			depth++
-		case c == ')' && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteByte(c)
+	for i := 0; i < len(v); {
+		k, end, _ := span(v, i)
+		if k == tokLiteral {
+			k, end = spanLoose(v, i)
 		}
+		if k == tokComment {
+			b.WriteByte(' ')
+		} else {
+			b.WriteString(v[i:end])
+		}
+		i = end
 	}
 	return b.String()
 }

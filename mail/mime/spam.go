@@ -193,58 +193,32 @@ type arSegment struct {
 // segment.
 func splitAuthResults(v string) []arSegment {
 	segs := []arSegment{{}}
-	var text, comment strings.Builder
-	depth, quoted, escaped := 0, false, false
-	flush := func() {
-		segs[len(segs)-1].text = text.String()
-		text.Reset()
-	}
-	for _, r := range v {
+	var text strings.Builder
+	for i := 0; i < len(v); {
+		k, end, broken := span(v, i)
+		if k == tokLiteral {
+			k, end = spanLoose(v, i)
+		}
 		cur := &segs[len(segs)-1]
 		switch {
-		case escaped:
-			escaped = false
-			if depth > 0 {
-				comment.WriteRune(r)
-			} else {
-				text.WriteRune(r)
+		case k == tokComment:
+			inner := v[i+1 : end]
+			if !broken {
+				inner = v[i+1 : end-1]
+				text.WriteByte(' ')
 			}
-		case r == '\\' && (quoted || depth > 0):
-			escaped = true
-		case quoted:
-			if r == '"' {
-				quoted = false
-			}
-			text.WriteRune(r)
-		case r == '(':
-			if depth > 0 {
-				comment.WriteRune(r)
-			}
-			depth++
-		case r == ')' && depth > 0:
-			depth--
-			if depth == 0 {
-				cur.comments = append(cur.comments, comment.String())
-				comment.Reset()
-				text.WriteRune(' ')
-			} else {
-				comment.WriteRune(r)
-			}
-		case depth > 0:
-			comment.WriteRune(r)
-		case r == '"':
-			quoted = true
-			text.WriteRune(r)
-		case r == ';':
-			flush()
+			cur.comments = append(cur.comments, unquotePairs(inner))
+		case k == tokQuoted:
+			text.WriteString(v[i:i+1] + unquotePairs(v[i+1:end]))
+		case k == tokSpecial && v[i] == ';':
+			cur.text = text.String()
+			text.Reset()
 			segs = append(segs, arSegment{})
 		default:
-			text.WriteRune(r)
+			text.WriteString(v[i:end])
 		}
+		i = end
 	}
-	if depth > 0 {
-		segs[len(segs)-1].comments = append(segs[len(segs)-1].comments, comment.String())
-	}
-	flush()
+	segs[len(segs)-1].text = text.String()
 	return segs
 }
