@@ -17,8 +17,12 @@
 //     stranger's ticket). An empty Message-ID never matches.
 //  4. Store the person, the ticket (new) and the message, with the origin
 //     (channel, mailbox, Message-ID, UID, INTERNALDATE, stored at), in the
-//     same transaction as the rest of the batch and the mailbox checkpoint.
-//     A new ticket gets the legal holds whose rule picks it, and the retention
+//     same transaction as the rest of the batch and the mailbox checkpoint:
+//     Desk is the imap.Deliverer, Prepare parses outside the transaction,
+//     and the Supervisor calls Write in the transaction in which it, the
+//     checkpoint's only writer, records the checkpoint. Write says for each
+//     mail whether it became a quarantine record (imap.Result); desk writes
+//     nothing on the fetched mail. A new ticket gets the legal holds whose rule picks it, and the retention
 //     planner that New installs in the store plans its purge.
 //  5. A new ticket is acknowledged in that same transaction: the
 //     acknowledgement (with the transparency notice and a recorded consent
