@@ -162,9 +162,10 @@ func rfc2231(v, key string) (string, bool) {
 	return s, true
 }
 
-// splitParams splits a header value at semicolons outside quoted strings.
+// splitParams splits a header value at the semicolons outside quoted strings
+// and comments (spanLoose).
 func splitParams(v string) []string {
-	var segs []string
+	segs := make([]string, 0, strings.Count(v, ";")+1)
 	start := 0
 	for i := 0; i < len(v); {
 		k, end := spanLoose(v, i)
