@@ -37,7 +37,7 @@ bench:
 	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./mail/
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./mail/mime/
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./config/
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=30s ./consent/
 	$(GO) test -run='^$$' -fuzz='^FuzzConsentPath$$' -fuzztime=30s ./consent/

@@ -22,7 +22,7 @@ type Spam struct {
 	Action string `toml:"action"`
 }
 
-// SpamTrustKinds are the values of spam.trust (mail.SpamKinds).
+// SpamTrustKinds are the values of spam.trust (mime.SpamKinds).
 var SpamTrustKinds = []string{"x-spam-flag", "x-spam-status", "rspamd", "authentication-results"}
 
 var spamActions = []string{"ticket", "quarantine"}

@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"ticketd/config"
-	"ticketd/mail"
+	"ticketd/mail/mime"
+	"ticketd/mail/smtp"
 	"ticketd/store"
 	"ticketd/templates"
 )
@@ -21,7 +22,7 @@ const (
 	// is never the destination of an automatic response (RFC 3834 §4).
 	reasonReplyToOnly = "no From or Sender address, and no acknowledgement goes to a Reply-To address"
 	// reasonSpam prefixes the verdict of a trusted spam filter header
-	// (mail.SpamPolicy): the reason for no acknowledgement, or with
+	// (mime.SpamPolicy): the reason for no acknowledgement, or with
 	// [spam] action = "quarantine" the quarantine reason.
 	reasonSpam = "marked by the spam filter: "
 )
@@ -30,7 +31,7 @@ const (
 // of a new ticket, in the ticket's own transaction: no ticket without its
 // queued mail, no mail for a rolled-back ticket. A suppression is recorded on
 // the ticket with its reason.
-func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Message, person *store.Person, from string, suppress string) (queued bool, err error) {
+func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mime.Message, person *store.Person, from string, suppress string) (queued bool, err error) {
 	cfg := rt.cfg
 	// The acknowledgement goes to the requester, the address the ticket's
 	// person was made from, never to a Reply-To: the consent link in it acts
@@ -89,8 +90,8 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mail.Me
 	if m.MessageID != "" {
 		refs = append(refs, m.MessageID)
 	}
-	raw, err := mail.Compose(mail.AutoReply{
-		From: mail.Address{Name: cfg.Controller.Name, Email: from}, To: to,
+	raw, err := smtp.Compose(smtp.AutoReply{
+		From: store.Address{Name: cfg.Controller.Name, Email: from}, To: to,
 		Subject: fmt.Sprintf("[#%d] %s", tk.Number, templates.EchoSubject(tk.Subject)), MessageID: msgID, InReplyTo: m.MessageID,
 		References: refs, Date: now, Language: tk.Language, Instance: rt.instance, Text: r.Text, HTML: r.HTML,
 	})

@@ -17,6 +17,7 @@ import (
 	"ticketd/consent"
 	"ticketd/mail"
 	"ticketd/mail/mailtest"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -89,7 +90,7 @@ var (
 // instance id, consent token) replaced.
 func ackGolden(t *testing.T, raw []byte) string {
 	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
-	msg, err := mail.Parse(bytes.NewReader(raw), discard{}, mail.ParseOptions{})
+	msg, err := mime.Parse(bytes.NewReader(raw), discard{}, mime.ParseOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestAcknowledgementGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg, _ := mail.Parse(bytes.NewReader(it.Raw), discard{}, mail.ParseOptions{})
+			msg, _ := mime.Parse(bytes.NewReader(it.Raw), discard{}, mime.ParseOptions{})
 			tok := strings.TrimPrefix(reToken.FindString(msg.Text), "/consent/")
 			claims, err := signer.Verify(tok, fd.now)
 			if err != nil || claims.Ticket != tk.Number || claims.Purpose != "support" || claims.ID != a.ConsentID {
@@ -317,7 +318,7 @@ func TestAcknowledgementEndToEnd(t *testing.T) {
 	acct.Append(t, "INBOX", msg{From: "Erika Mustermann <erika@example.org>", Subject: "Rechnung doppelt",
 		MessageID: "e2e@example.org", Extra: "Content-Language: de\r\n", Body: "Guten Tag, die Rechnung wurde doppelt abgebucht."}.raw())
 	raw := relayed(1)[0]
-	got, err := mail.Parse(bytes.NewReader(raw), discard{}, mail.ParseOptions{KeepHeaders: mail.KeepHeaders})
+	got, err := mime.Parse(bytes.NewReader(raw), discard{}, mime.ParseOptions{KeepHeaders: mime.KeepHeaders})
 	if err != nil {
 		t.Fatal(err)
 	}

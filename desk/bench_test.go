@@ -2,7 +2,6 @@ package desk
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -15,12 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"ticketd/config"
 	"ticketd/mail"
+	"ticketd/mail/imap"
 	"ticketd/mail/mailtest"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -30,7 +31,7 @@ import (
 func benchMail(i int, rnd *mrand.Rand) []byte {
 	var b strings.Builder
 	for h := range 3 {
-		fmt.Fprintf(&b, "Received: from mx%d.example.net (mx%d.example.net [192.0.2.%d])\r\n\tby imap.example.com with ESMTPS id %x\r\n\tfor <support@example.com>; Mon, 23 Nov 2026 10:%02d:00 +0100\r\n", h, h, h+1, rnd.Uint64(), i%60)
+		fmt.Fprintf(&b, "Received: from mx%d.example.net (mx%d.example.net [192.0.2.%d])\r\n\tby goimap.example.com with ESMTPS id %x\r\n\tfor <support@example.com>; Mon, 23 Nov 2026 10:%02d:00 +0100\r\n", h, h, h+1, rnd.Uint64(), i%60)
 	}
 	fmt.Fprintf(&b, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=mail;\r\n\th=from:to:subject:date:message-id; bh=%s;\r\n\tb=%s\r\n",
 		base64.StdEncoding.EncodeToString(randBytes(rnd, 32)), base64.StdEncoding.EncodeToString(randBytes(rnd, 180)))
@@ -121,14 +122,14 @@ func rawFetchRate(tb testing.TB, acct *mailtest.Account, n int) float64 {
 	c := acct.Client(tb)
 	defer c.Close()
 	start := time.Now()
-	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+	if _, err := c.Select("INBOX", &goimap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		tb.Fatal(err)
 	}
 	got := 0
 	for lo := 1; lo <= n; lo += 500 {
-		var set imap.UIDSet
-		set.AddRange(imap.UID(lo), imap.UID(min(lo+499, n)))
-		fc := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		var set goimap.UIDSet
+		set.AddRange(goimap.UID(lo), goimap.UID(min(lo+499, n)))
+		fc := c.Fetch(set, &goimap.FetchOptions{UID: true, BodySection: []*goimap.FetchItemBodySection{{Peek: true}}})
 		for msg := fc.Next(); msg != nil; msg = fc.Next() {
 			for item := msg.Next(); item != nil; item = msg.Next() {
 				if body, ok := item.(imapclient.FetchItemDataBodySection); ok && body.Literal != nil {
@@ -229,7 +230,7 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := mail.Parse(bytes.NewReader(msgs[i%len(msgs)]), db.NewBlobWriter(), mail.ParseOptions{}); err != nil {
+		if _, err := mime.Parse(bytes.NewReader(msgs[i%len(msgs)]), db.NewBlobWriter(), mime.ParseOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -254,7 +255,7 @@ func BenchmarkDeliver(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		batch := mail.Batch{Mailbox: "support"}
+		batch := imap.Batch{Mailbox: "support"}
 		for range 500 {
 			n++
 			f, err := mail.ReadFetched(bytes.NewReader(benchMail(n, rnd)), spool, 1<<20)
@@ -264,7 +265,7 @@ func BenchmarkDeliver(b *testing.B) {
 			f.UID = uint32(n)
 			batch.Mails = append(batch.Mails, f)
 		}
-		if err := d.Deliver(context.Background(), &batch, func(*store.Tx) error { return nil }); err != nil {
+		if _, err := deliver(d, &batch); err != nil {
 			b.Fatal(err)
 		}
 	}

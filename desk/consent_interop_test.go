@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"ticketd/config"
-	"ticketd/mail"
 	"ticketd/mail/mailtest"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -47,7 +47,7 @@ func TestReplyToInterop(t *testing.T) {
 	// Postfix delivers one file per envelope recipient, named in Delivered-To.
 	links := map[string][]string{}
 	for _, raw := range delivered {
-		m, err := mail.Parse(bytes.NewReader(raw), discard{}, mail.ParseOptions{KeepHeaders: []string{"Delivered-To"}})
+		m, err := mime.Parse(bytes.NewReader(raw), discard{}, mime.ParseOptions{KeepHeaders: []string{"Delivered-To"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/net/html"
 
 	"ticketd/config"
-	"ticketd/mail"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -46,7 +46,7 @@ func ackLink(t *testing.T, fd *fileDesk) string {
 	if len(items) != 1 {
 		t.Fatalf("%d outbox items, want the acknowledgement", len(items))
 	}
-	m, err := mail.Parse(bytes.NewReader(items[0].Raw), discard{}, mail.ParseOptions{})
+	m, err := mime.Parse(bytes.NewReader(items[0].Raw), discard{}, mime.ParseOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"ticketd/config"
 	"ticketd/consent"
 	"ticketd/mail"
+	"ticketd/mail/imap"
+	"ticketd/mail/mime"
 	"ticketd/retention"
 	"ticketd/store"
 	"ticketd/templates"
@@ -40,8 +42,8 @@ type Desk struct {
 type setup struct {
 	cfg       *config.Config
 	templates *templates.Set
-	policy    *mail.AutoReplyPolicy
-	spam      *mail.SpamPolicy
+	policy    *mime.AutoReplyPolicy
+	spam      *mime.SpamPolicy
 	signer    *consent.Signer
 	instance  string
 }
@@ -91,8 +93,8 @@ func (d *Desk) PrepareConfig(cfg *config.Config) (apply func(), err error) {
 		return nil, err
 	}
 	rt := &setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(),
-		policy: &mail.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)},
-		spam:   &mail.SpamPolicy{Trust: cfg.Spam.Trust, AuthservIDs: cfg.Spam.AuthservIDs}}
+		policy: &mime.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)},
+		spam:   &mime.SpamPolicy{Trust: cfg.Spam.Trust, AuthservIDs: cfg.Spam.AuthservIDs}}
 	return func() { d.rt.Store(rt) }, nil
 }
 
@@ -120,48 +122,69 @@ type Outcome struct {
 // parsed is a mail after parsing, before storing.
 type parsed struct {
 	f      *mail.Fetched
-	msg    *mail.Message
+	msg    *mime.Message
 	reason string // non-empty: quarantine with this reason
 }
 
-// Deliver implements mail.Deliverer: the whole batch and commit's writes are one transaction.
-func (d *Desk) Deliver(ctx context.Context, b *mail.Batch, commit func(tx *store.Tx) error) error {
+// Prepare implements imap.Deliverer: it parses the batch (in parallel, the
+// attachments to blob files) outside any transaction. The Supervisor then
+// calls Write in the transaction that also records the mailbox checkpoint.
+func (d *Desk) Prepare(ctx context.Context, b *imap.Batch) (imap.Prepared, error) {
 	rt := d.rt.Load()
 	box := rt.cfg.Mailbox(b.Mailbox)
 	if box == nil {
-		return fmt.Errorf("deliver: mailbox %q is not configured", b.Mailbox)
+		return nil, fmt.Errorf("deliver: mailbox %q is not configured", b.Mailbox)
 	}
 	blobs := d.DB.NewBlobWriter()
 	items, err := d.parseAll(b.Mails, blobs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	acks := false
-	err = d.DB.Update(func(tx *store.Tx) error {
-		acks = false // the transaction may run again
-		for _, it := range items {
-			origin := store.Origin{Channel: store.ChannelEmail, Mailbox: b.Mailbox, UID: it.f.UID,
-				UIDValidity: b.UIDValidity, ReceivedAt: it.f.InternalDate}
-			suppress := ""
-			if it.f.UID < b.FirstUIDNext {
-				suppress = reasonOldMail
-			}
-			out, err := d.store(tx, rt, it, origin, box.Queue, box.Address, suppress, blobs)
-			if err != nil {
-				return err
-			}
-			it.f.Quarantined = out.Quarantine != 0
-			acks = acks || out.AckQueued
+	return &batch{d: d, rt: rt, b: b, box: box, items: items, blobs: blobs}, nil
+}
+
+// batch is a parsed batch of fetched mail, ready to be stored.
+type batch struct {
+	d     *Desk
+	rt    *setup
+	b     *imap.Batch
+	box   *config.Mailbox
+	items []*parsed
+	blobs *store.BlobWriter
+	acks  bool // the last Write queued an acknowledgement
+}
+
+// Write stores every mail of the batch in tx (a quarantine record, nothing
+// for a duplicate, or a ticket message) and says which became a quarantine
+// record.
+func (b *batch) Write(tx *store.Tx) ([]imap.Result, error) {
+	b.acks = false
+	results := make([]imap.Result, len(b.items))
+	for i, it := range b.items {
+		origin := store.Origin{Channel: store.ChannelEmail, Mailbox: b.b.Mailbox, UID: it.f.UID,
+			UIDValidity: b.b.UIDValidity, ReceivedAt: it.f.InternalDate}
+		suppress := ""
+		if it.f.UID < b.b.FirstUIDNext {
+			suppress = reasonOldMail
 		}
-		if err := tx.PutBlobs(blobs); err != nil {
-			return err
+		out, err := b.d.store(tx, b.rt, it, origin, b.box.Queue, b.box.Address, suppress, b.blobs)
+		if err != nil {
+			return nil, err
 		}
-		return commit(tx)
-	})
-	if err == nil && acks {
-		d.wake()
+		results[i].Quarantined = out.Quarantine != 0
+		b.acks = b.acks || out.AckQueued
 	}
-	return err
+	if err := tx.PutBlobs(b.blobs); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// Committed wakes the outbox when the batch queued an acknowledgement.
+func (b *batch) Committed() {
+	if b.acks {
+		b.d.wake()
+	}
 }
 
 // Ingest stores one mail that came from a file or a pipe (channel "file").
@@ -282,8 +305,8 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 		return err
 	}
 	defer r.Close()
-	msg, err := mail.Parse(r, blobs, mail.ParseOptions{KeepHeaders: keepHeaders})
-	var pe *mail.ParseError
+	msg, err := mime.Parse(r, blobs, mime.ParseOptions{KeepHeaders: keepHeaders})
+	var pe *mime.ParseError
 	switch {
 	case errors.As(err, &pe):
 		it.reason = pe.Error()
@@ -300,10 +323,10 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 
 // keepHeaders are the header fields the loop and spam rules read; they are
 // not stored.
-var keepHeaders = slices.Concat(mail.KeepHeaders, mail.SpamHeaders)
+var keepHeaders = slices.Concat(mime.KeepHeaders, mime.SpamHeaders)
 
 // sender is who a mail is from: From, else Sender, Reply-To or Return-Path.
-func sender(m *mail.Message) mail.Address {
+func sender(m *mime.Message) store.Address {
 	switch {
 	case m.From.Email != "":
 		return m.From
@@ -314,9 +337,9 @@ func sender(m *mail.Message) mail.Address {
 	}
 	rp := strings.Trim(strings.TrimSpace(m.ReturnPath), "<>")
 	if strings.Contains(rp, "@") {
-		return mail.Address{Email: rp}
+		return store.Address{Email: rp}
 	}
-	return mail.Address{}
+	return store.Address{}
 }
 
 // store writes one parsed mail: a quarantine record, nothing (a duplicate), or
@@ -376,7 +399,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		tk, out.Ticket, out.NewTicket = created, created.Number, true
 	}
 	sm := &store.Message{Ticket: out.Ticket, Direction: "in", PersonID: person.ID,
-		From: addr(who), To: addrs(m.To), Cc: addrs(m.Cc), Subject: m.Subject, MessageID: m.MessageID,
+		From: stored(who), To: storedList(m.To), Cc: storedList(m.Cc), Subject: m.Subject, MessageID: m.MessageID,
 		InReplyTo: m.InReplyTo, References: m.References, Date: m.Date, Language: m.ContentLanguage,
 		Text: m.Text, HTML: m.HTML, TextFromHTML: m.TextFromHTML, Size: f.Size, ContentHash: f.Hash,
 		Warnings: m.Warnings, ThreadedBy: how, Origin: origin}
@@ -435,7 +458,7 @@ func (d *Desk) quarantine(tx *store.Tx, it *parsed, origin store.Origin, blobs *
 var subjectTag = regexp.MustCompile(`\[#(\d{1,19})\]`)
 
 // thread finds the ticket a mail belongs to (0: a new ticket) and says how.
-func thread(tx *store.Tx, m *mail.Message, person uint64) (uint64, string, error) {
+func thread(tx *store.Tx, m *mime.Message, person uint64) (uint64, string, error) {
 	for _, id := range m.InReplyTo {
 		if n, ok := tx.TicketByMessageID(id); ok {
 			return n, "in-reply-to", nil
@@ -465,12 +488,17 @@ func thread(tx *store.Tx, m *mail.Message, person uint64) (uint64, string, error
 	return 0, "", nil
 }
 
-func addr(a mail.Address) store.Address { return store.Address{Name: a.Name, Email: a.Email} }
+// stored is an address as a stored message holds it: without the group it
+// was listed in, which the ticket does not need (GDPR Art. 5(1)(c)).
+func stored(a store.Address) store.Address {
+	a.Group = ""
+	return a
+}
 
-func addrs(as []mail.Address) []store.Address {
+func storedList(as []store.Address) []store.Address {
 	out := make([]store.Address, 0, len(as))
 	for _, a := range as {
-		out = append(out, addr(a))
+		out = append(out, stored(a))
 	}
 	return out
 }

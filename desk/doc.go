@@ -4,7 +4,7 @@
 //
 // # One mail, step by step
 //
-//  1. Parse (mail.Parse). A mail that cannot be parsed, is over the size limit,
+//  1. Parse (mime.Parse). A mail that cannot be parsed, is over the size limit,
 //     has no sender address, or makes the parser fail becomes a quarantine
 //     record with its reason and its raw content; it never blocks the mailbox.
 //  2. Dedup: mailbox + Message-ID + SHA-256 of the raw mail. A mail stored
@@ -17,15 +17,19 @@
 //     stranger's ticket). An empty Message-ID never matches.
 //  4. Store the person, the ticket (new) and the message, with the origin
 //     (channel, mailbox, Message-ID, UID, INTERNALDATE, stored at), in the
-//     same transaction as the rest of the batch and the mailbox checkpoint.
-//     A new ticket gets the legal holds whose rule picks it, and the retention
+//     same transaction as the rest of the batch and the mailbox checkpoint:
+//     Desk is the imap.Deliverer, Prepare parses outside the transaction,
+//     and the Supervisor calls Write in the transaction in which it, the
+//     checkpoint's only writer, records the checkpoint. Write says for each
+//     mail whether it became a quarantine record (imap.Result); desk writes
+//     nothing on the fetched mail. A new ticket gets the legal holds whose rule picks it, and the retention
 //     planner that New installs in the store plans its purge.
 //  5. A new ticket is acknowledged in that same transaction: the
 //     acknowledgement (with the transparency notice and a recorded consent
 //     token) goes into the outbox, or its suppression is recorded on the
 //     ticket with the reason: old mail (below the mailbox's first UIDNEXT),
-//     mail.AutoReplyPolicy's loop rules, a trusted spam filter's verdict
-//     (mail.SpamPolicy, [spam]), the per-address rate limit, or
+//     mime.AutoReplyPolicy's loop rules, a trusted spam filter's verdict
+//     (mime.SpamPolicy, [spam]), the per-address rate limit, or
 //     acknowledgements disabled. Wake tells the outbox after the commit.
 //     With [spam] action = "quarantine" a mail with such a verdict becomes a
 //     quarantine entry instead, before step 4.
@@ -85,7 +89,7 @@
 //     quarantined and outgoing mail with their address and the person record;
 //     replaces the address in other people's tickets with "[erased]"; keeps
 //     what an active hold covers; lists (or, with erase_imap_copies, deletes
-//     through mail.DeleteCopies) the copies on the IMAP server; then
+//     through imap.DeleteCopies) the copies on the IMAP server; then
 //     overwrites the free pages (store.Scrub). A dry run writes nothing and
 //     returns the same ErasureReport. Event "subject.erased".
 //   - Offboard marks the person offboarded and anonymises their unheld

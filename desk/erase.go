@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"ticketd/config"
-	"ticketd/mail"
+	"ticketd/mail/imap"
 	"ticketd/store"
 )
 
@@ -551,7 +551,7 @@ func (e *eraser) deleteIMAPCopies(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("mailbox %q is no longer configured: its copies were not deleted", name))
 			continue
 		}
-		n, err := mail.DeleteCopies(ctx, box, []string{box.Folder, box.MoveTo, box.QuarantineFolder}, e.msgIDs[name])
+		n, err := imap.DeleteCopies(ctx, box, []string{box.Folder, box.MoveTo, box.QuarantineFolder}, e.msgIDs[name])
 		nr.IMAPDeleted += n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("mailbox %s: deleting the copies on the IMAP server: %w", name, err))

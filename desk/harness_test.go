@@ -15,7 +15,9 @@ import (
 	"ticketd/config"
 	"ticketd/config/configtest"
 	"ticketd/mail"
+	"ticketd/mail/imap"
 	"ticketd/mail/mailtest"
+	"ticketd/mail/smtp"
 	"ticketd/store"
 )
 
@@ -100,7 +102,7 @@ type harness struct {
 	acct   *mailtest.Account
 	db     *store.DB
 	desk   *Desk
-	sup    *mail.Supervisor
+	sup    *imap.Supervisor
 	cancel context.CancelFunc
 	done   chan error
 	// hook, when set before start, runs between commit and after_import.
@@ -113,7 +115,7 @@ type harness struct {
 
 // observed wraps a Submitter to report each send.
 type observed struct {
-	mail.Submitter
+	smtp.Submitter
 	fn func(to []string, err error)
 }
 
@@ -151,7 +153,7 @@ func (h *harness) start() {
 	}
 	spool := filepath.Join(h.cfg.Server.DataDir, "spool")
 	os.MkdirAll(spool, 0o700)
-	h.sup = &mail.Supervisor{Box: &h.cfg.Mailboxes[0], DB: db, Deliver: h.desk, Log: log, SpoolDir: spool,
+	h.sup = &imap.Supervisor{Box: &h.cfg.Mailboxes[0], DB: db, Deliver: h.desk, Log: log, SpoolDir: spool,
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, BeforeAfterImport: h.hook}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -159,8 +161,8 @@ func (h *harness) start() {
 	if h.relay != "" {
 		host, port := splitAddr(h.t, h.relay)
 		h.cfg.SMTP.Host, h.cfg.SMTP.Port = host, port
-		ob := &mail.Outbox{DB: db, Log: log, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-			Send: observed{mail.NewSender(&h.cfg.SMTP, "help.example.com", log), h.sent}}
+		ob := &smtp.Outbox{DB: db, Log: log, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+			Send: observed{smtp.NewSender(&h.cfg.SMTP, "help.example.com", log), h.sent}}
 		h.desk.Wake = ob.Wake
 		go func() { h.done <- ob.Run(ctx) }()
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"ticketd/config"
-	"ticketd/mail"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -37,7 +37,7 @@ func TestAcknowledgementOffersWhatThePageHas(t *testing.T) {
 				defer srv.Close()
 				fd.ingest(msg{From: "Erika <erika@example.org>", Subject: "Frage", MessageID: "o1@example.org",
 					Extra: "Content-Language: " + lang + "\r\n", Body: "Hello, a question about my order."}.raw())
-				m, err := mail.Parse(bytes.NewReader(fd.outbox()[0].Raw), discard{}, mail.ParseOptions{})
+				m, err := mime.Parse(bytes.NewReader(fd.outbox()[0].Raw), discard{}, mime.ParseOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"ticketd/mail"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -32,7 +33,7 @@ func TestReceivedAt(t *testing.T) {
 		{"pipe, Date in the future", now.Add(time.Hour), time.Time{}, now, store.ReceivedImport},
 		{"pipe, no Date", time.Time{}, time.Time{}, now, store.ReceivedImport},
 	} {
-		it := &parsed{f: &mail.Fetched{Modified: c.mtime}, msg: &mail.Message{Date: c.date}}
+		it := &parsed{f: &mail.Fetched{Modified: c.mtime}, msg: &mime.Message{Date: c.date}}
 		got, from := receivedAt(it, now)
 		if !got.Equal(c.want) || from != c.from {
 			t.Errorf("%s: %s (%s), want %s (%s)", c.name, got, from, c.want, c.from)

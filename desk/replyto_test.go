@@ -8,7 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"ticketd/mail"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -18,7 +18,7 @@ func ackLinks(t *testing.T, fd *fileDesk) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, it := range fd.outbox() {
-		m, err := mail.Parse(bytes.NewReader(it.Raw), discard{}, mail.ParseOptions{})
+		m, err := mime.Parse(bytes.NewReader(it.Raw), discard{}, mime.ParseOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestAcknowledgementEchoesLittle(t *testing.T) {
 		t.Fatalf("outcome %+v", out)
 	}
 	it := fd.outbox()[0]
-	m, err := mail.Parse(bytes.NewReader(it.Raw), discard{}, mail.ParseOptions{})
+	m, err := mime.Parse(bytes.NewReader(it.Raw), discard{}, mime.ParseOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

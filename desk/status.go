@@ -3,7 +3,7 @@ package desk
 import (
 	"time"
 
-	"ticketd/mail"
+	"ticketd/mail/imap"
 	"ticketd/store"
 )
 
@@ -12,7 +12,7 @@ type Live struct {
 	PID       int
 	Version   string
 	Started   time.Time
-	Mailboxes []mail.Status
+	Mailboxes []imap.Status
 	// The next runs of the retention purge and of the consent check.
 	NextPurge, NextConsentCheck time.Time
 }
@@ -119,7 +119,7 @@ func (d *Desk) Status(live *Live) (*StatusReport, error) {
 }
 
 // joinLive adds what the mailbox's supervisor knows.
-func (m *MailboxState) joinLive(live []mail.Status) {
+func (m *MailboxState) joinLive(live []imap.Status) {
 	m.State = "disconnected"
 	for _, s := range live {
 		if s.Mailbox != m.Name {

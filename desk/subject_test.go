@@ -18,6 +18,7 @@ import (
 
 	"ticketd/config"
 	"ticketd/mail"
+	"ticketd/mail/imap"
 	"ticketd/mail/mailtest"
 	"ticketd/store"
 )
@@ -75,9 +76,7 @@ func (e *subjectEnv) deliver(raws ...[]byte) {
 		f.UID, f.InternalDate = e.uid, e.now
 		fs = append(fs, f)
 	}
-	err := e.d.Deliver(context.Background(), &mail.Batch{Mailbox: "support", UIDValidity: 7, Mails: fs},
-		func(*store.Tx) error { return nil })
-	if err != nil {
+	if _, err := deliver(e.d, &imap.Batch{Mailbox: "support", UIDValidity: 7, Mails: fs}); err != nil {
 		e.t.Fatal(err)
 	}
 }

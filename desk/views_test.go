@@ -11,6 +11,7 @@ import (
 	"ticketd/config"
 	"ticketd/mail"
 	"ticketd/mail/mailtest"
+	"ticketd/mail/smtp"
 	"ticketd/store"
 )
 
@@ -23,8 +24,8 @@ func TestAckShowsOutboxState(t *testing.T) {
 		c.SMTP.Host, c.SMTP.Port = host, port
 	})
 	cfg := fd.d.Config()
-	ob := &mail.Outbox{DB: fd.db, Log: testLogger(t), Now: func() time.Time { return fd.now },
-		Send: mail.NewSender(&cfg.SMTP, "help.example.com", testLogger(t))}
+	ob := &smtp.Outbox{DB: fd.db, Log: testLogger(t), Now: func() time.Time { return fd.now },
+		Send: smtp.NewSender(&cfg.SMTP, "help.example.com", testLogger(t))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ob.Run(ctx) }()

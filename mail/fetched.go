@@ -2,25 +2,22 @@ package mail
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
-
-	"ticketd/store"
 )
 
-// inMemoryMax is the largest mail held in memory while a batch is processed;
+// InMemoryMax is the largest mail held in memory while it is processed;
 // larger mail is spooled to a file, so memory stays flat whatever the size.
-// batchMemory bounds what one batch holds in memory in all; mail beyond it is
-// spooled too, so memory stays flat whatever the batch size.
-const (
-	inMemoryMax = 1 << 20
-	batchMemory = 32 << 20
-)
+const InMemoryMax = 1 << 20
+
+// ErrStopped is returned by a loop's Run (the IMAP supervisor, the outbox)
+// when its context was cancelled.
+var ErrStopped = errors.New("mail: stopped")
 
 // Fetched is one mail as it came from the server, not yet parsed.
 type Fetched struct {
@@ -35,9 +32,6 @@ type Fetched struct {
 	// Failed is why the mail could not be read ("" when it was); such a mail
 	// is quarantined with this reason and the mailbox moves on.
 	Failed string
-
-	// Quarantined is set by the Deliverer when the mail became a quarantine record.
-	Quarantined bool
 
 	raw   []byte // the mail, when held in memory
 	spool string // path of the spooled mail, when large
@@ -54,6 +48,10 @@ func (f *Fetched) Open() (io.ReadCloser, error) {
 	return nil, fmt.Errorf("mail uid %d was not read: %s", f.UID, f.Failed)
 }
 
+// InMemory is how many bytes of the mail are held in memory (0 when it
+// was spooled or released).
+func (f *Fetched) InMemory() int64 { return int64(len(f.raw)) }
+
 // Release drops the mail's content (the spool file, if any).
 func (f *Fetched) Release() {
 	if f.spool != "" {
@@ -67,15 +65,16 @@ func (f *Fetched) Release() {
 // is large. A mail over max bytes is not kept: Failed says so.
 func ReadFetched(r io.Reader, dir string, max int64) (*Fetched, error) {
 	f := &Fetched{}
-	if err := f.read(r, dir, max, inMemoryMax); err != nil {
+	if err := f.Read(r, dir, max, InMemoryMax); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// read takes the mail from r into memory, or into a spool file in dir when it
-// is larger than memMax, hashing it on the way. r is read to EOF.
-func (f *Fetched) read(r io.Reader, dir string, max, memMax int64) error {
+// Read takes the mail from r into memory, or into a spool file in dir when it
+// is larger than memMax, hashing it on the way. r is read to EOF. A mail over
+// max bytes is not kept: Failed says so.
+func (f *Fetched) Read(r io.Reader, dir string, max, memMax int64) error {
 	h := sha256.New()
 	head, err := io.ReadAll(io.LimitReader(r, memMax+1))
 	if err != nil {
@@ -114,24 +113,4 @@ func (f *Fetched) read(r io.Reader, dir string, max, memMax int64) error {
 		f.Failed = fmt.Sprintf("larger than the limit of %d bytes", max)
 	}
 	return nil
-}
-
-// Batch is a run of mails of one mailbox, delivered in one transaction.
-type Batch struct {
-	Mailbox     string
-	UIDValidity uint32
-	// FirstUIDNext is UIDNEXT when ticketd first saw the folder: mail with a
-	// lower UID was there before and is imported without an acknowledgement.
-	FirstUIDNext uint32
-	Mails        []*Fetched
-}
-
-// Deliverer turns fetched mail into tickets or quarantine records.
-//
-// Deliver stores every mail of b in one store transaction and, within that same
-// transaction, calls commit after it has set Quarantined on each mail, so the
-// caller can record its checkpoint atomically with the mail. If Deliver
-// returns an error nothing of the batch is stored.
-type Deliverer interface {
-	Deliver(ctx context.Context, b *Batch, commit func(tx *store.Tx) error) error
 }

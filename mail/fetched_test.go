@@ -11,7 +11,7 @@ import (
 )
 
 func TestReadFetchedKeepsEveryByte(t *testing.T) {
-	for _, size := range []int{0, 100, inMemoryMax, inMemoryMax + 1, 3*inMemoryMax + 17} {
+	for _, size := range []int{0, 100, InMemoryMax, InMemoryMax + 1, 3*InMemoryMax + 17} {
 		raw := make([]byte, size)
 		rand.Read(raw)
 		f, err := ReadFetched(bytes.NewReader(raw), t.TempDir(), 64<<20)

@@ -120,7 +120,12 @@ type Ack struct {
 // Address is a name and an email address as they appeared in a mail.
 type Address struct {
 	Name  string `json:"name,omitempty"`
-	Email string `json:"email"`
+	Email string `json:"email"` // lower-cased domain, local part as given
+	// Group is the display name of the group (RFC 5322 section 3.4) a
+	// parsed address was listed in, "" outside a group. An empty group
+	// ("Undisclosed recipients:;") lists no address. Stored messages
+	// leave it empty.
+	Group string `json:"group,omitempty"`
 }
 
 // Attachment is a stored part of a message; its content is the blob named SHA256.

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"ticketd/desk"
-	"ticketd/mail"
 	"ticketd/mail/mailtest"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -46,7 +46,7 @@ func TestBrowserConsent(t *testing.T) {
 		"Subject: Feedback zum Drucker\r\nMessage-ID: <browser-1@example.org>\r\nContent-Language: de\r\n"+
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nDer neue Drucker ist zu laut.\r\n"))
 	acks := sink.WaitMsgs(t, 1, 30*time.Second)
-	ack, err := mail.Parse(bytes.NewReader(acks[0].Data), discardBlobs{}, mail.ParseOptions{})
+	ack, err := mime.Parse(bytes.NewReader(acks[0].Data), discardBlobs{}, mime.ParseOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,8 @@ import (
 
 	"ticketd/config"
 	"ticketd/desk"
-	"ticketd/mail"
+	"ticketd/mail/imap"
+	"ticketd/mail/smtp"
 )
 
 // shutdownGrace bounds how long a stop waits for batches in progress.
@@ -94,11 +95,11 @@ type daemon struct {
 
 	mu       sync.Mutex
 	cfg      *config.Config
-	outbox   *mail.Outbox
-	sender   *mail.Sender
+	outbox   *smtp.Outbox
+	sender   *smtp.Sender
 	stopOut  context.CancelFunc
 	outDone  chan struct{}
-	sups     []*mail.Supervisor
+	sups     []*imap.Supervisor
 	supsMu   sync.Mutex // guards sups for status readers
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -126,7 +127,7 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		dk.Close()
 		return nil, err
 	}
-	d.outbox = &mail.Outbox{DB: dk.DB, Log: log}
+	d.outbox = &smtp.Outbox{DB: dk.DB, Log: log}
 	dk.Wake = d.outbox.Wake
 	d.admin, err = startAdmin(cfg.Server.AdminSocket, &opEnv{desk: dk, live: d.liveStatus}, log)
 	if err != nil {
@@ -147,7 +148,7 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 
 // startOutbox sends queued mail through the configured relay.
 func (d *daemon) startOutbox() {
-	d.sender = mail.NewSender(&d.cfg.SMTP, heloName(d.cfg), d.log)
+	d.sender = smtp.NewSender(&d.cfg.SMTP, heloName(d.cfg), d.log)
 	d.outbox.Send = d.sender
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stopOut, d.outDone = cancel, make(chan struct{})
@@ -191,7 +192,7 @@ func (d *daemon) startMailboxes() {
 	defer d.supsMu.Unlock()
 	d.sups = nil
 	for i := range d.cfg.Mailboxes {
-		sup := &mail.Supervisor{Box: &d.cfg.Mailboxes[i], DB: d.desk.DB, Deliver: d.desk, Log: d.log, SpoolDir: d.spool}
+		sup := &imap.Supervisor{Box: &d.cfg.Mailboxes[i], DB: d.desk.DB, Deliver: d.desk, Log: d.log, SpoolDir: d.spool}
 		d.sups = append(d.sups, sup)
 		d.wg.Add(1)
 		go func() {
@@ -202,10 +203,10 @@ func (d *daemon) startMailboxes() {
 }
 
 // status reports the health of each mailbox.
-func (d *daemon) status() []mail.Status {
+func (d *daemon) status() []imap.Status {
 	d.supsMu.Lock()
 	defer d.supsMu.Unlock()
-	out := make([]mail.Status, 0, len(d.sups))
+	out := make([]imap.Status, 0, len(d.sups))
 	for _, s := range d.sups {
 		out = append(out, s.Status())
 	}

@@ -24,8 +24,8 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"ticketd/desk"
-	"ticketd/mail"
 	"ticketd/mail/imapmem"
+	"ticketd/mail/mime"
 )
 
 // The demo runs the real daemon against embedded servers: an IMAP server
@@ -453,7 +453,7 @@ func (w *demoWatcher) waitAcks(ctx context.Context, n int, timeout time.Duration
 func (w *demoWatcher) printAcks() {
 	for _, raw := range w.mta.since(w.acks) {
 		w.acks++
-		msg, err := mail.Parse(bytes.NewReader(raw), discardBlobs{}, mail.ParseOptions{})
+		msg, err := mime.Parse(bytes.NewReader(raw), discardBlobs{}, mime.ParseOptions{})
 		if err != nil {
 			continue
 		}

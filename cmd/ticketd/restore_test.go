@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"ticketd/mail"
 	"ticketd/mail/mailtest"
+	"ticketd/mail/mime"
 	"ticketd/store"
 )
 
@@ -45,7 +45,7 @@ func consentPath(t *testing.T, dir string) string {
 		}
 		return err
 	})
-	msg, err := mail.Parse(bytes.NewReader(raw), discardBlobs{}, mail.ParseOptions{})
+	msg, err := mime.Parse(bytes.NewReader(raw), discardBlobs{}, mime.ParseOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
