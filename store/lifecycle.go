@@ -324,11 +324,7 @@ func (s *pathSet) retry() error {
 // DeleteTicket removes a ticket with all its messages, blobs, outgoing mail
 // and indexes; people no ticket references any more go too.
 func (t *Tx) DeleteTicket(n uint64, actor Actor, why string) error {
-	tk, err := t.Ticket(n)
-	if err != nil {
-		return err
-	}
-	people, err := t.dropContent(tk, actor, why)
+	tk, people, err := t.emptyTicket(n, actor, why)
 	if err != nil {
 		return err
 	}
@@ -350,11 +346,7 @@ func (t *Tx) DeleteTicket(n uint64, actor Actor, why string) error {
 // a ticket. Its skeleton stays for statistics: number, queue, purpose, status,
 // language and timestamps. People no ticket references any more are deleted.
 func (t *Tx) AnonymizeTicket(n uint64, actor Actor, why string) error {
-	tk, err := t.Ticket(n)
-	if err != nil {
-		return err
-	}
-	people, err := t.dropContent(tk, actor, why)
+	tk, people, err := t.emptyTicket(n, actor, why)
 	if err != nil {
 		return err
 	}
@@ -372,6 +364,17 @@ func (t *Tx) AnonymizeTicket(n uint64, actor Actor, why string) error {
 }
 
 // dropContent deletes a ticket's messages and outgoing mail and returns the people it referenced.
+// emptyTicket reads ticket n and drops its content (dropContent), the
+// common first step of deleting and anonymising it.
+func (t *Tx) emptyTicket(n uint64, actor Actor, why string) (*Ticket, []uint64, error) {
+	tk, err := t.Ticket(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	people, err := t.dropContent(tk, actor, why)
+	return tk, people, err
+}
+
 func (t *Tx) dropContent(tk *Ticket, actor Actor, why string) ([]uint64, error) {
 	msgs, err := t.TicketMessages(tk.Number)
 	if err != nil {

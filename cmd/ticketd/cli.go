@@ -207,25 +207,9 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	if fs.Arg(0) == "close" || fs.Arg(0) == "reopen" {
 		return cmdTicketStatus(ctx, e, fs.Arg(0), fs.Args()[1:], path)
 	}
-	sub := subFlags(e, "tickets", fs.Arg(0), path)
-	asJSON := sub.Bool("json", false, "print JSON")
-	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
+	q, err := listOrOne(e, "tickets", fs, path, "show", "one ticket number")
+	if err != nil {
 		return err
-	}
-	q := listArgs{JSON: *asJSON}
-	switch fs.Arg(0) {
-	case "list":
-		if sub.NArg() != 0 {
-			return usageError("tickets", "list takes no arguments")
-		}
-	case "show":
-		n, err := strconv.ParseUint(sub.Arg(0), 10, 64)
-		if sub.NArg() != 1 || err != nil {
-			return usageError("tickets", "show needs one ticket number")
-		}
-		q.ID = n
-	default:
-		return usageError("tickets", "unknown subcommand %q", fs.Arg(0))
 	}
 	cfg, err := loadConfig(e, *path)
 	if err != nil {
@@ -238,6 +222,33 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
+// listOrOne parses the subcommand in fs.Arg(0) of cmd: "list [-json]", or
+// one [-json] ID (tickets show N, outbox retry ID); what names the ID in the
+// usage error.
+func listOrOne(e *env, cmd string, fs *flag.FlagSet, path *string, one, what string) (listArgs, error) {
+	sub := subFlags(e, cmd, fs.Arg(0), path)
+	asJSON := sub.Bool("json", false, "print JSON")
+	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
+		return listArgs{}, err
+	}
+	q := listArgs{JSON: *asJSON}
+	switch fs.Arg(0) {
+	case "list":
+		if sub.NArg() != 0 {
+			return q, usageError(cmd, "list takes no arguments")
+		}
+	case one:
+		n, err := strconv.ParseUint(sub.Arg(0), 10, 64)
+		if sub.NArg() != 1 || err != nil {
+			return q, usageError(cmd, "%s needs %s", one, what)
+		}
+		q.ID = n
+	default:
+		return q, usageError(cmd, "unknown subcommand %q", fs.Arg(0))
+	}
+	return q, nil
+}
+
 func cmdOutbox(ctx context.Context, e *env, args []string) error {
 	fs, path := flags(e, "outbox")
 	if err := parseCommand(fs, args); err != nil {
@@ -246,25 +257,9 @@ func cmdOutbox(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() == 0 {
 		return usageError("outbox", "list or retry?")
 	}
-	sub := subFlags(e, "outbox", fs.Arg(0), path)
-	asJSON := sub.Bool("json", false, "print JSON")
-	if err := parseFlags(sub, fs.Args()[1:]); err != nil {
+	q, err := listOrOne(e, "outbox", fs, path, "retry", "one outbox id")
+	if err != nil {
 		return err
-	}
-	q := listArgs{JSON: *asJSON}
-	switch fs.Arg(0) {
-	case "list":
-		if sub.NArg() != 0 {
-			return usageError("outbox", "list takes no arguments")
-		}
-	case "retry":
-		n, err := strconv.ParseUint(sub.Arg(0), 10, 64)
-		if sub.NArg() != 1 || err != nil {
-			return usageError("outbox", "retry needs one outbox id")
-		}
-		q.ID = n
-	default:
-		return usageError("outbox", "unknown subcommand %q", fs.Arg(0))
 	}
 	cfg, err := loadConfig(e, *path)
 	if err != nil {

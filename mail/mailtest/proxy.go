@@ -81,16 +81,19 @@ func (p *Proxy) track(cs ...net.Conn) {
 	}
 }
 
+// drop closes both sides of a proxied connection and forgets them.
+func (p *Proxy) drop(dst, src net.Conn) {
+	dst.Close()
+	src.Close()
+	p.mu.Lock()
+	delete(p.conns, dst)
+	delete(p.conns, src)
+	p.mu.Unlock()
+}
+
 // pipe copies src to dst; fromServer marks the direction faults apply to.
 func (p *Proxy) pipe(dst, src net.Conn, fromServer bool) {
-	defer func() {
-		dst.Close()
-		src.Close()
-		p.mu.Lock()
-		delete(p.conns, dst)
-		delete(p.conns, src)
-		p.mu.Unlock()
-	}()
+	defer p.drop(dst, src)
 	buf := make([]byte, 32<<10)
 	var tail []byte // the end of the previous chunk, so a marker split across reads is seen
 	for {
@@ -168,14 +171,7 @@ func (p *Proxy) EmptyBodyOn(marker string, times int) {
 // emptyLiterals copies the server's side of a connection line by line,
 // taking each literal ("{n}" at the end of a line, then n bytes) whole.
 func (p *Proxy) emptyLiterals(dst, src net.Conn) {
-	defer func() {
-		dst.Close()
-		src.Close()
-		p.mu.Lock()
-		delete(p.conns, dst)
-		delete(p.conns, src)
-		p.mu.Unlock()
-	}()
+	defer p.drop(dst, src)
 	br := bufio.NewReader(src)
 	for {
 		line, err := br.ReadBytes('\n')
