@@ -38,6 +38,7 @@ bench:
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./mail/mime/
+	$(GO) test -run='^$$' -fuzz=FuzzStrip -fuzztime=30s ./mail/reply/
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./config/
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=30s ./consent/
 	$(GO) test -run='^$$' -fuzz='^FuzzConsentPath$$' -fuzztime=30s ./consent/
