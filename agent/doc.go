@@ -18,7 +18,9 @@
 // zeros, so each token has one spelling; Verify reads any case, because
 // some MTAs lower-case local parts, and compares the signature in constant
 // time. The local part must fit the 64 octets of RFC 5321 §4.5.3.1.1;
-// Issue refuses a support address too long for that. The "+" subaddress
+// Issue refuses a support address too long for that. The agent's number is
+// the caller's: it must stay with one agent address and never be given to
+// another, since VerifyAgentReply looks up the address the number has now. The "+" subaddress
 // must reach the support mailbox (Postfix recipient_delimiter = +, the
 // default of Dovecot's LMTP and of most hosted mail).
 //
