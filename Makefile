@@ -42,6 +42,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./config/
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=30s ./consent/
 	$(GO) test -run='^$$' -fuzz='^FuzzConsentPath$$' -fuzztime=30s ./consent/
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=30s ./agent/
+	$(GO) test -run='^$$' -fuzz='^FuzzSenderAuthentication$$' -fuzztime=30s ./mail/mime/
 
 clean:
 	rm -rf bin

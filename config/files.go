@@ -27,9 +27,13 @@ func (d *decoder) files(c *Config, dir string) {
 	c.Server.AdminSocket = resolve(c.Server.AdminSocket)
 	// The consent key, made by package consent on first start, follows the
 	// secret rule; check reports one that breaks it with everything else.
-	key := filepath.Join(c.Server.DataDir, ConsentKeyFile)
-	if err := CheckFile(key, Secret, ConsentKeySize); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		d.keyErrorf("server.data_dir", "%v", err)
+	// So does the agent key of package agent, which signs the agents'
+	// reply addresses.
+	for _, name := range []string{ConsentKeyFile, AgentKeyFile} {
+		key := filepath.Join(c.Server.DataDir, name)
+		if err := CheckFile(key, Secret, KeySize); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			d.keyErrorf("server.data_dir", "%v", err)
+		}
 	}
 	if c.Server.TemplatesDir != "" {
 		c.Server.TemplatesDir = resolve(c.Server.TemplatesDir)
@@ -91,10 +95,13 @@ func (d *decoder) secret(path, file string) string {
 	return s
 }
 
-// The consent key's file in data_dir and its size (see package consent).
+// The key files in data_dir: the consent key (package consent) and the
+// agent key (package agent), each KeySize random bytes.
 const (
 	ConsentKeyFile = "consent.key"
-	ConsentKeySize = 32
+	AgentKeyFile   = "agent.key"
+	KeySize        = 32
+	ConsentKeySize = KeySize
 )
 
 // Limits of ReadFile for the files ticketd reads.

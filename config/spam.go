@@ -1,7 +1,5 @@
 package config
 
-import "strings"
-
 // Spam says which verdicts of an upstream spam filter ticketd believes, and
 // what becomes of mail they mark as spam. Such mail never gets an
 // acknowledgement: answering it would make the support address a source of
@@ -48,12 +46,7 @@ func (d *decoder) spamValidate(c *Config) {
 		seen[k] = true
 		ar = ar || k == "authentication-results"
 	}
-	d.noBlanks("spam.authserv_ids", s.AuthservIDs)
-	for i, id := range s.AuthservIDs {
-		if strings.ContainsAny(id, " \t;()\"") {
-			d.keyErrorf(index("spam.authserv_ids", i+1), "must be one authserv-id such as mx.example.com, got %q", id)
-		}
-	}
+	d.authservIDs("spam.authserv_ids", s.AuthservIDs)
 	switch {
 	case ar && len(s.AuthservIDs) == 0:
 		d.keyErrorf("spam.trust", `"authentication-results" needs authserv_ids, the authserv-ids of your own mail servers (RFC 8601 §5)`)

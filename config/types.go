@@ -21,6 +21,7 @@ type Config struct {
 	Retention       Retention       `toml:"retention"`
 	Consent         Consent         `toml:"consent"`
 	Spam            Spam            `toml:"spam"`
+	Agents          Agents          `toml:"agents"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`

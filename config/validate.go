@@ -105,6 +105,7 @@ func (d *decoder) defaults(c *Config) {
 	}
 	d.retentionDefaults(c)
 	d.spamDefaults(c)
+	d.agentsDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -186,6 +187,7 @@ func (d *decoder) validate(c *Config) {
 	}
 	d.retentionValidate(c, queues)
 	d.spamValidate(c)
+	d.agentsValidate(c)
 
 	mailboxes := map[string]string{}
 	for i := range c.Mailboxes {

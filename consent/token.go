@@ -72,42 +72,14 @@ var ErrKeyExposed = errors.New("consent: key file open to others")
 // working) or keep it (chmod 600) because no one else could have read it.
 func LoadKey(dir string) (*Signer, error) {
 	path := filepath.Join(dir, keyFile)
-	key, err := config.ReadFile(path, config.Secret, keySize)
+	key, err := config.LoadKey(path, keySize, true)
 	if errors.Is(err, config.ErrFileMode) || errors.Is(err, config.ErrFileOwner) {
 		return nil, fmt.Errorf("%w: %w; whoever could read it can forge consent links: "+
 			"remove it to make a new key (links already sent stop working), or chmod 600 it if no one else can have read it",
 			ErrKeyExposed, err)
 	}
-	if errors.Is(err, os.ErrNotExist) {
-		key = make([]byte, keySize)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return LoadKey(dir) // another process made it first
-		}
-		if err != nil {
-			return nil, fmt.Errorf("create consent key: %w", err)
-		}
-		if _, err := f.Write(key); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("write consent key: %w", err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("write consent key: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("write consent key: %w", err)
-		}
-		return &Signer{key: key}, nil
-	}
 	if err != nil {
-		return nil, fmt.Errorf("read consent key: %w", err)
-	}
-	if len(key) != keySize { // shorter; a longer one is refused by ReadFile
-		return nil, fmt.Errorf("consent key %s: %d bytes, want %d", path, len(key), keySize)
+		return nil, fmt.Errorf("consent key: %w", err)
 	}
 	return &Signer{key: key}, nil
 }

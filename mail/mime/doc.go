@@ -1,6 +1,7 @@
 // Package mime parses mail (Parse) and classifies a parsed mail: the
-// automatic-reply rules (AutoReplyPolicy) and the verdicts of an upstream
-// spam filter (SpamPolicy).
+// automatic-reply rules (AutoReplyPolicy), the verdicts of an upstream
+// spam filter (SpamPolicy) and the sender authentication the own mail
+// server recorded (SenderAuthentication).
 //
 // # Parsing
 //
@@ -44,6 +45,14 @@
 // kinds it is told to trust, of each only the topmost field (the one the
 // own filter added), of Authentication-Results only those with an own
 // authserv-id (RFC 8601 §5); its reasons quote nothing from the mail.
+// SenderAuthentication (authres.go) reads the same fields for the sender:
+// whether the topmost one with a trusted authserv-id shows a DKIM, SPF or
+// DMARC pass aligned with the From domain (RFC 7489 §3.1, relaxed, by the
+// public suffix list), for the agent replies of package agent. It has its
+// own reader of the field over the scanner, which keeps quoted strings
+// whole, because emersion/go-msgauth's authres (v0.7.0) splits the field at
+// every semicolon, comments included, and so fails on OpenDKIM's
+// "(2048-bit key; unprotected)", and reads properties out of comments.
 //
 // They live here, not in a package of their own, because they read the
 // header fields Parse keeps for them (KeepHeaders, SpamHeaders) with the

@@ -1,0 +1,40 @@
+package config
+
+import "strings"
+
+// Agents holds what ticketd needs to believe that a reply came from an
+// agent (package agent): besides the signed reply address and the agent's
+// own From address, the sender authentication the own mail server recorded.
+type Agents struct {
+	// AuthservIDs are the authserv-ids of the own mail servers whose
+	// Authentication-Results fields are believed for agent replies
+	// (RFC 8601 §5): where the topmost field with one of them is present,
+	// DKIM, SPF or DMARC must have passed for the domain of the From
+	// address. Default: the [spam] authserv_ids (the same servers); [] means
+	// none is believed and the reply address and From decide alone.
+	AuthservIDs []string `toml:"authserv_ids"`
+}
+
+// agentsDefaults fills in the [agents] keys the file leaves out.
+func (d *decoder) agentsDefaults(c *Config) {
+	setDefault(d, "agents.authserv_ids", &c.Agents.AuthservIDs, append([]string{}, c.Spam.AuthservIDs...))
+}
+
+// agentsValidate checks the [agents] table.
+// The default, copied from [spam], is checked there.
+func (d *decoder) agentsValidate(c *Config) {
+	if d.has("agents.authserv_ids") {
+		d.authservIDs("agents.authserv_ids", c.Agents.AuthservIDs)
+	}
+}
+
+// authservIDs checks a list of authserv-ids: none blank, each one token
+// (RFC 8601 §2.2) such as a host name.
+func (d *decoder) authservIDs(path string, ids []string) {
+	d.noBlanks(path, ids)
+	for i, id := range ids {
+		if strings.ContainsAny(id, " \t;()\"") {
+			d.keyErrorf(index(path, i+1), "must be one authserv-id such as mx.example.com, got %q", id)
+		}
+	}
+}
