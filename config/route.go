@@ -79,7 +79,9 @@ func (c *Config) Route(m *RouteMail) (*Route, string) {
 // match reports whether every condition of r holds for m, and which value
 // of each did, as `to "x", subject "y"`.
 func (r *Route) match(m *RouteMail) (string, bool) {
-	if r.Mailbox != "" && r.Mailbox != m.Mailbox {
+	// A rule that did not pass Parse has no compiled condition and
+	// matches nothing, rather than everything.
+	if !r.hasConds || r.Mailbox != "" && r.Mailbox != m.Mailbox {
 		return "", false
 	}
 	var why []string
@@ -392,7 +394,7 @@ func checkDomain(s string) (string, error) {
 
 // maxCases bounds the cases checked for a rule that can never match; above
 // it only single earlier rules are compared with the rule as a whole.
-const maxCases = 4096
+const maxCases = 1024
 
 // kinds of condition, in the order a case lists its values.
 const (

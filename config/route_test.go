@@ -155,3 +155,12 @@ func TestWarningFormat(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+// TestRouteNotParsedMatchesNothing: a Route that did not come through
+// Parse has no compiled conditions; it must match no mail, not all.
+func TestRouteNotParsedMatchesNothing(t *testing.T) {
+	c := &config.Config{Routes: []config.Route{{Queue: "billing", To: []string{"billing@example.com"}}}}
+	if r, _ := c.Route(&config.RouteMail{Recipients: []string{"other@example.com"}}); r != nil {
+		t.Errorf("an unparsed rule matched: %+v", r)
+	}
+}
