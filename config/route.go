@@ -109,25 +109,27 @@ func (r *Route) match(m *RouteMail) (string, bool) {
 		}
 		why = append(why, "sender_domain "+strconv.Quote(r.senderDomN[i]))
 	}
-	if len(r.subject) > 0 {
-		if m.subject == nil {
-			m.subject = tokenize(m.Subject)
+	for _, kw := range []struct {
+		key    string
+		rule   []phrase
+		names  []string
+		text   **text
+		source string
+	}{
+		{"subject", r.subject, r.subjectN, &m.subject, m.Subject},
+		{"body", r.body, r.bodyN, &m.body, m.Body},
+	} {
+		if len(kw.rule) == 0 {
+			continue
 		}
-		i := slices.IndexFunc(r.subject, m.subject.has)
+		if *kw.text == nil {
+			*kw.text = tokenize(kw.source)
+		}
+		i := slices.IndexFunc(kw.rule, (*kw.text).has)
 		if i < 0 {
 			return "", false
 		}
-		why = append(why, "subject "+strconv.Quote(r.subjectN[i]))
-	}
-	if len(r.body) > 0 {
-		if m.body == nil {
-			m.body = tokenize(m.Body)
-		}
-		i := slices.IndexFunc(r.body, m.body.has)
-		if i < 0 {
-			return "", false
-		}
-		why = append(why, "body "+strconv.Quote(r.bodyN[i]))
+		why = append(why, kw.key+" "+strconv.Quote(kw.names[i]))
 	}
 	return strings.Join(why, ", "), true
 }

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"ticketd/config/configtest"
 	"ticketd/mail"
-	"ticketd/store"
 )
 
 // routeTOML adds to the desk tests' configuration a second mailbox (shop),
@@ -99,17 +97,7 @@ func newRouteDesk(t *testing.T) *fileDesk {
 	t.Helper()
 	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, "127.0.0.1", 1), routeTOML)
 	cfg.Server.DataDir = t.TempDir()
-	fd := &fileDesk{t: t, now: time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)}
-	db, err := store.Open(cfg.Server.DataDir, store.Options{Now: func() time.Time { return fd.now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fd.db = db
-	if fd.d, err = New(db, cfg, testLogger(t)); err != nil {
-		t.Fatal(err)
-	}
-	return fd
+	return openFileDesk(t, cfg)
 }
 
 // routeMail is a mail with the given header fields (From, To, Subject, ...
