@@ -36,6 +36,9 @@ func TestExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load:\n%v", err)
 	}
+	if len(c.Warnings) > 0 {
+		t.Errorf("config.example.toml has warnings:\n%v", c.Warnings)
+	}
 	m := c.Mailbox("support")
 	switch {
 	case m == nil || c.Queue("support") == nil:

@@ -50,6 +50,8 @@ type Route struct {
 }
 
 // RouteMail is what the routing rules read of a new ticket's first mail.
+// Route keeps its subject and body as words once they are needed, so a
+// RouteMail serves one goroutine.
 type RouteMail struct {
 	Mailbox    string   // the [[mailbox]] it came in through; "" for ingest without -mailbox
 	Recipients []string // the addresses of To, Cc, Delivered-To, X-Original-To, Envelope-To
@@ -254,20 +256,17 @@ func (t *text) has(p phrase) bool {
 }
 
 // parsePhrase reads a keyword as written in the file.
-func parsePhrase(s string) (phrase, error) {
+func parsePhrase(written string) (phrase, error) {
 	p := phrase{}
-	if strings.HasSuffix(s, "*") {
-		p.prefix, s = true, strings.TrimSuffix(s, "*")
-	}
-	if strings.Contains(s, "*") {
-		return p, fmt.Errorf(`"*" is allowed only at the end, got %q`, s+map[bool]string{true: "*"}[p.prefix])
-	}
-	p.words = words(fold(s))
-	if len(p.words) == 0 {
-		return p, fmt.Errorf("must hold a word (letters or digits), got %q", s)
-	}
-	if p.prefix && strings.TrimRightFunc(s, unicode.IsSpace) != s {
-		return p, fmt.Errorf(`"*" must follow a word directly, got %q`, s+"*")
+	s, prefix := strings.CutSuffix(written, "*")
+	p.prefix = prefix
+	switch p.words = words(fold(s)); {
+	case strings.Contains(s, "*"):
+		return p, fmt.Errorf(`"*" is allowed only at the end, got %q`, written)
+	case len(p.words) == 0:
+		return p, fmt.Errorf("must hold a word (letters or digits), got %q", written)
+	case prefix && strings.TrimRightFunc(s, unicode.IsSpace) != s:
+		return p, fmt.Errorf(`"*" must follow a word directly, got %q`, written)
 	}
 	return p, nil
 }
