@@ -85,9 +85,13 @@ type Error struct {
 	File      string
 	Line, Col int
 	Msg       string
+	// Warning marks a problem that does not make the configuration invalid
+	// (Config.Warnings).
+	Warning bool
 }
 
-// Error formats e as "FILE:LINE:COL: msg", leaving out what is unknown.
+// Error formats e as "FILE:LINE:COL: msg", or "FILE:LINE:COL: warning: msg"
+// for a warning, leaving out what is unknown.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.File != "" {
@@ -101,6 +105,9 @@ func (e *Error) Error() string {
 	}
 	if b.Len() > 0 {
 		b.WriteString(" ")
+	}
+	if e.Warning {
+		b.WriteString("warning: ")
 	}
 	b.WriteString(e.Msg)
 	return b.String()
@@ -134,6 +141,8 @@ type decoder struct {
 	pos  map[string]position // by key path, see locate
 	bad  map[string]bool     // key paths whose value failed to decode
 	errs Errors
+	// warns are the warnings; with errors they are reported among them.
+	warns Errors
 }
 
 // parse decodes, fills in defaults and validates. The returned Config is nil
@@ -158,15 +167,18 @@ func parse(file string, data []byte) (*Config, *decoder) {
 	return c, d
 }
 
-// result returns c, or the sorted problems if there are any.
+// result returns c with its sorted warnings, or, if there are errors,
+// the errors and warnings sorted by position.
 func (d *decoder) result(c *Config) (*Config, error) {
+	byPos := func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	}
 	if len(d.errs) == 0 {
+		c.Warnings = slices.SortedStableFunc(slices.Values(d.warns), byPos)
 		return c, nil
 	}
-	slices.SortStableFunc(d.errs, func(a, b *Error) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
-	})
-	return nil, d.errs
+	errs := slices.SortedStableFunc(slices.Values(slices.Concat(d.errs, d.warns)), byPos)
+	return nil, Errors(errs)
 }
 
 // syntax records an error from the TOML parser.
@@ -204,6 +216,17 @@ func (d *decoder) errorf(path, format string, args ...any) {
 	}
 	e.Msg = fmt.Sprintf(format, args...)
 	d.errs = append(d.errs, e)
+}
+
+// warnf records a warning at the position of path, as errorf does.
+func (d *decoder) warnf(path, format string, args ...any) {
+	n := len(d.errs)
+	d.errorf(path, format, args...)
+	if len(d.errs) > n {
+		w := d.errs[n]
+		w.Warning = true
+		d.errs, d.warns = d.errs[:n], append(d.warns, w)
+	}
 }
 
 // keyErrorf records a problem with the value of the key at path, as

@@ -9,7 +9,8 @@
 // One TOML file with a [server] table, a [controller] table, an [smtp] table,
 // an optional [acknowledgement] table, one or more [[queue]] tables, one or
 // more [[mailbox]] tables and one or more [[purpose]] tables, and optional
-// [[hold]], [[processor]], [retention], [consent] and [spam] tables ([spam]:
+// [[route]], [[hold]], [[processor]], [retention], [consent] and [spam]
+// tables ([route]: the routing rules of new tickets, route.go; [spam]:
 // which spam-filter header fields are believed, spam.go).
 // config.example.toml at the module root documents every key and its default;
 // a test loads it.
@@ -22,6 +23,14 @@
 //   - Every problem is reported at once, each as "FILE:LINE:COL: message" and
 //     sorted by position (mox's "config test"; `ticketd check` prints them).
 //     A TOML syntax error stops the checks, since nothing after it can be located.
+//   - A warning is a problem that leaves the configuration working as
+//     written (a [[route]] that loses part of its mail to an earlier rule of
+//     another queue): Config.Warnings, formatted "FILE:LINE:COL: warning:
+//     message"; with errors, the warnings are reported among them.
+//   - Routing rules are checked as a whole: a rule without condition, or one
+//     whose every case (one value of each of its conditions) earlier rules
+//     take, is an error. Route matches a mail against them (route.go says
+//     how addresses, domains and keywords compare).
 //   - Keys are named in messages by their path, with tables of an array counted
 //     from 1 in file order: mailbox[2].tls is the tls key of the second
 //     [[mailbox]]. A missing key is reported at its table's header.

@@ -36,6 +36,9 @@ func TestExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load:\n%v", err)
 	}
+	if len(c.Warnings) > 0 {
+		t.Errorf("config.example.toml has warnings:\n%v", c.Warnings)
+	}
 	m := c.Mailbox("support")
 	switch {
 	case m == nil || c.Queue("support") == nil:
@@ -98,7 +101,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		skip []string
 	}{
 		{"server", Server{}, nil, nil}, {"controller", Controller{}, nil, nil}, {"smtp", SMTP{}, nil, nil},
-		{"acknowledgement", Acknowledgement{}, nil, nil}, {"queue[1]", Queue{}, nil, nil}, {"mailbox[1]", Mailbox{}, nil, nil},
+		{"acknowledgement", Acknowledgement{}, nil, nil}, {"queue[1]", Queue{}, nil, nil}, {"route[1]", Route{}, nil, nil}, {"mailbox[1]", Mailbox{}, nil, nil},
 		{"purpose[1]", Purpose{}, nil, consentOnly}, {"purpose[2]", Purpose{}, consentOnly, nil},
 		{"hold[1]", Hold{}, nil, nil}, {"processor[1]", Processor{}, nil, nil},
 		{"retention", Retention{}, nil, nil}, {"consent", Consent{}, nil, nil},
@@ -108,7 +111,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		prev := 0
 		for i := range typ.NumField() {
 			key := typ.Field(i).Tag.Get("toml")
-			if key == "-" || slices.Contains(table.skip, key) || table.only != nil && !slices.Contains(table.only, key) {
+			if key == "-" || key == "" || slices.Contains(table.skip, key) || table.only != nil && !slices.Contains(table.only, key) {
 				continue
 			}
 			path := join(table.path, key)

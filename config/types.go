@@ -15,6 +15,7 @@ type Config struct {
 	Acknowledgement Acknowledgement `toml:"acknowledgement"`
 	Mailboxes       []Mailbox       `toml:"mailbox"`
 	Queues          []Queue         `toml:"queue"`
+	Routes          []Route         `toml:"route"`
 	Purposes        []Purpose       `toml:"purpose"`
 	Holds           []Hold          `toml:"hold"`
 	Processors      []Processor     `toml:"processor"`
@@ -25,6 +26,10 @@ type Config struct {
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`
+	// Warnings are the problems that do not stop the configuration from
+	// working as written, such as a routing rule that loses mail to an
+	// earlier one; `ticketd check` prints them.
+	Warnings Errors `toml:"-"`
 }
 
 // Server holds process-wide settings.
@@ -157,6 +162,10 @@ type Queue struct {
 	Purpose      string   `toml:"purpose"`       // required, names a [[purpose]]: what tickets of this queue are processed for
 	ResponseTime Duration `toml:"response_time"` // required, the first answer promised to the customer, e.g. "8h" or "2d"
 	Agents       []string `toml:"agents"`        // addresses of the agents who work this queue (bare addresses)
+	// Supervisors are the addresses of those who oversee the queue (bare
+	// addresses). A supervisor need not be one of its agents: the lists
+	// are independent, an address may be in both.
+	Supervisors []string `toml:"supervisors"`
 }
 
 // Purpose is one purpose of processing with its legal basis and retention (GDPR Art. 5(1)(b), 6, 13).

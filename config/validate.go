@@ -201,6 +201,7 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Mailboxes) == 0 {
 		d.errorf("mailbox", "no [[mailbox]] defined, at least one is required")
 	}
+	d.routeValidate(c, queues, mailboxes)
 }
 
 // controller checks the [controller] table, which the transparency notice
@@ -242,16 +243,23 @@ func (d *decoder) queue(p string, q *Queue) {
 	case q.ResponseTime.Duration <= 0:
 		d.keyErrorf(rp, "must be positive, got %s", q.ResponseTime)
 	}
+	d.people(p, "agents", "agent", q.Agents)
+	d.people(p, "supervisors", "supervisor", q.Supervisors)
+}
+
+// people checks a list of addresses of people, such as a queue's agents:
+// each a bare address, each once (in any case).
+func (d *decoder) people(table, key, kind string, list []string) {
 	first := map[string]int{}
-	for i, a := range q.Agents {
-		ap := index(p+".agents", i+1)
+	for i, a := range list {
+		ap := index(table+"."+key, i+1)
 		if a == "" {
 			d.keyErrorf(ap, "must not be empty")
 			continue
 		}
 		d.address(ap, a)
 		if j, ok := first[strings.ToLower(a)]; ok {
-			d.keyErrorf(ap, "duplicate agent %q, first listed as agents[%d]", a, j)
+			d.keyErrorf(ap, "duplicate %s %q, first listed as %s[%d]", kind, a, key, j)
 		} else {
 			first[strings.ToLower(a)] = i + 1
 		}

@@ -37,6 +37,12 @@ func newFileDesk(t *testing.T, mutate ...func(*config.Config)) *fileDesk {
 	for _, m := range mutate {
 		m(cfg)
 	}
+	return openFileDesk(t, cfg)
+}
+
+// openFileDesk is a desk with cfg over a fresh store in cfg's data_dir.
+func openFileDesk(t *testing.T, cfg *config.Config) *fileDesk {
+	t.Helper()
 	fd := &fileDesk{t: t, now: time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)}
 	db, err := store.Open(cfg.Server.DataDir, store.Options{Now: func() time.Time { return fd.now }})
 	if err != nil {

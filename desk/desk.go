@@ -321,9 +321,9 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 	return nil
 }
 
-// keepHeaders are the header fields the loop and spam rules read; they are
-// not stored.
-var keepHeaders = slices.Concat(mime.KeepHeaders, mime.SpamHeaders)
+// keepHeaders are the header fields the loop, spam and routing rules read;
+// they are not stored.
+var keepHeaders = slices.Concat(mime.KeepHeaders, mime.SpamHeaders, config.RouteHeaders)
 
 // sender is who a mail is from: From, else Sender, Reply-To or Return-Path.
 func sender(m *mime.Message) store.Address {
@@ -343,7 +343,8 @@ func sender(m *mime.Message) store.Address {
 }
 
 // store writes one parsed mail: a quarantine record, nothing (a duplicate), or
-// a ticket message; a new ticket gets its acknowledgement queued from address
+// a ticket message; a new ticket goes to the queue its routing rules choose
+// (route), else to queue, and gets its acknowledgement queued from address
 // from unless suppress (or a rule) says why not.
 func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, queue, from, suppress string, blobs *store.BlobWriter) (Outcome, error) {
 	f := it.f
@@ -389,8 +390,9 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		if subject == "" {
 			subject = "(no subject)"
 		}
-		created = &store.Ticket{Subject: subject, Status: store.StatusNew, Queue: queue, RequesterID: person.ID,
-			Participants: []uint64{person.ID}, Origin: origin, Purpose: rt.cfg.Queue(queue).Purpose,
+		queue, routedBy := route(rt.cfg, origin.Mailbox, m, who, queue)
+		created = &store.Ticket{Subject: subject, Status: store.StatusNew, Queue: queue, RoutedBy: routedBy,
+			RequesterID: person.ID, Participants: []uint64{person.ID}, Origin: origin, Purpose: rt.cfg.Queue(queue).Purpose,
 			Language: templates.Language(m.ContentLanguage, m.Text, rt.cfg.Server.Language)}
 		retention.ApplyHoldRules(rt.cfg, created, tx.Now())
 		if err := tx.CreateTicket(created, store.ActorSystem); err != nil {

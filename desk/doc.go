@@ -15,7 +15,12 @@
 //     Message-IDs; then a subject tag "[#N]", which only counts when the sender
 //     already wrote to ticket N (a guessed number must not attach mail to a
 //     stranger's ticket). An empty Message-ID never matches.
-//  4. Store the person, the ticket (new) and the message, with the origin
+//  4. Route a new ticket (route.go): the queue of the first [[route]] that
+//     matches its mail (config.Config.Route; the recipients are To, Cc and
+//     config.RouteHeaders), else the mailbox's queue; the ticket records
+//     which in RoutedBy, and its purpose is its queue's. A reply that
+//     threads into a ticket keeps the ticket's queue.
+//     Store the person, the ticket (new) and the message, with the origin
 //     (channel, mailbox, Message-ID, UID, INTERNALDATE, stored at), in the
 //     same transaction as the rest of the batch and the mailbox checkpoint:
 //     Desk is the imap.Deliverer, Prepare parses outside the transaction,

@@ -13,6 +13,7 @@ type TicketSummary struct {
 	Subject   string        `json:"subject"`
 	Status    string        `json:"status"`
 	Queue     string        `json:"queue"`
+	RoutedBy  string        `json:"routed_by,omitempty"` // store.Ticket.RoutedBy
 	Requester store.Address `json:"requester"`
 	CreatedAt time.Time     `json:"created_at"`
 	UpdatedAt time.Time     `json:"updated_at"`
@@ -110,7 +111,7 @@ func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
 	if err != nil {
 		return TicketSummary{}, err
 	}
-	return TicketSummary{Number: tk.Number, Subject: tk.Subject, Status: tk.Status, Queue: tk.Queue,
+	return TicketSummary{Number: tk.Number, Subject: tk.Subject, Status: tk.Status, Queue: tk.Queue, RoutedBy: tk.RoutedBy,
 		Requester: requester, CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt,
 		Messages: tk.Messages, Origin: tk.Origin, Purpose: tk.Purpose, Language: tk.Language, Ack: ack,
 		ClosedAt: tk.ClosedAt, Holds: tk.Holds, Restricted: tk.Restricted, Objected: tk.Objected,

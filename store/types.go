@@ -38,10 +38,15 @@ const (
 
 // Ticket is one customer request and its conversation.
 type Ticket struct {
-	Number       uint64    `json:"number"`
-	Subject      string    `json:"subject"`
-	Status       string    `json:"status"`
-	Queue        string    `json:"queue"`
+	Number  uint64 `json:"number"`
+	Subject string `json:"subject"`
+	Status  string `json:"status"`
+	Queue   string `json:"queue"`
+	// RoutedBy says how the queue was chosen when the ticket was made: the
+	// [[route]] that matched, counted from 1 in the file of that time, with
+	// what of it held ("route[2]: to \"billing@example.com\""), or that none
+	// did. Empty for tickets made before routing rules existed.
+	RoutedBy     string    `json:"routed_by,omitempty"`
 	RequesterID  uint64    `json:"requester_id"`
 	Participants []uint64  `json:"participants"` // person ids that wrote to the ticket, requester first
 	CreatedAt    time.Time `json:"created_at"`

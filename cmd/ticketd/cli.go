@@ -32,7 +32,19 @@ func cmdCheck(_ context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, err)
 		return &exitError{exitConfig, errReported}
 	}
-	fmt.Fprintf(e.stdout, "%s: ok (%d mailboxes, %d queues, %d purposes)\n", *path, len(cfg.Mailboxes), len(cfg.Queues), len(cfg.Purposes))
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(e.stderr, w)
+	}
+	warnings := ""
+	switch n := len(cfg.Warnings); n {
+	case 0:
+	case 1:
+		warnings = ", 1 warning"
+	default:
+		warnings = fmt.Sprintf(", %d warnings", n)
+	}
+	fmt.Fprintf(e.stdout, "%s: ok (%d mailboxes, %d queues, %d routes, %d purposes%s)\n", *path,
+		len(cfg.Mailboxes), len(cfg.Queues), len(cfg.Routes), len(cfg.Purposes), warnings)
 	return nil
 }
 
@@ -319,7 +331,11 @@ func printTickets(w io.Writer, tks []desk.TicketSummary) error {
 func printTicket(out io.Writer, t *desk.TicketDetail) error {
 	w := &bytes.Buffer{}
 	fmt.Fprintf(w, "Ticket #%d: %s\n", t.Number, t.Subject)
-	fmt.Fprintf(w, "Status:    %s\nQueue:     %s\nRequester: %s\n", t.Status, t.Queue, desk.FormatAddress(t.Requester))
+	fmt.Fprintf(w, "Status:    %s\nQueue:     %s\n", t.Status, t.Queue)
+	if t.RoutedBy != "" {
+		fmt.Fprintf(w, "Routed:    %s\n", t.RoutedBy)
+	}
+	fmt.Fprintf(w, "Requester: %s\n", desk.FormatAddress(t.Requester))
 	printRetention(w, &t.TicketSummary, time.Now())
 	if t.Ack != nil {
 		ack := ackLine(t.Ack)

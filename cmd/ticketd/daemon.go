@@ -36,6 +36,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	logWarnings(log, cfg)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -67,6 +68,13 @@ func loadConfig(e *env, path string) (*config.Config, error) {
 		return nil, &exitError{exitConfig, errReported}
 	}
 	return cfg, nil
+}
+
+// logWarnings logs each warning of cfg (config.Config.Warnings).
+func logWarnings(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration warning", "warning", w.Error())
+	}
 }
 
 func newLogger(w io.Writer, cfg *config.Config) (*slog.Logger, error) {
@@ -251,6 +259,7 @@ func (d *daemon) reload(path string) {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
 		return
 	}
+	logWarnings(d.log, cfg)
 	d.apply(cfg)
 }
 
