@@ -224,7 +224,9 @@ func TestEmptyBodyIsRetried(t *testing.T) {
 	c := newClock(0)
 	s, d, db := runSupervisor(t, supervisedBox(t, &mailtest.Account{Addr: proxy.Addr, Username: srv.Username, Password: srv.Password}), log, c)
 
-	mailtest.WaitFor(t, 20*time.Second, "every mail imported", func() bool { return checkpointUID(t, db) >= last })
+	// The deliverer records a batch in Committed, just after the commit
+	// that moves the checkpoint: wait for both.
+	mailtest.WaitFor(t, 20*time.Second, "every mail imported", func() bool { return checkpointUID(t, db) >= last && len(d.mails()) >= 3 })
 	got := d.mails()
 	var uids []uint32
 	for _, m := range got {
@@ -270,7 +272,7 @@ func TestEmptyBodyIsQuarantinedAtLast(t *testing.T) {
 	log, _ := newCapture()
 	s, d, db := runSupervisor(t, supervisedBox(t, &mailtest.Account{Addr: proxy.Addr, Username: srv.Username, Password: srv.Password}), log, newClock(0))
 
-	mailtest.WaitFor(t, 20*time.Second, "every mail handled", func() bool { return checkpointUID(t, db) >= last })
+	mailtest.WaitFor(t, 20*time.Second, "every mail handled", func() bool { return checkpointUID(t, db) >= last && len(d.mails()) >= 3 })
 	got := d.mails()
 	if len(got) != 3 {
 		t.Fatalf("delivered %+v, want 3 mails", got)
