@@ -70,9 +70,11 @@ var ErrKeyExposed = errors.New("consent: key file open to others")
 // who read it can forge consent links and decisions, so the admin must decide
 // whether to make a new key (remove the file; links already sent stop
 // working) or keep it (chmod 600) because no one else could have read it.
-func LoadKey(dir string) (*Signer, error) {
+func LoadKey(dir string) (*Signer, error) { return loadKey(dir, true) }
+
+func loadKey(dir string, create bool) (*Signer, error) {
 	path := filepath.Join(dir, keyFile)
-	key, err := config.LoadKey(path, keySize, true)
+	key, err := config.LoadKey(path, keySize, create)
 	if errors.Is(err, config.ErrFileMode) || errors.Is(err, config.ErrFileOwner) {
 		return nil, fmt.Errorf("%w: %w; whoever could read it can forge consent links: "+
 			"remove it to make a new key (links already sent stop working), or chmod 600 it if no one else can have read it",
@@ -88,12 +90,12 @@ func LoadKey(dir string) (*Signer, error) {
 // existed before, a new key would silently break every consent link mailed so
 // far, so a missing key is an error that says so.
 func ReadKey(dir string) (*Signer, error) {
-	path := filepath.Join(dir, keyFile)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	s, err := loadKey(dir, false)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("consent key %s is missing: the consent links already mailed need it; "+
-			"restore it from the backup it was saved with (see ticketd restore)", path)
+			"restore it from the backup it was saved with (see ticketd restore)", filepath.Join(dir, keyFile))
 	}
-	return LoadKey(dir)
+	return s, err
 }
 
 // NewSigner uses key (at least 32 bytes); for tests.

@@ -135,12 +135,6 @@ func (s *Scheduler) Stop() {
 	s.bg.Wait()
 }
 
-func (s *Scheduler) config() *config.Config {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cfg
-}
-
 func (s *Scheduler) reindex(cfg *config.Config) {
 	s.bg.Add(1)
 	go func() {
@@ -164,7 +158,7 @@ func (s *Scheduler) RunPurge() {
 	s.work.Lock()
 	defer s.work.Unlock()
 	start := time.Now()
-	rep, err := Purge(s.ctx, s.db, s.config(), PurgeOptions{At: s.now(), Actor: store.ActorScheduler, Progress: func(done, total int) {
+	rep, err := Purge(s.ctx, s.db, s.Config(), PurgeOptions{At: s.now(), Actor: store.ActorScheduler, Progress: func(done, total int) {
 		s.log.Info("retention purge in progress", "done", done, "total", total)
 	}})
 	attrs := []any{"anonymized", rep.Anonymized, "deleted", rep.Deleted, "held", len(rep.Held), "quarantine_deleted", len(rep.Quarantine),
@@ -184,7 +178,7 @@ func (s *Scheduler) RunSweep() {
 	s.work.Lock()
 	defer s.work.Unlock()
 	start := time.Now()
-	rep, err := SweepConsent(s.ctx, s.db, s.config(), s.now())
+	rep, err := SweepConsent(s.ctx, s.db, s.Config(), s.now())
 	attrs := []any{"restricted", rep.Restricted, "erased", rep.Erased, "held_restricted", rep.HeldRestricted,
 		"replanned", rep.Replanned, "duration", time.Since(start).Round(time.Millisecond)}
 	if err != nil {

@@ -348,10 +348,10 @@ func Restore(from, dir string, force bool) (*RestoreInfo, error) {
 		info.Replaced = aside
 	}
 	if err := moveStore(stage, dir, false); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
+		return info, fmt.Errorf("restore: %w%s", err, replacedNote(info))
 	}
 	if err := syncDir(dir); err != nil {
-		return nil, err
+		return info, fmt.Errorf("restore: %w%s", err, replacedNote(info))
 	}
 	db, err := Open(dir, Options{})
 	if err != nil {
@@ -527,6 +527,15 @@ func checkCopy(stage string, info *RestoreInfo) error {
 		info.Warnings = append(info.Warnings, fmt.Sprintf("%d blob files were already missing when the backup was made", len(info.MissingBlobs)))
 	}
 	return nil
+}
+
+// replacedNote names where the store that was there went, for an error
+// after it was moved aside.
+func replacedNote(info *RestoreInfo) string {
+	if info.Replaced == "" {
+		return ""
+	}
+	return "; the store that was there is in " + info.Replaced
 }
 
 // moveStore renames the database, the key files and the blobs directory
