@@ -18,6 +18,9 @@ const (
 	reasonDisabled = "acknowledgements are disabled ([acknowledgement] enabled = false)"
 	reasonOldMail  = "the mail was in the mailbox before ticketd first read it"
 	reasonSilent   = "imported without acknowledgement (ingest -silent)"
+	// reasonRetried: a mail that becomes a ticket by quarantine retry
+	// more than retryAckAge after it was received gets no acknowledgement.
+	reasonRetried = "taken from quarantine by quarantine retry a week or more after it was received"
 	// reasonReplyToOnly: the mail names no author, only a Reply-To, which
 	// is never the destination of an automatic response (RFC 3834 §4).
 	reasonReplyToOnly = "no From or Sender address, and no acknowledgement goes to a Reply-To address"
@@ -31,17 +34,16 @@ const (
 // of a new ticket, in the ticket's own transaction: no ticket without its
 // queued mail, no mail for a rolled-back ticket. A suppression is recorded on
 // the ticket with its reason.
-func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mime.Message, person *store.Person, from string, suppress string) (queued bool, err error) {
+func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mime.Message, person *store.Person, from string, suppress, spam string) (queued bool, err error) {
 	cfg := rt.cfg
 	// The acknowledgement goes to the requester, the address the ticket's
 	// person was made from, never to a Reply-To: the consent link in it acts
 	// for that person, so it must reach that person's address (see README,
 	// "The acknowledgement").
+	// person was made from sender(m) in this transaction (Desk.store), so
+	// the requester and the recipient are one address.
 	to := sender(m)
 	to.Name = templates.EchoName(to.Name)
-	if store.NormalizeEmail(to.Email) != person.Email {
-		return false, fmt.Errorf("acknowledge ticket %d: the sender is not the requester (person %d)", tk.Number, person.ID)
-	}
 	if suppress == "" && m.From.Email == "" && m.Sender.Email == "" && len(m.ReplyTo) > 0 && to.Email == m.ReplyTo[0].Email {
 		suppress = reasonReplyToOnly
 	}
@@ -52,9 +54,7 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mime.Me
 		suppress = rt.policy.Suppress(m)
 	}
 	if suppress == "" {
-		if v := rt.spam.Verdict(m); v != "" {
-			suppress = reasonSpam + v // no backscatter
-		}
+		suppress = spam // no backscatter
 	}
 	if suppress == "" {
 		ok, err := tx.TakeAckSlot(to.Email, cfg.Acknowledgement.MaxPerSender, cfg.Acknowledgement.Window.Duration)

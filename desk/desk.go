@@ -124,6 +124,10 @@ type parsed struct {
 	f      *mail.Fetched
 	msg    *mime.Message
 	reason string // non-empty: quarantine with this reason
+	// spam is the verdict of a trusted spam filter header with its
+	// reasonSpam prefix, "" for none: no acknowledgement goes to such mail,
+	// and with [spam] action = "quarantine" it is also the reason.
+	spam string
 }
 
 // Prepare implements imap.Deliverer: it parses the batch (in parallel, the
@@ -136,7 +140,7 @@ func (d *Desk) Prepare(ctx context.Context, b *imap.Batch) (imap.Prepared, error
 		return nil, fmt.Errorf("deliver: mailbox %q is not configured", b.Mailbox)
 	}
 	blobs := d.DB.NewBlobWriter()
-	items, err := d.parseAll(b.Mails, blobs)
+	items, err := d.parseAll(rt, b.Mails, blobs)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +211,7 @@ func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string, sile
 		suppress = reasonSilent
 	}
 	blobs := d.DB.NewBlobWriter()
-	items, err := d.parseAll([]*mail.Fetched{f}, blobs)
+	items, err := d.parseAll(rt, []*mail.Fetched{f}, blobs)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -268,7 +272,8 @@ func receivedAt(it *parsed, now time.Time) (time.Time, string) {
 
 // parseAll parses the mails in parallel, their attachments going to blobs.
 // Only a failure to store blobs is an error; anything wrong with a mail is its reason.
-func (d *Desk) parseAll(mails []*mail.Fetched, blobs *store.BlobWriter) ([]*parsed, error) {
+// The spam verdict is read here too, once and outside any transaction.
+func (d *Desk) parseAll(rt *setup, mails []*mail.Fetched, blobs *store.BlobWriter) ([]*parsed, error) {
 	items := make([]*parsed, len(mails))
 	errs := make([]error, len(mails))
 	var wg sync.WaitGroup
@@ -289,6 +294,17 @@ func (d *Desk) parseAll(mails []*mail.Fetched, blobs *store.BlobWriter) ([]*pars
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	for _, it := range items {
+		if it.msg == nil || it.reason != "" {
+			continue
+		}
+		if v := rt.spam.Verdict(it.msg); v != "" {
+			it.spam = reasonSpam + v
+			if rt.cfg.Spam.Action == "quarantine" {
+				it.reason = it.spam
+			}
+		}
 	}
 	return items, nil
 }
@@ -364,12 +380,6 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		}
 		return Outcome{Ticket: msg.Ticket, Message: id, Duplicate: true}, nil
 	}
-	if rt.cfg.Spam.Action == "quarantine" {
-		if v := rt.spam.Verdict(m); v != "" {
-			it.reason = reasonSpam + v
-			return d.quarantine(tx, it, origin, blobs)
-		}
-	}
 	who := sender(m)
 	person, err := tx.EnsurePerson(who.Email, who.Name, store.ActorSystem)
 	if err != nil {
@@ -413,7 +423,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 	}
 	out.Message = sm.ID
 	if created != nil {
-		if out.AckQueued, err = d.acknowledge(tx, rt, tk, m, person, from, suppress); err != nil {
+		if out.AckQueued, err = d.acknowledge(tx, rt, tk, m, person, from, suppress, it.spam); err != nil {
 			return Outcome{}, err
 		}
 		if tk.Ack != nil {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-message"
 
@@ -200,7 +201,7 @@ func (d *Desk) RetryQuarantine(ctx context.Context, id uint64) (Outcome, error) 
 	defer f.Release()
 	f.UID, f.InternalDate = q.Origin.UID, q.Origin.ReceivedAt
 	blobs := d.DB.NewBlobWriter()
-	items, err := d.parseAll([]*mail.Fetched{f}, blobs)
+	items, err := d.parseAll(rt, []*mail.Fetched{f}, blobs)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -219,9 +220,13 @@ func (d *Desk) RetryQuarantine(ctx context.Context, id uint64) (Outcome, error) 
 			cur.Reason = it.reason
 			return tx.UpdateQuarantine(cur, actorAdmin, "retried, still quarantined with a new reason")
 		}
-		origin := store.Origin{Channel: cur.Origin.Channel, Mailbox: cur.Origin.Mailbox, UID: cur.Origin.UID,
-			UIDValidity: cur.Origin.UIDValidity, ReceivedAt: cur.Origin.ReceivedAt}
-		if out, err = d.store(tx, rt, it, origin, queue, from, "", blobs); err != nil {
+		origin := cur.Origin
+		origin.MessageID, origin.StoredAt = "", time.Time{} // store fills them in
+		suppress := ""
+		if tx.Now().Sub(origin.ReceivedAt) > retryAckAge {
+			suppress = reasonRetried // an acknowledgement weeks late is no acknowledgement
+		}
+		if out, err = d.store(tx, rt, it, origin, queue, from, suppress, blobs); err != nil {
 			return err
 		}
 		if err := tx.PutBlobs(blobs); err != nil {
@@ -238,6 +243,10 @@ func (d *Desk) RetryQuarantine(ctx context.Context, id uint64) (Outcome, error) 
 	}
 	return out, err
 }
+
+// retryAckAge is how long after it was received a mail retried from
+// quarantine still gets its acknowledgement.
+const retryAckAge = 7 * 24 * time.Hour
 
 // DeleteQuarantine deletes quarantine record id and its raw copy (a file
 // is overwritten before it is removed), then overwrites the free pages of

@@ -95,6 +95,14 @@ func TestSpamQuarantine(t *testing.T) {
 	if qs := quarantined(t, fd); len(qs) != 1 {
 		t.Errorf("%d quarantine entries", len(qs))
 	}
+	// A retry reads the same verdict: the entry and its copy stay.
+	retried, err := fd.d.RetryQuarantine(t.Context(), out.Quarantine)
+	if err != nil || retried.Quarantine != out.Quarantine || retried.Reason != want {
+		t.Errorf("retry: %+v, %v; want it still quarantined with %q", retried, err, want)
+	}
+	if qs := quarantined(t, fd); len(qs) != 1 || qs[0].Blob == "" || fd.ticket(1) != nil {
+		t.Errorf("after the retry: quarantine %+v, ticket %+v", qs, fd.ticket(1))
+	}
 }
 
 func quarantined(t *testing.T, fd *fileDesk) []*store.Quarantine {
