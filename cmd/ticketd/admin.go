@@ -140,7 +140,10 @@ func serveOp(env *opEnv, log *slog.Logger) http.HandlerFunc {
 	}
 }
 
-// flushWriter sends each write to the client at once, so progress lines arrive as they are written.
+// flushWriter sends what was written to the client at the end of each
+// line, so progress lines arrive as they are written, and a table written
+// cell by cell (tabwriter) is not one chunk a cell; the rest goes when the
+// handler returns.
 type flushWriter struct {
 	w  io.Writer
 	rc *http.ResponseController
@@ -148,7 +151,7 @@ type flushWriter struct {
 
 func (f *flushWriter) Write(p []byte) (int, error) {
 	n, err := f.w.Write(p)
-	if err == nil {
+	if err == nil && len(p) > 0 && p[len(p)-1] == '\n' {
 		err = f.rc.Flush()
 	}
 	return n, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -96,18 +97,22 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// errNoInput marks an input file that cannot be read.
-var errNoInput = errors.New("cannot read the input")
+// errNoInput marks an input file that cannot be read; errNoMail an input
+// without a byte.
+var (
+	errNoInput = errors.New("cannot read the input")
+	errNoMail  = errors.New("the input is empty, it holds no mail")
+)
 
 // ingestExit is the exit code for the failure of one input.
 func ingestExit(err error) int {
 	switch {
 	case errors.Is(err, errNoInput):
 		return exitNoInput
-	case errors.Is(err, desk.ErrBadRequest):
+	case errors.Is(err, errNoMail):
 		return exitDataErr
 	}
-	return exitTempFail
+	return exitTempFail // whatever the daemon answered: an MTA keeps the mail
 }
 
 // moreUrgent is the exit code of two failures that matters more to the
@@ -181,8 +186,15 @@ func ingestOne(ctx context.Context, e *env, c adminClient, name string, req desk
 		r, mtime = f, fi.ModTime()
 	}
 	req.Modified = mtime
+	// An input without a byte is the one failure that is the mail's own
+	// (65); it is seen here, before the daemon is asked, so that every
+	// answer of the daemon's stays temporary to an MTA (75).
+	br := bufio.NewReader(r)
+	if _, err := br.Peek(1); err == io.EOF {
+		return desk.Outcome{}, errNoMail
+	}
 	var buf bytes.Buffer
-	if err := c.call(ctx, "ingest", req, r, &buf); err != nil {
+	if err := c.call(ctx, "ingest", req, br, &buf); err != nil {
 		return desk.Outcome{}, err
 	}
 	var o desk.Outcome
@@ -323,7 +335,7 @@ func printTickets(w io.Writer, tks []desk.TicketSummary) error {
 	fmt.Fprintln(tw, "#\tSTATUS\tQUEUE\tCREATED\tMSGS\tREQUESTER\tPURGE\tSUBJECT")
 	for _, t := range tks {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Number, statusLine(t, time.Now()), t.Queue, t.CreatedAt.Local().Format(time.DateTime),
-			t.Messages, dash(t.Requester.Email), column(t.PurgeAt), oneLine(t.Subject, 60))
+			t.Messages, printable(dash(t.Requester.Email)), column(t.PurgeAt), printable(oneLine(t.Subject, 60)))
 	}
 	return tw.Flush()
 }
@@ -355,8 +367,31 @@ func printTicket(out io.Writer, t *desk.TicketDetail) error {
 			fmt.Fprintf(w, "[attachment %q, %s, %d bytes]\n", a.Filename, a.ContentType, a.Size)
 		}
 	}
-	_, err := out.Write(w.Bytes())
+	_, err := io.WriteString(out, terminalSafe(w.String()))
 	return err
+}
+
+// terminalSafe replaces the control characters of s but line feeds and
+// tabs: text from mail (subjects, bodies, file names) must not reach the
+// admin's terminal as escape sequences.
+func terminalSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' {
+			return r
+		}
+		return printableRune(r)
+	}, s)
+}
+
+// printable replaces every control character of s but tabs, line feeds
+// too: for a value that must stay on one line.
+func printable(s string) string { return strings.Map(printableRune, s) }
+
+func printableRune(r rune) rune {
+	if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+		return '\uFFFD'
+	}
+	return r
 }
 
 // ackLine is what became of a ticket's acknowledgement: suppressed with the

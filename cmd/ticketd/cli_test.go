@@ -320,3 +320,29 @@ func TestIngestReceivedTime(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintTicketIsTerminalSafe: what a mail carries (subject, body, file
+// names, the requester) reaches the admin's terminal without control
+// characters, so no escape sequence acts on it; line breaks of the text stay.
+func TestPrintTicketIsTerminalSafe(t *testing.T) {
+	esc := "\x1b]0;owned\x07\x1b[2J\u009b31m"
+	tk := &desk.TicketDetail{TicketSummary: desk.TicketSummary{Number: 1, Subject: "Hilfe" + esc,
+		Requester: store.Address{Name: "Eve" + esc, Email: "eve@example.org"}},
+		Messages: []*store.Message{{ID: 1, Subject: "Hilfe" + esc, Text: "Zeile 1\n" + esc + "Zeile 2\n",
+			Attachments: []store.Attachment{{Filename: "a" + esc + ".txt"}}}}}
+	var detail, list strings.Builder
+	if err := printTicket(&detail, tk); err != nil {
+		t.Fatal(err)
+	}
+	if err := printTickets(&list, []desk.TicketSummary{tk.TicketSummary}); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"tickets show": detail.String(), "tickets list": list.String()} {
+		if strings.ContainsAny(out, "\x1b\x07\u009b") {
+			t.Errorf("%s passes control characters:\n%q", name, out)
+		}
+	}
+	if !strings.Contains(detail.String(), "Zeile 1\n") {
+		t.Errorf("the text lost its line breaks:\n%s", detail.String())
+	}
+}

@@ -328,14 +328,16 @@ func TestIngestWithoutDaemon(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	smtpAddr := freePort(t)
-	d := startProc(t, "demo", "-for", "60s", "-smtp", smtpAddr, "-imap", freePort(t), "-http", freePort(t))
+	// Port 0: the demo takes free ports, so no other process can take them
+	// between a look and the demo's listen.
+	d := startProc(t, "demo", "-for", "60s", "-smtp", "127.0.0.1:0", "-imap", "127.0.0.1:0", "-http", "127.0.0.1:0")
 	d.waitLog(t, "Send more mail")
 
 	// The way to send more mail that it prints works with nothing but the binary.
 	send := regexp.MustCompile(`ticketd (demo send -smtp \S+) -from`).FindStringSubmatch(d.log())
-	if send == nil || !strings.Contains(send[1], smtpAddr) {
-		t.Fatalf("demo printed no demo send line for -smtp %s:\n%s", smtpAddr, d.log())
+	smtpAddr := regexp.MustCompile(`SMTP server  (127\.0\.0\.1:\d+)`).FindStringSubmatch(d.log())
+	if send == nil || smtpAddr == nil || smtpAddr[1] == "127.0.0.1:0" || !strings.Contains(send[1], smtpAddr[1]) {
+		t.Fatalf("demo printed no demo send line for its SMTP server:\n%s", d.log())
 	}
 	runWant(t, 0, append(strings.Fields(send[1]), "-from", "Kim <kim@example.org>", "-subject", "Noch eine Frage", "Wo", "ist", "mein", "Paket?")...)
 	d.waitLog(t, "new ticket #3")
@@ -365,7 +367,7 @@ func TestDemo(t *testing.T) {
 	if d.err != nil {
 		t.Fatalf("demo: %v\n%s", d.err, out)
 	}
-	for _, want := range []string{"new ticket #1", "new ticket #2", "reply added to ticket #1", "quarantined mail", "demo send -smtp " + smtpAddr,
+	for _, want := range []string{"new ticket #1", "new ticket #2", "reply added to ticket #1", "quarantined mail", "demo send -smtp " + smtpAddr[1],
 		"acknowledgement sent to joerg@example.org (de)", "acknowledgement sent to ann@example.com (en)",
 		"consent page for ticket #2: http://", "stopping"} {
 		if !strings.Contains(out, want) {

@@ -182,15 +182,3 @@ func opQuarantineDelete(_ context.Context, env *opEnv, args quarantineArgs, _ *o
 	_, err = fmt.Fprintf(out, "quarantined mail %d deleted, with its raw copy (free pages overwritten: %d)\n", id, sc.Pages)
 	return err
 }
-
-// printable replaces control characters (a mail's header may carry terminal
-// escape sequences) with U+FFFD, so that what a mail says cannot steer the
-// admin's terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
-}
