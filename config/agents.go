@@ -13,6 +13,18 @@ type Agents struct {
 	// address. Default: the [spam] authserv_ids (the same servers); [] means
 	// none is believed and the reply address and From decide alone.
 	AuthservIDs []string `toml:"authserv_ids"`
+	// Schedule is when ticketd looks for tickets due soon (a reminder to
+	// the queue's agents) and overdue (an escalation to its supervisors),
+	// each sent once per ticket and due time; a cron spec, default
+	// "*/5 * * * *".
+	Schedule string `toml:"schedule"`
+	// RemindBefore is how long before its due time a ticket counts as
+	// due soon; default "2h".
+	RemindBefore Duration `toml:"remind_before"`
+	// DigestSchedule is when each agent gets the digest of its queues'
+	// open, due-soon and overdue tickets; a cron spec, default
+	// "0 7 * * 1-5"; "off" sends none.
+	DigestSchedule string `toml:"digest_schedule"`
 }
 
 // agentsDefaults fills in the [agents] keys the file leaves out.

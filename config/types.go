@@ -166,6 +166,44 @@ type Queue struct {
 	// addresses). A supervisor need not be one of its agents: the lists
 	// are independent, an address may be in both.
 	Supervisors []string `toml:"supervisors"`
+	// Notify is what an agent notification carries of the customer's
+	// text: "full" (all of it) or "minimal" (the facts and a short
+	// excerpt; the agent asks for the rest with #show); default "full".
+	Notify string `toml:"notify"`
+	// ReopenWithin is how long after closing a customer's reply reopens
+	// the ticket; a later reply makes a new ticket that refers to the old
+	// one. Default "30d".
+	ReopenWithin Duration `toml:"reopen_within"`
+	// BusinessHours, when set, counts response_time in working time only;
+	// nil counts it around the clock.
+	BusinessHours *BusinessHours `toml:"business_hours"`
+}
+
+// Notify values of a queue.
+const (
+	NotifyFull    = "full"
+	NotifyMinimal = "minimal"
+)
+
+// BusinessHours are the working hours a queue's response time is counted in.
+type BusinessHours struct {
+	// Days are the working days: "mon" .. "sun"; default Monday to Friday.
+	Days []string `toml:"days"`
+	// Start and End are the working hours of each working day, "HH:MM"
+	// in TimeZone; Start before End. Required.
+	Start string `toml:"start"`
+	End   string `toml:"end"`
+	// TimeZone is an IANA time zone name such as "Europe/Berlin"; required.
+	TimeZone string `toml:"time_zone"`
+	// Holidays are dates ("2026-12-24") that are not working days.
+	Holidays []string `toml:"holidays"`
+
+	// Parsed forms, set by Load.
+	Location     *time.Location  `toml:"-"`
+	Weekdays     [7]bool         `toml:"-"` // by time.Weekday
+	StartMinute  int             `toml:"-"` // minutes after midnight
+	EndMinute    int             `toml:"-"`
+	HolidayDates map[string]bool `toml:"-"` // "2026-12-24"
 }
 
 // Purpose is one purpose of processing with its legal basis and retention (GDPR Art. 5(1)(b), 6, 13).
