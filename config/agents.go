@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Agents holds what ticketd needs to believe that a reply came from an
 // agent (package agent): besides the signed reply address and the agent's
@@ -29,7 +32,11 @@ type Agents struct {
 
 // agentsDefaults fills in the [agents] keys the file leaves out.
 func (d *decoder) agentsDefaults(c *Config) {
-	setDefault(d, "agents.authserv_ids", &c.Agents.AuthservIDs, append([]string{}, c.Spam.AuthservIDs...))
+	a := &c.Agents
+	setDefault(d, "agents.authserv_ids", &a.AuthservIDs, append([]string{}, c.Spam.AuthservIDs...))
+	setDefault(d, "agents.schedule", &a.Schedule, "*/5 * * * *")
+	setDefault(d, "agents.remind_before", &a.RemindBefore, Duration{2 * time.Hour})
+	setDefault(d, "agents.digest_schedule", &a.DigestSchedule, "0 7 * * 1-5")
 }
 
 // agentsValidate checks the [agents] table.
@@ -38,7 +45,20 @@ func (d *decoder) agentsValidate(c *Config) {
 	if d.has("agents.authserv_ids") {
 		d.authservIDs("agents.authserv_ids", c.Agents.AuthservIDs)
 	}
+	a := &c.Agents
+	d.schedule("agents.schedule", a.Schedule)
+	if a.RemindBefore.Duration <= 0 {
+		d.keyErrorf("agents.remind_before", "must be positive, got %s", a.RemindBefore)
+	}
+	if a.DigestSchedule != ScheduleOff {
+		if _, err := ParseSchedule(a.DigestSchedule); err != nil {
+			d.keyErrorf("agents.digest_schedule", "%s (or %q for no digest)", err, ScheduleOff)
+		}
+	}
 }
+
+// Digest reports whether agents get a daily digest (digest_schedule is not "off").
+func (a *Agents) Digest() bool { return a.DigestSchedule != ScheduleOff }
 
 // authservIDs checks a list of authserv-ids: none blank, each one token
 // (RFC 8601 §2.2) such as a host name.

@@ -185,12 +185,15 @@ const (
 	NotifyMinimal = "minimal"
 )
 
-// BusinessHours are the working hours a queue's response time is counted in.
+// BusinessHours are the working hours a queue's response time is counted in
+// (package sla): the [queue.business_hours] table of one [[queue]].
 type BusinessHours struct {
-	// Days are the working days: "mon" .. "sun"; default Monday to Friday.
+	// Days are the working days: "mon" .. "sun" in any case, each once, at
+	// least one; default Monday to Friday.
 	Days []string `toml:"days"`
 	// Start and End are the working hours of each working day, "HH:MM"
-	// in TimeZone; Start before End. Required.
+	// (24-hour clock) on the wall clock of TimeZone; Start before End, End
+	// may be "24:00". Required.
 	Start string `toml:"start"`
 	End   string `toml:"end"`
 	// TimeZone is an IANA time zone name such as "Europe/Berlin"; required.
@@ -198,11 +201,11 @@ type BusinessHours struct {
 	// Holidays are dates ("2026-12-24") that are not working days.
 	Holidays []string `toml:"holidays"`
 
-	// Parsed forms, set by Load.
+	// Parsed forms, set by Parse and Load.
 	Location     *time.Location  `toml:"-"`
 	Weekdays     [7]bool         `toml:"-"` // by time.Weekday
-	StartMinute  int             `toml:"-"` // minutes after midnight
-	EndMinute    int             `toml:"-"`
+	StartMinute  int             `toml:"-"` // minutes after midnight, 0 .. 1439
+	EndMinute    int             `toml:"-"` // minutes after midnight, up to 1440
 	HolidayDates map[string]bool `toml:"-"` // "2026-12-24"
 }
 

@@ -100,6 +100,9 @@ func (d *decoder) defaults(c *Config) {
 		setDefault(d, p+".batch_size", &b.BatchSize, 200)
 		setDefault(d, p+".command_timeout", &b.CommandTimeout, Duration{defaultInterval})
 	}
+	for i := range c.Queues {
+		d.queueDefaults(queuePath(i), &c.Queues[i])
+	}
 	for i := range c.Purposes {
 		setDefault(d, purposePath(i)+".on_expiry", &c.Purposes[i].OnExpiry, "anonymize")
 	}
@@ -245,6 +248,7 @@ func (d *decoder) queue(p string, q *Queue) {
 	}
 	d.people(p, "agents", "agent", q.Agents)
 	d.people(p, "supervisors", "supervisor", q.Supervisors)
+	d.queueLoop(p, q)
 }
 
 // people checks a list of addresses of people, such as a queue's agents:
