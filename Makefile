@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzConsentPath$$' -fuzztime=30s ./consent/
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=30s ./agent/
 	$(GO) test -run='^$$' -fuzz='^FuzzSenderAuthentication$$' -fuzztime=30s ./mail/mime/
+	$(GO) test -run='^$$' -fuzz='^FuzzDue$$' -fuzztime=30s ./sla/
 
 clean:
 	rm -rf bin
