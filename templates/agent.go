@@ -455,13 +455,13 @@ func (s *Set) checkAgent(lang string) error {
 	}
 	endsWithCommands := func(role, out string) error {
 		if !strings.HasSuffix(out, commands) {
-			return fmt.Errorf(`templates: %s: does not end with the command help ({{template "%s" .}})`, as.where[role], roleCommands)
+			return fmt.Errorf(`templates: %s: does not end with the command help ({{template "%s" .}})`, as.blame(role), roleCommands)
 		}
 		return nil
 	}
 	shows := func(role, out, value, field string) error {
 		if value != "" && !strings.Contains(out, value) {
-			return fmt.Errorf("templates: %s: leaves out %s", as.where[role], field)
+			return fmt.Errorf("templates: %s: leaves out %s", as.blame(role), field)
 		}
 		return nil
 	}
@@ -531,6 +531,18 @@ func (s *Set) checkAgent(lang string) error {
 		}
 	}
 	return first
+}
+
+// blame names the file of role for a check its output failed, and the
+// overrides of the templates it may include: one of them may be at fault.
+func (as *agentSet) blame(role string) string {
+	where := as.where[role]
+	for _, inc := range []string{roleFacts, roleCommands} {
+		if inc != role && !strings.HasPrefix(as.where[inc], "built-in ") {
+			where += " (with " + as.where[inc] + ")"
+		}
+	}
+	return where
 }
 
 // agentSampleSet is what Load renders the agent templates of one language
