@@ -33,15 +33,7 @@ type agentSet struct {
 	where map[string]string   // by role: "built-in agent-show.de.txt.tmpl" or the override's path
 }
 
-func agentNames() []string {
-	var names []string
-	for _, lang := range langs {
-		for _, role := range agentRoles {
-			names = append(names, fileName(role, lang, extText))
-		}
-	}
-	return names
-}
+func agentNames() []string { return roleNames(agentRoles, extText) }
 
 // AgentTicket is the facts of a ticket an agent mail shows.
 type AgentTicket struct {
@@ -445,7 +437,6 @@ func (s *Set) loadAgent(overrides map[string]string) error {
 // restricted, and then say why), and that a refusal gives every reason.
 func (s *Set) checkAgent(lang string) error {
 	as := s.agent[lang]
-	sm := agentSamples(lang)
 	commands, err := as.render(roleCommands, 0, Hint{Lang: lang, Support: "support@sample.example"}, nil)
 	if err != nil {
 		return err
@@ -453,84 +444,21 @@ func (s *Set) checkAgent(lang string) error {
 	if strings.TrimSpace(commands) == "" {
 		return fmt.Errorf("templates: %s: the command help is empty", as.where[roleCommands])
 	}
-	endsWithCommands := func(role, out string) error {
-		if !strings.HasSuffix(out, commands) {
-			return fmt.Errorf(`templates: %s: does not end with the command help ({{template "%s" .}})`, as.blame(role), roleCommands)
-		}
-		return nil
-	}
-	shows := func(role, out, value, field string) error {
-		if value != "" && !strings.Contains(out, value) {
-			return fmt.Errorf("templates: %s: leaves out %s", as.blame(role), field)
-		}
-		return nil
-	}
-	var first error
-	check := func(err error) {
-		if first == nil {
-			first = err
-		}
-	}
-	for _, n := range sm.notifications {
-		_, out, err := s.Notification(n)
+	for _, sm := range agentSamples(lang) {
+		_, out, err := sm.render(s)
 		if err != nil {
 			return err
 		}
-		check(endsWithCommands(roleNotification, out))
-		if n.Ticket.Restricted == "" {
-			check(shows(roleNotification, out, mailText(n.Text), "the customer's text (.Text)"))
-		} else {
-			check(shows(roleNotification, out, n.Ticket.Restricted, "why processing is restricted (.Ticket.Restricted)"))
+		if sm.commands && !strings.HasSuffix(out, commands) {
+			return fmt.Errorf(`templates: %s: does not end with the command help ({{template "%s" .}})`, as.blame(sm.role), roleCommands)
 		}
-	}
-	for _, r := range sm.refusals {
-		_, out, err := s.Refusal(r)
-		if err != nil {
-			return err
-		}
-		if r.Ticket != 0 {
-			check(endsWithCommands(roleRefusal, out))
-		}
-		for _, reason := range r.Reasons {
-			check(shows(roleRefusal, out, reason, "a reason (.Reasons)"))
-		}
-		check(shows(roleRefusal, out, r.Hint, "the hint (.Hint)"))
-	}
-	for _, h := range sm.hints {
-		_, out, err := s.Hint(h)
-		if err != nil {
-			return err
-		}
-		check(endsWithCommands(roleHint, out))
-	}
-	for _, sh := range sm.shows {
-		_, out, err := s.Show(sh)
-		if err != nil {
-			return err
-		}
-		check(endsWithCommands(roleShow, out))
-		for _, m := range sh.Messages {
-			if sh.Ticket.Restricted == "" {
-				check(shows(roleShow, out, mailText(m.Text), "a message's text (.Text)"))
+		for _, w := range sm.shows {
+			if w.value != "" && !strings.Contains(out, w.value) {
+				return fmt.Errorf("templates: %s: leaves out %s", as.blame(sm.role), w.field)
 			}
 		}
-		if sh.Ticket.Restricted != "" {
-			check(shows(roleShow, out, sh.Ticket.Restricted, "why processing is restricted (.Ticket.Restricted)"))
-		}
 	}
-	for _, r := range sm.reminders {
-		_, out, err := s.Reminder(r)
-		if err != nil {
-			return err
-		}
-		check(endsWithCommands(roleReminder, out))
-	}
-	for _, d := range sm.digests {
-		if _, _, err := s.Digest(d); err != nil {
-			return err
-		}
-	}
-	return first
+	return nil
 }
 
 // blame names the file of role for a check its output failed, and the
@@ -545,16 +473,16 @@ func (as *agentSet) blame(role string) string {
 	return where
 }
 
-// agentSampleSet is what Load renders the agent templates of one language
-// with.
-type agentSampleSet struct {
-	notifications []Notification
-	refusals      []Refusal
-	hints         []Hint
-	shows         []Show
-	reminders     []Reminder
-	digests       []Digest
+// agentSample is one mail Load renders, and what it must show.
+type agentSample struct {
+	role     string
+	render   func(*Set) (subject, text string, err error)
+	commands bool // ends with the command help
+	shows    []shown
 }
+
+// shown is a value a sample mail must show, and the field it comes from.
+type shown struct{ value, field string }
 
 // sampleTickets take every branch of the facts: each status and consent
 // state (and an unknown one), restricted or not, a requester erased, an
@@ -594,8 +522,16 @@ func sampleTickets() []AgentTicket {
 	return out
 }
 
-func agentSamples(lang string) agentSampleSet {
-	var sm agentSampleSet
+// agentSamples are the mails Load renders the agent templates of lang
+// with: together they take every branch of the built-in templates.
+func agentSamples(lang string) []agentSample {
+	var out []agentSample
+	add := func(role string, commands bool, render func(*Set) (string, string, error), shows ...shown) {
+		out = append(out, agentSample{role: role, render: render, commands: commands, shows: shows})
+	}
+	restricted := func(t AgentTicket) shown {
+		return shown{t.Restricted, "why processing is restricted (.Ticket.Restricted)"}
+	}
 	at := time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC)
 	tickets := sampleTickets()
 	for i, t := range tickets {
@@ -608,10 +544,18 @@ func agentSamples(lang string) agentSampleSet {
 			if i == 1 && j == 0 {
 				n.Text = ""
 			}
-			sm.notifications = append(sm.notifications, n)
+			want := shown{n.Text, "the customer's text (.Text)"}
+			if t.Restricted != "" {
+				want = restricted(t)
+			}
+			add(roleNotification, true, func(s *Set) (string, string, error) { return s.Notification(n) }, want)
 		}
-		sm.reminders = append(sm.reminders, Reminder{Lang: lang, Ticket: t}, Reminder{Lang: lang, Ticket: t, Escalation: true})
-		var msgs []ShownMessage
+		for _, esc := range []bool{false, true} {
+			r := Reminder{Lang: lang, Ticket: t, Escalation: esc}
+			add(roleReminder, true, func(s *Set) (string, string, error) { return s.Reminder(r) })
+		}
+		sh := Show{Lang: lang, Ticket: t}
+		var want []shown
 		for k, kind := range []string{"customer", "answer", "note", "refused", "sample-kind"} {
 			m := ShownMessage{At: at.Add(time.Duration(k) * time.Hour), Kind: kind, From: "Sample Author <author@sample.example>",
 				Text: fmt.Sprintf("Sample message %d.%d", i, k)}
@@ -621,21 +565,35 @@ func agentSamples(lang string) agentSampleSet {
 			if k == 4 {
 				m.Text = ""
 			}
-			msgs = append(msgs, m)
+			sh.Messages = append(sh.Messages, m)
+			want = append(want, shown{m.Text, "a message's text (.Text)"})
 		}
-		sm.shows = append(sm.shows, Show{Lang: lang, Ticket: t, Messages: msgs})
+		if t.Restricted != "" {
+			want = []shown{restricted(t)}
+		}
+		add(roleShow, true, func(s *Set) (string, string, error) { return s.Show(sh) }, want...)
 	}
-	sm.shows = append(sm.shows, Show{Lang: lang, Ticket: tickets[0]})
-	sm.refusals = []Refusal{
+	add(roleShow, true, func(s *Set) (string, string, error) { return s.Show(Show{Lang: lang, Ticket: tickets[0]}) })
+	for _, r := range []Refusal{
 		{Lang: lang, Ticket: 1000, Reasons: []string{"sample reason"}},
 		{Lang: lang, Ticket: 1001, Reasons: []string{"sample reason", "another sample reason"}, Hint: "sample hint"},
 		{Lang: lang, Reasons: []string{"sample reason"}, Hint: "sample hint"},
+	} {
+		want := []shown{{r.Hint, "the hint (.Hint)"}}
+		for _, reason := range r.Reasons {
+			want = append(want, shown{reason, "a reason (.Reasons)"})
+		}
+		add(roleRefusal, r.Ticket != 0, func(s *Set) (string, string, error) { return s.Refusal(r) }, want...)
 	}
-	sm.hints = []Hint{{Lang: lang, Support: "support@sample.example"}}
-	sm.digests = []Digest{
+	add(roleHint, true, func(s *Set) (string, string, error) {
+		return s.Hint(Hint{Lang: lang, Support: "support@sample.example"})
+	})
+	for _, d := range []Digest{
 		{Lang: lang, Agent: "agent@sample.example", At: at},
 		{Lang: lang, Agent: "agent@sample.example", At: at, Overdue: tickets[4:], DueSoon: tickets[:2], Open: tickets},
 		{Lang: lang, Agent: "agent@sample.example", At: at, Open: tickets[:1]},
+	} {
+		add(roleDigest, false, func(s *Set) (string, string, error) { return s.Digest(d) })
 	}
-	return sm
+	return out
 }

@@ -32,15 +32,7 @@ type consentSet struct {
 	where map[string]string   // by role: "built-in consent.de.html.tmpl" or the override's path
 }
 
-func consentNames() []string {
-	var names []string
-	for _, lang := range langs {
-		for _, role := range consentRoles {
-			names = append(names, fileName(role, lang, extHTML))
-		}
-	}
-	return names
-}
+func consentNames() []string { return roleNames(consentRoles, extHTML) }
 
 // consentFuncs are the functions of the consent templates:
 //

@@ -140,6 +140,17 @@ func knownNames() []string {
 	return append(names, agentNames()...)
 }
 
+// roleNames are the file names of roles with ext in every language.
+func roleNames(roles []string, ext string) []string {
+	var names []string
+	for _, lang := range langs {
+		for _, role := range roles {
+			names = append(names, fileName(role, lang, ext))
+		}
+	}
+	return names
+}
+
 // parseLang parses the text and HTML sets of lang.
 func parseLang(lang string, overrides map[string]string) (*langSet, error) {
 	ls := &langSet{lang: lang, where: map[[2]string]string{}}
