@@ -219,6 +219,9 @@ func (s *Set) Digest(d Digest) (subject, text string, err error) {
 	if d.Agent = echoAddress(d.Agent); d.Agent == "" {
 		return "", "", fmt.Errorf("templates: render %s: no agent", roleDigest)
 	}
+	if d.At.IsZero() {
+		return "", "", fmt.Errorf("templates: render %s for %s: no time", roleDigest, d.Agent)
+	}
 	for _, list := range []*[]AgentTicket{&d.Overdue, &d.DueSoon, &d.Open} {
 		ts := make([]AgentTicket, len(*list))
 		for i, t := range *list {
@@ -304,8 +307,9 @@ func (v *verbatim) restore(out string) string {
 
 // mailText is a text from a mail as an agent mail shows it: line breaks
 // made "\n", control characters but the tab dropped (an escape sequence
-// must not reach an agent's terminal mail client), and blank lines and
-// white space at either end trimmed. Nothing else changes.
+// must not reach an agent's terminal mail client), invalid UTF-8 (an
+// excerpt cut inside a character) made U+FFFD, and blank lines and white
+// space at either end trimmed. Nothing else changes.
 func mailText(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.Map(func(r rune) rune {

@@ -275,7 +275,7 @@ func TestAgentSubjects(t *testing.T) {
 			t.Errorf("Refusal(%+v) subject = %q, %v; want %q", c.r, subject, err, c.want)
 		}
 	}
-	d := Digest{Agent: "a@b.example", Overdue: []AgentTicket{tk}, DueSoon: []AgentTicket{tk, tk}, Open: []AgentTicket{tk, tk, tk}}
+	d := Digest{Agent: "a@b.example", At: due, Overdue: []AgentTicket{tk}, DueSoon: []AgentTicket{tk, tk}, Open: []AgentTicket{tk, tk, tk}}
 	for lang, want := range map[string]string{"en": "Ticket digest: 1 overdue, 2 due soon", "de": "Ticket-Übersicht: 1 überfällig, 2 bald fällig"} {
 		d.Lang = lang
 		if subject, _, err := s.Digest(d); err != nil || subject != want {
@@ -315,6 +315,14 @@ func TestAgentMailText(t *testing.T) {
 		}
 		if !strings.Contains(out, "\n0 1\n") || strings.Count(out, "{{.Ticket.Number}}") != 1 {
 			t.Errorf("%s: a text that looks like a placeholder is replaced:\n%s", lang, out)
+		}
+		// An excerpt cut inside a character is still valid UTF-8.
+		_, out, err = s.Notification(Notification{Lang: lang, Ticket: agentTicket(lang), Text: "März"[:2], Excerpt: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.ValidString(out) || !strings.Contains(out, "\nM\uFFFD\n") {
+			t.Errorf("%s: a cut character is not replaced:\n%s", lang, out)
 		}
 	}
 }
@@ -443,7 +451,8 @@ func TestAgentErrors(t *testing.T) {
 		"refusal language":       func() (string, string, error) { return s.Refusal(Refusal{Lang: "EN", Reasons: []string{"x"}}) },
 		"hint no support":        func() (string, string, error) { return s.Hint(Hint{Lang: "en", Support: "\u200b"}) },
 		"hint language":          func() (string, string, error) { return s.Hint(Hint{Support: "s@x.example"}) },
-		"digest no agent":        func() (string, string, error) { return s.Digest(Digest{Lang: "de"}) },
+		"digest no agent":        func() (string, string, error) { return s.Digest(Digest{Lang: "de", At: due}) },
+		"digest no time":         func() (string, string, error) { return s.Digest(Digest{Lang: "de", Agent: "a@x.example"}) },
 		"digest language":        func() (string, string, error) { return s.Digest(Digest{Lang: "it", Agent: "a@x.example"}) },
 	} {
 		if subject, text, err := render(); err == nil || subject != "" || text != "" {
