@@ -135,8 +135,10 @@ func (s *Set) Notification(n Notification) (subject, text string, err error) {
 	if n.Ticket.Restricted != "" {
 		n.Text, n.Attachments = "", nil
 	}
-	text, err = as.render(roleNotification, n.Ticket.Number, n, &v)
-	return tagged(n.Ticket, n.Lang), text, err
+	if text, err = as.render(roleNotification, n.Ticket.Number, n, &v); err != nil {
+		return "", "", err
+	}
+	return tagged(n.Ticket, n.Lang), text, nil
 }
 
 // Refusal renders r: the subject is "[#N] not sent: " and the first reason
@@ -151,13 +153,15 @@ func (s *Set) Refusal(r Refusal) (subject, text string, err error) {
 		return "", "", fmt.Errorf("templates: render %s: no reason", roleRefusal)
 	}
 	r.Hint = clean(r.Hint)
-	text, err = as.render(roleRefusal, r.Ticket, r, nil)
+	if text, err = as.render(roleRefusal, r.Ticket, r, nil); err != nil {
+		return "", "", err
+	}
 	reason := strings.TrimSuffix(EchoSubject(r.Reasons[0]), ".")
 	subject = notSentNoTag[r.Lang] + reason
 	if r.Ticket != 0 {
 		subject = "[#" + strconv.FormatUint(r.Ticket, 10) + "] " + notSent[r.Lang] + reason
 	}
-	return subject, text, err
+	return subject, text, nil
 }
 
 // Hint renders h.
@@ -169,8 +173,10 @@ func (s *Set) Hint(h Hint) (subject, text string, err error) {
 	if h.Support = echoAddress(h.Support); h.Support == "" {
 		return "", "", fmt.Errorf("templates: render %s: no support address", roleHint)
 	}
-	text, err = as.render(roleHint, 0, h, nil)
-	return hintSubject[h.Lang], text, err
+	if text, err = as.render(roleHint, 0, h, nil); err != nil {
+		return "", "", err
+	}
+	return hintSubject[h.Lang], text, nil
 }
 
 // Show renders sh: the subject is the ticket's tag and subject. A
@@ -195,8 +201,10 @@ func (s *Set) Show(sh Show) (subject, text string, err error) {
 		msgs[i] = m
 	}
 	sh.Messages = msgs
-	text, err = as.render(roleShow, sh.Ticket.Number, sh, &v)
-	return tagged(sh.Ticket, sh.Lang), text, err
+	if text, err = as.render(roleShow, sh.Ticket.Number, sh, &v); err != nil {
+		return "", "", err
+	}
+	return tagged(sh.Ticket, sh.Lang), text, nil
 }
 
 // Reminder renders r: the subject is the ticket's tag and subject.
@@ -206,8 +214,10 @@ func (s *Set) Reminder(r Reminder) (subject, text string, err error) {
 		return "", "", err
 	}
 	r.Ticket = r.Ticket.clean()
-	text, err = as.render(roleReminder, r.Ticket.Number, r, nil)
-	return tagged(r.Ticket, r.Lang), text, err
+	if text, err = as.render(roleReminder, r.Ticket.Number, r, nil); err != nil {
+		return "", "", err
+	}
+	return tagged(r.Ticket, r.Lang), text, nil
 }
 
 // Digest renders d: the subject counts the overdue and due-soon tickets.
@@ -229,8 +239,10 @@ func (s *Set) Digest(d Digest) (subject, text string, err error) {
 		}
 		*list = ts
 	}
-	text, err = as.render(roleDigest, 0, d, nil)
-	return fmt.Sprintf(digestSubject[d.Lang], len(d.Overdue), len(d.DueSoon)), text, err
+	if text, err = as.render(roleDigest, 0, d, nil); err != nil {
+		return "", "", err
+	}
+	return fmt.Sprintf(digestSubject[d.Lang], len(d.Overdue), len(d.DueSoon)), text, nil
 }
 
 // agentLang is the set of lang, and checks the ticket number of the mails
@@ -260,22 +272,26 @@ var blankLines = regexp.MustCompile(`\n\n\n+`)
 
 // render executes role with data, reflows the result, makes two blank
 // lines or more one, puts the texts v holds back in (as they are), and
-// ends it with one newline.
+// ends it with one newline. ticket (0: none) is for errors.
 func (as *agentSet) render(role string, ticket uint64, data any, v *verbatim) (string, error) {
+	what := role
+	if ticket != 0 {
+		what += " for ticket " + strconv.FormatUint(ticket, 10)
+	}
 	var b bytes.Buffer
 	if err := as.text.ExecuteTemplate(&b, role, data); err != nil {
 		where, ok := as.where[failedTemplate(err, role)]
 		if !ok {
 			where = as.where[role]
 		}
-		return "", fmt.Errorf("templates: %s: render ticket %d: %w", where, ticket, err)
+		return "", fmt.Errorf("templates: %s: render %s: %w", where, what, err)
 	}
 	out := blankLines.ReplaceAllString(reflow(b.String()), "\n\n")
 	if v != nil {
 		out = v.restore(out)
 	}
 	if strings.ContainsRune(out, 0) {
-		return "", fmt.Errorf("templates: %s: render ticket %d: changes a text from mail instead of showing it as it is", as.where[role], ticket)
+		return "", fmt.Errorf("templates: %s: render %s: changes a text from mail instead of showing it as it is", as.where[role], what)
 	}
 	return strings.TrimRight(out, "\n") + "\n", nil
 }

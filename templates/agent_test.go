@@ -552,3 +552,25 @@ func TestAgentConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAgentRenderError checks an override that fails only on data the
+// samples do not have: the error names the file and the ticket, and no
+// subject or text comes back.
+func TestAgentRenderError(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "agent-notification.de.txt.tmpl",
+		`{{.Text}} {{.Ticket.Restricted}}{{if gt (len .Attachments) 2}}{{.Anhang}}{{end}}`+"\n{{template \"agent-commands\" .}}\n")
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, text, err := s.Notification(Notification{Lang: "de", Ticket: agentTicket("de"), Text: "x", Attachments: []string{"a", "b", "c"}})
+	if err == nil || subject != "" || text != "" {
+		t.Fatalf("(%q, %q, %v), want an error", subject, text, err)
+	}
+	for _, want := range []string{path, "render agent-notification for ticket 1042", "can't evaluate field Anhang"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
