@@ -7,7 +7,6 @@ import (
 	"fmt"
 	htemplate "html/template"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -33,15 +32,7 @@ type consentSet struct {
 	where map[string]string   // by role: "built-in consent.de.html.tmpl" or the override's path
 }
 
-func consentNames() []string {
-	var names []string
-	for _, lang := range langs {
-		for _, role := range consentRoles {
-			names = append(names, fileName(role, lang, extHTML))
-		}
-	}
-	return names
-}
+func consentNames() []string { return roleNames(consentRoles, extHTML) }
 
 // consentFuncs are the functions of the consent templates:
 //
@@ -71,24 +62,16 @@ func (s *Set) loadConsent(overrides map[string]string) error {
 		cs := &consentSet{where: map[string]string{}}
 		cs.html = htemplate.New(roleConsent).Funcs(consentFuncs(lang))
 		for _, role := range consentRoles {
-			name := fileName(role, lang, extHTML)
-			var b []byte
-			var err error
-			if path, ok := overrides[name]; ok {
-				cs.where[role] = path
-				b, err = os.ReadFile(path)
-			} else {
-				cs.where[role] = "built-in " + name
-				b, err = builtin.ReadFile("builtin/" + name)
-			}
+			text, where, err := source(fileName(role, lang, extHTML), overrides)
 			if err != nil {
-				return fmt.Errorf("templates: read %s: %w", name, err)
+				return err
 			}
+			cs.where[role] = where
 			t := cs.html
 			if role != roleConsent {
 				t = t.New(role)
 			}
-			if _, err := t.Parse(string(b)); err != nil {
+			if _, err := t.Parse(text); err != nil {
 				return fmt.Errorf("templates: %s: %w", cs.where[role], err)
 			}
 		}

@@ -1,6 +1,7 @@
 // Package templates owns the text of the acknowledgement that answers every
-// new ticket, the transparency notice it carries (GDPR Art. 13), and the
-// consent page behind its link, in German and English.
+// new ticket, the transparency notice it carries (GDPR Art. 13), the
+// consent page behind its link, and the mails ticketd sends to agents, in
+// German and English.
 //
 // # Layout
 //
@@ -36,6 +37,33 @@
 // characters is word-wrapped, a list item ("- ") with a hanging indent, so
 // text templates write each paragraph on one line. Trailing white space is
 // removed and the text ends with one newline.
+//
+// The mails to agents are plain text (text/template), one set per language
+// in which each file is a template of its role's name:
+//
+//	agent-notification.<lang>.txt.tmpl  a new ticket or customer message (Notification)
+//	agent-refusal.<lang>.txt.tmpl       an agent's mail that was not relayed, and why (Refusal)
+//	agent-hint.<lang>.txt.tmpl          an agent wrote without a ticket's reply address (Hint)
+//	agent-show.<lang>.txt.tmpl          the whole ticket, for #show (Show)
+//	agent-reminder.<lang>.txt.tmpl      due soon, to agents; overdue, to supervisors (Reminder)
+//	agent-digest.<lang>.txt.tmpl        an agent's open, due-soon and overdue tickets (Digest)
+//	agent-facts.<lang>.txt.tmpl         a ticket's facts, {{template "agent-facts" .Ticket}}, with an AgentTicket
+//	agent-commands.<lang>.txt.tmpl      the command help, {{template "agent-commands" .}}
+//
+// They have the functions date, duration and period. Each is executed with
+// the value its method of Set takes, cleaned first: the subject and names
+// reduced like an acknowledgement's (addresses as "Name <addr>", the name
+// quoted when it holds "@", "<" or the like), every other value of one line
+// made one line without control or format characters. A text from mail
+// (.Text of a Notification or ShownMessage) reaches the template as a
+// placeholder of one word that is replaced after the reflow, so it is shown
+// as it was written: not wrapped, not re-indented, only its control
+// characters but the tab and the blank lines at its ends dropped. The text
+// is reflowed like the acknowledgement's, and two blank lines or more the
+// template's layout leaves become one. The subject lines are not templates:
+// "[#N] " and the ticket's subject for a notification, #show and reminder
+// (so that the agent's mail client threads them), "[#N] not sent: " and the
+// first reason for a refusal, counts for a digest.
 //
 // # Invariants
 //
@@ -77,5 +105,17 @@
 //     its purpose, lang and form fields) inside a POST form: withdrawing must
 //     stay as easy as granting. The page loads nothing external and every
 //     value is escaped by html/template.
+//   - Load renders the agent mails against sample data taking every branch
+//     of the built-in templates (each status, consent state and kind of
+//     message, restricted, excerpt, attachments, unassigned, answered,
+//     overdue, empty digest), and rejects an override that fails, or whose
+//     notification, refusal with a ticket, hint, #show or reminder does not
+//     end with the command help, that leaves out the customer's text (or
+//     changes it), a refusal's reasons and hint, or, for a restricted
+//     ticket, why processing is restricted. The error names the file, and
+//     an overridden facts or command help template that may be at fault.
+//   - A restricted ticket's notification and #show carry no text and no
+//     attachment of the customer, whatever the template says (Art. 18):
+//     the Set clears them before the template runs.
 //   - A *Set is immutable after Load and safe for concurrent use.
 package templates

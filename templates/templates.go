@@ -39,6 +39,7 @@ func fileName(role, lang, ext string) string { return role + "." + lang + "." + 
 type Set struct {
 	langs   map[string]*langSet
 	consent map[string]*consentSet // the consent page (consent.go)
+	agent   map[string]*agentSet   // the mails to agents (agent.go)
 }
 
 // langSet is the templates of one language.
@@ -120,6 +121,9 @@ func Load(overrideDir string) (*Set, error) {
 	if err := s.loadConsent(overrides); err != nil {
 		return nil, err
 	}
+	if err := s.loadAgent(overrides); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -132,7 +136,19 @@ func knownNames() []string {
 			}
 		}
 	}
-	return append(names, consentNames()...)
+	names = append(names, consentNames()...)
+	return append(names, agentNames()...)
+}
+
+// roleNames are the file names of roles with ext in every language.
+func roleNames(roles []string, ext string) []string {
+	var names []string
+	for _, lang := range langs {
+		for _, role := range roles {
+			names = append(names, fileName(role, lang, ext))
+		}
+	}
+	return names
 }
 
 // parseLang parses the text and HTML sets of lang.
@@ -141,20 +157,12 @@ func parseLang(lang string, overrides map[string]string) (*langSet, error) {
 	src := map[[2]string]string{}
 	for _, ext := range []string{extText, extHTML} {
 		for _, role := range []string{roleAck, roleNotice} {
-			name := fileName(role, lang, ext)
-			var b []byte
-			var err error
-			if path, ok := overrides[name]; ok {
-				ls.where[[2]string{ext, role}] = path
-				b, err = os.ReadFile(path)
-			} else {
-				ls.where[[2]string{ext, role}] = "built-in " + name
-				b, err = builtin.ReadFile("builtin/" + name)
-			}
+			text, where, err := source(fileName(role, lang, ext), overrides)
 			if err != nil {
-				return nil, fmt.Errorf("templates: read %s: %w", name, err)
+				return nil, err
 			}
-			src[[2]string{ext, role}] = string(b)
+			ls.where[[2]string{ext, role}] = where
+			src[[2]string{ext, role}] = text
 		}
 	}
 
@@ -269,22 +277,45 @@ func (ls *langSet) exec(ext, role string, a Ack) (string, error) {
 		err = ls.html.ExecuteTemplate(&b, role, a)
 	}
 	if err != nil {
-		failed := role
-		var ee ttemplate.ExecError
-		var he *htemplate.Error
-		switch {
-		case errors.As(err, &ee):
-			failed = ee.Name
-		case errors.As(err, &he) && he.Name != "":
-			failed = he.Name
-		}
-		where, ok := ls.where[[2]string{ext, failed}]
+		where, ok := ls.where[[2]string{ext, failedTemplate(err, role)}]
 		if !ok {
 			where = ls.where[[2]string{ext, role}]
 		}
 		return "", fmt.Errorf("templates: %s: render ticket %d: %w", where, a.Ticket, err)
 	}
 	return b.String(), nil
+}
+
+// failedTemplate is the name of the template an execution error of role
+// happened in: role, or a template it included.
+func failedTemplate(err error, role string) string {
+	var ee ttemplate.ExecError
+	var he *htemplate.Error
+	switch {
+	case errors.As(err, &ee):
+		return ee.Name
+	case errors.As(err, &he) && he.Name != "":
+		return he.Name
+	}
+	return role
+}
+
+// source reads the template file name: the override in overrides if there
+// is one, else the built-in one. where is the override's path or "built-in
+// <name>", for errors.
+func source(name string, overrides map[string]string) (text, where string, err error) {
+	var b []byte
+	if path, ok := overrides[name]; ok {
+		where = path
+		b, err = os.ReadFile(path)
+	} else {
+		where = "built-in " + name
+		b, err = builtin.ReadFile("builtin/" + name)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("templates: read %s: %w", name, err)
+	}
+	return string(b), where, nil
 }
 
 // checkSample checks what Load can check only against known data: that the

@@ -602,6 +602,23 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
+// loadRefuses checks that Load refuses the override file with content,
+// with an error that names its path and says want.
+func loadRefuses(t *testing.T, file, content, want string) {
+	t.Helper()
+	path := writeFile(t, t.TempDir(), file, content)
+	_, err := Load(filepath.Dir(path))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error does not name %s: %v", path, err)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error lacks %q: %v", want, err)
+	}
+}
+
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -698,20 +715,7 @@ func TestLoadErrors(t *testing.T) {
 		{"empty notice", "notice.en.txt.tmpl", "", "the notice is empty"},
 		{"unknown name", "ack.de.text.tmpl", "x", "not a template name"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := writeFile(t, dir, c.file, c.content)
-			_, err := Load(dir)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if !strings.Contains(err.Error(), path) {
-				t.Errorf("error does not name %s: %v", path, err)
-			}
-			if !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error lacks %q: %v", c.want, err)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { loadRefuses(t, c.file, c.content, c.want) })
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("missing override directory: no error")

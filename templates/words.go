@@ -201,6 +201,8 @@ func EchoSubject(s string) string { return echo(s, MaxEchoSubject) }
 // EchoSubject, at most MaxEchoName characters.
 func EchoName(s string) string { return echo(s, MaxEchoName) }
 
+// echo reduces s like EchoSubject, to at most limit characters (no limit
+// if limit < 0).
 func echo(s string, limit int) string {
 	s = oneLine(strings.Map(func(r rune) rune {
 		if unicode.Is(unicode.Cf, r) {
@@ -208,7 +210,7 @@ func echo(s string, limit int) string {
 		}
 		return r
 	}, s))
-	if utf8.RuneCountInString(s) <= limit {
+	if limit < 0 || utf8.RuneCountInString(s) <= limit {
 		return s
 	}
 	r := []rune(s)
