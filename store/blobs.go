@@ -188,3 +188,32 @@ func (db *DB) OpenBlob(sum string) (io.ReadCloser, error) {
 	}
 	return f, err
 }
+
+// OpenBlob opens the blob named sum inside the transaction: from pending
+// (a writer whose small blobs are not stored yet; may be nil), the
+// database or its file. A write transaction must use this, not
+// DB.OpenBlob, which opens a transaction of its own.
+func (t *Tx) OpenBlob(pending *BlobWriter, sum string) (io.ReadCloser, error) {
+	if pending != nil {
+		pending.mu.Lock()
+		data, ok := pending.small[sum]
+		pending.mu.Unlock()
+		if ok {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}
+	}
+	if len(sum) != sha256.Size*2 {
+		return nil, fmt.Errorf("open blob %q: %w", sum, ErrNotFound)
+	}
+	if _, err := hex.DecodeString(sum); err != nil {
+		return nil, fmt.Errorf("open blob %q: %w", sum, ErrNotFound)
+	}
+	if v := t.b(bBlobs).Get([]byte(sum)); v != nil {
+		return io.NopCloser(bytes.NewReader(bytes.Clone(v))), nil
+	}
+	f, err := os.Open(t.db.Blobs.path(sum))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open blob %s: %w", sum, ErrNotFound)
+	}
+	return f, err
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -52,6 +53,17 @@ const (
 	ActionTicketRedacted          Action = "ticket.redacted"
 	ActionTicketAnonymized        Action = "ticket.anonymized"
 	ActionTicketDeleted           Action = "ticket.deleted"
+
+	ActionTicketAssigned       Action = "ticket.assigned"
+	ActionTicketMoved          Action = "ticket.moved"
+	ActionTicketPurposeChanged Action = "ticket.purpose_changed"
+	ActionTicketAnswered       Action = "ticket.answered"
+	ActionTicketShown          Action = "ticket.shown"
+	ActionTicketNotified       Action = "ticket.notified"
+	ActionTicketReminded       Action = "ticket.reminded"
+	ActionTicketEscalated      Action = "ticket.escalated"
+	ActionAgentRefused         Action = "agent.refused"
+	ActionAgentHinted          Action = "agent.hinted"
 
 	ActionMessageAdded     Action = "message.added"
 	ActionMessageRectified Action = "message.rectified"
@@ -180,6 +192,85 @@ func TicketParticipantErased(ticket uint64, actor Actor) AuditEvent {
 // removed from a ticket that stays (its subject).
 func TicketRedacted(ticket uint64, actor Actor) AuditEvent {
 	return ticketEvent(ActionTicketRedacted, ticket, actor)
+}
+
+// TicketAssigned is the event of UpdateTicket for a ticket assigned to
+// agent number agent (0: back to its queue).
+func TicketAssigned(ticket, agent uint64, actor Actor) AuditEvent {
+	e := ticketEvent(ActionTicketAssigned, ticket, actor)
+	e.Detail = "agent " + strconv.FormatUint(agent, 10)
+	if agent == 0 {
+		e.Detail = "queue"
+	}
+	return e
+}
+
+// TicketMoved is the event of UpdateTicket for a ticket moved between
+// queues (configured names).
+func TicketMoved(ticket uint64, from, to string, actor Actor) AuditEvent {
+	e := ticketEvent(ActionTicketMoved, ticket, actor)
+	e.Detail = "queue " + from + " to " + to
+	return e
+}
+
+// TicketPurposeChanged is the event of UpdateTicket for a ticket's purpose
+// changed (configured names).
+func TicketPurposeChanged(ticket uint64, from, to string, actor Actor) AuditEvent {
+	e := ticketEvent(ActionTicketPurposeChanged, ticket, actor)
+	e.Detail = "purpose " + from + " to " + to
+	return e
+}
+
+// TicketAnswered is the event of UpdateTicket for an agent's answer queued
+// for the customer (the message and the outbox item have their own).
+func TicketAnswered(ticket, message uint64, actor Actor) AuditEvent {
+	e := ticketEvent(ActionTicketAnswered, ticket, actor)
+	e.Message = message
+	return e
+}
+
+// TicketShown is the event of the full ticket mailed to an agent (#show; Tx.Audit).
+func TicketShown(ticket uint64, actor Actor) AuditEvent {
+	return ticketEvent(ActionTicketShown, ticket, actor)
+}
+
+// TicketNotified is the event of UpdateTicket for mail about the ticket
+// queued for agents; kind is one of the Notify kinds, agents their numbers.
+func TicketNotified(ticket uint64, kind string, agents []uint64, actor Actor) AuditEvent {
+	e := ticketEvent(ActionTicketNotified, ticket, actor)
+	if kind == NotifyReminder {
+		e.Action = ActionTicketReminded
+	} else if kind == NotifyEscalation {
+		e.Action = ActionTicketEscalated
+	}
+	e.Detail = kind + " to agents" + agentList(agents)
+	return e
+}
+
+func agentList(ids []uint64) string {
+	var b strings.Builder
+	for _, id := range ids {
+		b.WriteString(" ")
+		b.WriteString(strconv.FormatUint(id, 10))
+	}
+	return b.String()
+}
+
+// AgentRefused is the event of an agent's mail, or one that claims to be,
+// refused: check names what failed (fixed words; Tx.Audit). ticket and
+// agent are 0 when unknown.
+func AgentRefused(ticket, agent, message uint64, check string) AuditEvent {
+	actor := ActorSystem
+	if agent != 0 {
+		actor = ActorAgent(agent)
+	}
+	return AuditEvent{Actor: actor, Action: ActionAgentRefused, Ticket: ticket, Message: message, Detail: check}
+}
+
+// AgentHinted is the event of a mail from an agent's address without a
+// reply address, answered with a hint instead of a ticket (Tx.Audit).
+func AgentHinted(agent uint64, mailbox string) AuditEvent {
+	return AuditEvent{Actor: ActorAgent(agent), Action: ActionAgentHinted, Mailbox: mailbox}
 }
 
 func ticketAnonymized(ticket uint64, actor Actor, why string) AuditEvent {

@@ -17,6 +17,7 @@ import (
 const (
 	PlanPurge   byte = 'p' // the retention rule (anonymize or delete) applies
 	PlanConsent byte = 'c' // the consent grace period ends
+	PlanService byte = 's' // a ticket awaiting its first answer is due (Ticket.ServiceAt)
 )
 
 func planKey(kind byte, at time.Time, ticket uint64) []byte {
@@ -32,6 +33,7 @@ type indexed struct {
 	Participants []uint64  `json:"participants"`
 	PurgeAt      time.Time `json:"purge_at,omitzero"`
 	ConsentDue   time.Time `json:"consent_due,omitzero"`
+	ServiceAt    time.Time `json:"service_at,omitzero"`
 }
 
 // putTicket stores tk after the Planner has scheduled it, and keeps the plan
@@ -40,6 +42,7 @@ func (t *Tx) putTicket(tk *Ticket) error {
 	if t.planner != nil {
 		t.planner(t, tk)
 	}
+	tk.ServiceAt = serviceAt(tk)
 	var old indexed
 	if v := t.b(bTickets).Get(be64(tk.Number)); v != nil {
 		if err := json.Unmarshal(v, &old); err != nil {
@@ -53,6 +56,9 @@ func (t *Tx) putTicket(tk *Ticket) error {
 		return err
 	}
 	if err := t.reindexPlan(PlanConsent, tk.Number, old.ConsentDue, tk.ConsentDue); err != nil {
+		return err
+	}
+	if err := t.reindexPlan(PlanService, tk.Number, old.ServiceAt, tk.ServiceAt); err != nil {
 		return err
 	}
 	return t.reindexPeople(tk.Number, old.Participants, tk.Participants)
@@ -416,6 +422,9 @@ func (t *Tx) reindexAll(tk *Ticket) error {
 		return err
 	}
 	if err := t.reindexPlan(PlanConsent, tk.Number, old.ConsentDue, time.Time{}); err != nil {
+		return err
+	}
+	if err := t.reindexPlan(PlanService, tk.Number, old.ServiceAt, time.Time{}); err != nil {
 		return err
 	}
 	return t.reindexPeople(tk.Number, old.Participants, nil)

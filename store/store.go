@@ -51,10 +51,11 @@ var (
 	bIdxPlan    = []byte("idx_plan")     // kind | unix seconds | ticket -> nil: retention and consent due times
 	bIdxPerson  = []byte("idx_person")   // person | ticket -> nil: the tickets a person wrote to
 	bIdxBlobRef = []byte("idx_blob_ref") // sha256 hex | kind | id -> nil: who references a blob
+	bAgents     = []byte("agents")       // agent numbers (agents.go)
 
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
 		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
-		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef}
+		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents}
 )
 
 // Options tunes Open.

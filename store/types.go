@@ -76,7 +76,52 @@ type Ticket struct {
 	// Both are computed by the store's Planner on every write and indexed by time.
 	PurgeAt    time.Time `json:"purge_at,omitzero"`
 	ConsentDue time.Time `json:"consent_due,omitzero"`
+
+	// Assignee is the address of the agent the ticket is assigned to
+	// (lower case), "" when it is its queue's.
+	Assignee string `json:"assignee,omitempty"`
+	// DueAt is when the first answer is promised (the queue's
+	// response_time from CreatedAt, in its business hours); zero for
+	// tickets made before service levels existed.
+	DueAt time.Time `json:"due_at,omitzero"`
+	// AnsweredAt is when an agent's first answer was queued for the customer.
+	AnsweredAt time.Time `json:"answered_at,omitzero"`
+	// RemindedFor and EscalatedFor are the DueAt a reminder to the agents
+	// and an escalation to the supervisors were sent for: each goes once
+	// per ticket and due time.
+	RemindedFor  time.Time `json:"reminded_for,omitzero"`
+	EscalatedFor time.Time `json:"escalated_for,omitzero"`
+	// ServiceAt is when the service-level run next has to look at the
+	// ticket (its DueAt while a reminder or escalation is still to come),
+	// zero when never; computed on every write and indexed by time.
+	ServiceAt time.Time `json:"service_at,omitzero"`
+	// Follows is the closed ticket this one continues: a customer wrote to
+	// it after its reopen_within had passed.
+	Follows uint64 `json:"follows,omitempty"`
+	// Notified lists the mail with this ticket's personal data sent to
+	// agents: copies outside the store, beyond its purges, which the
+	// erasure report, the subject export and the record of processing name.
+	Notified []Notified `json:"notified,omitempty"`
 }
+
+// Notified is one mail about a ticket sent to an agent.
+type Notified struct {
+	Agent   string    `json:"agent"`             // the agent's address
+	Kind    string    `json:"kind"`              // NotifyNew, NotifyMessage, NotifyShow, ...
+	Message uint64    `json:"message,omitempty"` // the customer message it carried
+	Content string    `json:"content"`           // what of it: "full", "excerpt", "facts"
+	At      time.Time `json:"at"`
+}
+
+// Kinds of Notified.
+const (
+	NotifyNew        = "new ticket"
+	NotifyMessage    = "customer message"
+	NotifyShow       = "show"
+	NotifyReminder   = "reminder"
+	NotifyEscalation = "escalation"
+	NotifyDigest     = "digest"
+)
 
 // Hold is a statutory retention hold on a ticket ([[hold]] in the config).
 type Hold struct {
@@ -145,9 +190,20 @@ type Attachment struct {
 
 // Message is one mail of a ticket.
 type Message struct {
-	ID           uint64       `json:"id"`
-	Ticket       uint64       `json:"ticket"`
-	Direction    string       `json:"direction"` // "in"
+	ID        uint64 `json:"id"`
+	Ticket    uint64 `json:"ticket"`
+	Direction string `json:"direction"` // DirectionIn, DirectionOut, DirectionNote, DirectionRefused
+	// AgentID and Agent name the agent who wrote a message that is not
+	// "in" (the id of its reply addresses and the address).
+	AgentID uint64 `json:"agent_id,omitempty"`
+	Agent   string `json:"agent,omitempty"`
+	// Refused says why an agent's mail was not relayed (DirectionRefused).
+	Refused string `json:"refused,omitempty"`
+	// OutboxID is the outbox item that carries an answer (DirectionOut).
+	OutboxID uint64 `json:"outbox_id,omitempty"`
+	// Commands are the command lines of an agent's mail that were carried
+	// out ("#close"), in order.
+	Commands     []string     `json:"commands,omitempty"`
 	PersonID     uint64       `json:"person_id"`
 	From         Address      `json:"from"`
 	To           []Address    `json:"to,omitempty"`
@@ -169,6 +225,14 @@ type Message struct {
 	DedupKey     string       `json:"dedup_key,omitempty"`   // the key AddMessage recorded it under, removed with it
 	Origin       Origin       `json:"origin"`
 }
+
+// Message directions.
+const (
+	DirectionIn      = "in"      // from the customer (or anyone not an agent)
+	DirectionOut     = "out"     // an agent's answer, relayed to the customer
+	DirectionNote    = "note"    // an agent's internal note, never sent
+	DirectionRefused = "refused" // an agent's mail that failed a check: never sent
+)
 
 // Person is a data subject: someone who wrote to support.
 type Person struct {
