@@ -179,6 +179,15 @@ type Queue struct {
 	BusinessHours *BusinessHours `toml:"business_hours"`
 }
 
+// ReopenAfter is how long after closing a customer's reply reopens a
+// ticket of the queue (reopen_within, 30 days when not set).
+func (q *Queue) ReopenAfter() time.Duration {
+	if q == nil || q.ReopenWithin.Duration <= 0 {
+		return 30 * 24 * time.Hour
+	}
+	return q.ReopenWithin.Duration
+}
+
 // Notify values of a queue.
 const (
 	NotifyFull    = "full"

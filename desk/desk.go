@@ -35,6 +35,7 @@ type Desk struct {
 	Spool string
 
 	signer *consent.Signer
+	keys   agentKeys
 	rt     atomic.Pointer[setup]
 }
 
@@ -46,6 +47,7 @@ type setup struct {
 	spam      *mime.SpamPolicy
 	signer    *consent.Signer
 	instance  string
+	staff     map[string]*staff // agents and supervisors by address
 }
 
 // New returns a Desk working with cfg: it loads the templates (with the
@@ -65,6 +67,9 @@ func New(db *store.DB, cfg *config.Config, log *slog.Logger) (*Desk, error) {
 		return nil, err
 	}
 	d := &Desk{DB: db, Log: log, signer: signer}
+	if err := d.loadAgentKey(); err != nil {
+		return nil, err
+	}
 	if err := d.SetConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -92,7 +97,7 @@ func (d *Desk) PrepareConfig(cfg *config.Config) (apply func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := &setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(),
+	rt := &setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(), staff: staffOf(cfg),
 		policy: &mime.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)},
 		spam:   &mime.SpamPolicy{Trust: cfg.Spam.Trust, AuthservIDs: cfg.Spam.AuthservIDs}}
 	return func() { d.rt.Store(rt) }, nil
@@ -117,6 +122,12 @@ type Outcome struct {
 	Reason     string `json:"reason,omitempty"` // why it was quarantined
 	AckQueued  bool   `json:"ack_queued,omitempty"`
 	AckReason  string `json:"ack_suppressed,omitempty"` // why a new ticket got no acknowledgement
+	// Mailed: other mail was queued for it (agent notifications, a relayed
+	// answer, a refusal or hint to an agent).
+	Mailed bool `json:"mailed,omitempty"`
+	// AgentReply says what became of an agent's mail: "out" (relayed to
+	// the customer), "note", "refused: CHECK"; "" for a customer's mail.
+	AgentReply string `json:"agent_reply,omitempty"`
 }
 
 // parsed is a mail after parsing, before storing.
@@ -176,7 +187,7 @@ func (b *batch) Write(tx *store.Tx) ([]imap.Result, error) {
 			return nil, err
 		}
 		results[i].Quarantined = out.Quarantine != 0
-		b.acks = b.acks || out.AckQueued
+		b.acks = b.acks || out.AckQueued || out.Mailed
 	}
 	if err := tx.PutBlobs(b.blobs); err != nil {
 		return nil, err
@@ -224,7 +235,7 @@ func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string, sile
 		}
 		return tx.PutBlobs(blobs)
 	})
-	if err == nil && out.AckQueued {
+	if err == nil && (out.AckQueued || out.Mailed) {
 		d.wake()
 	}
 	return out, err
@@ -380,6 +391,9 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		}
 		return Outcome{Ticket: msg.Ticket, Message: id, Duplicate: true}, nil
 	}
+	if out, ok, err := d.fromAgent(tx, rt, it, origin, key, from, blobs); ok || err != nil {
+		return out, err
+	}
 	who := sender(m)
 	person, err := tx.EnsurePerson(who.Email, who.Name, store.ActorSystem)
 	if err != nil {
@@ -391,20 +405,38 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 	}
 	out := Outcome{Ticket: number}
 	var tk, created *store.Ticket
+	var follows uint64
 	if number != 0 {
 		if tk, err = tx.Ticket(number); err != nil {
 			return Outcome{}, err
 		}
-	} else {
+		if tk.Status == store.StatusClosed && tk.AnonymizedAt.IsZero() {
+			if tx.Now().Sub(tk.ClosedAt) <= rt.cfg.Queue(tk.Queue).ReopenAfter() {
+				// A customer's reply reopens the ticket.
+				if err := changeStatus(tx, tk, store.StatusOpen, store.ActorSystem); err != nil {
+					return Outcome{}, err
+				}
+			} else {
+				follows, tk = tk.Number, nil
+			}
+		}
+	}
+	if tk == nil {
 		subject := strings.TrimSpace(m.Subject)
 		if subject == "" {
 			subject = "(no subject)"
 		}
 		queue, routedBy := route(rt.cfg, origin.Mailbox, m, who, queue)
+		if follows != 0 {
+			how = fmt.Sprintf("%s to ticket %d, closed longer than reopen_within: a new ticket", how, follows)
+		}
+		now := tx.Now()
+		q := rt.cfg.Queue(queue)
 		created = &store.Ticket{Subject: subject, Status: store.StatusNew, Queue: queue, RoutedBy: routedBy,
-			RequesterID: person.ID, Participants: []uint64{person.ID}, Origin: origin, Purpose: rt.cfg.Queue(queue).Purpose,
-			Language: templates.Language(m.ContentLanguage, m.Text, rt.cfg.Server.Language)}
-		retention.ApplyHoldRules(rt.cfg, created, tx.Now())
+			RequesterID: person.ID, Participants: []uint64{person.ID}, Origin: origin, Purpose: q.Purpose,
+			Language: templates.Language(m.ContentLanguage, m.Text, rt.cfg.Server.Language),
+			Follows:  follows, DueAt: dueAt(q, now)}
+		retention.ApplyHoldRules(rt.cfg, created, now)
 		if err := tx.CreateTicket(created, store.ActorSystem); err != nil {
 			return Outcome{}, err
 		}
@@ -428,6 +460,13 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		}
 		if tk.Ack != nil {
 			out.AckReason = tk.Ack.Reason
+		}
+	}
+	// Agents hear of new customer mail, but not of mail imported silently
+	// (old mail, a migration) nor of what a trusted spam filter marked.
+	if suppress == "" && it.spam == "" {
+		if out.Mailed, err = d.notifyAgents(tx, rt, tk, sm, created != nil); err != nil {
+			return Outcome{}, err
 		}
 	}
 	d.Log.Info("mail stored", "ticket", out.Ticket, "message", sm.ID, "new_ticket", out.NewTicket,

@@ -238,7 +238,7 @@ func (d *Desk) RetryQuarantine(ctx context.Context, id uint64) (Outcome, error) 
 		}
 		return tx.DeleteQuarantine(cur, actorAdmin, detail)
 	})
-	if err == nil && out.AckQueued {
+	if err == nil && (out.AckQueued || out.Mailed) {
 		d.wake()
 	}
 	return out, err

@@ -43,16 +43,10 @@ func (d *Desk) setStatus(n uint64, status string) (*store.Ticket, error) {
 		if !tk.AnonymizedAt.IsZero() {
 			return fmt.Errorf("ticket %d: %w", n, ErrAnonymized)
 		}
-		closing := status == store.StatusClosed
-		if closing == (tk.Status == store.StatusClosed) {
+		if (status == store.StatusClosed) == (tk.Status == store.StatusClosed) {
 			return fmt.Errorf("ticket %d is %s: %w", n, tk.Status, ErrStatusIsSame)
 		}
-		tk.Status, tk.ClosedAt = status, time.Time{}
-		event := store.TicketReopened
-		if closing {
-			tk.ClosedAt, event = tx.Now(), store.TicketClosed
-		}
-		return tx.UpdateTicket(tk, event(n, actorAdmin))
+		return changeStatus(tx, tk, status, actorAdmin)
 	})
 	if err != nil {
 		return nil, ticketError(n, err)
