@@ -531,3 +531,59 @@ func TestRemindersEscalationsAndDigest(t *testing.T) {
 		t.Errorf("digest: %+v %v", drep, got)
 	}
 }
+
+// TestAgentCopiesAreReported: the mails with a person's data that went to
+// agents are listed in the export and the erasure report, which cannot
+// delete them.
+func TestAgentCopiesAreReported(t *testing.T) {
+	fd := newAgentDesk(t)
+	n, ms := fd.customerTicket("c1@example.org", "Drucker", "Hilfe")
+	anna := replyTo(t, ms, "anna@example.com")
+	fd.reply(agentRaw("a1@x", "anna@example.com", anna, "Re: x", "#note\nKunde anrufen."))
+	doc, _, err := collectExport(fd.db, fd.d.Config(), "erika@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.AgentCopies) != 2 || doc.AgentCopies[0].Ticket != n || doc.AgentCopies[0].Content != "full" {
+		t.Errorf("export agent copies %+v", doc.AgentCopies)
+	}
+	notes := 0
+	for _, m := range doc.Tickets[0].Messages {
+		if m.Direction == store.DirectionNote {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("the export holds %d internal notes about the person's ticket, want 1", notes)
+	}
+	rec, err := fd.d.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.AgentCopies) != 2 || rec.AgentCopies[0].Agent != "anna@example.com" || rec.AgentCopies[0].Full != 1 ||
+		!slices.Equal(rec.AgentCopies[0].Tickets, []uint64{n}) {
+		t.Errorf("record of processing, copies at agents: %+v", rec.AgentCopies)
+	}
+	var md strings.Builder
+	rec.WriteMarkdown(&md)
+	if !strings.Contains(md.String(), "| anna@example.com | 1 | 1 | #1 | 2026-11-23 | 2026-11-23 |") {
+		t.Errorf("record of processing:\n%s", md.String())
+	}
+	rep, err := fd.d.Erase(t.Context(), "erika@example.org", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agents []string
+	for _, c := range rep.NotReachable.AgentCopies {
+		agents = append(agents, c.Agent)
+	}
+	slices.Sort(agents)
+	if !slices.Equal(agents, []string{"anna@example.com", "ben@example.com"}) {
+		t.Errorf("erasure report agent copies %+v", rep.NotReachable.AgentCopies)
+	}
+	var b strings.Builder
+	rep.WriteText(&b)
+	if !strings.Contains(b.String(), "ask these agents to delete it") || !strings.Contains(b.String(), "anna@example.com: ticket #1, new ticket (full)") {
+		t.Errorf("report text:\n%s", b.String())
+	}
+}

@@ -105,6 +105,36 @@ type NotReachable struct {
 	// UnreadQuarantine are quarantined mails that were never read (over the
 	// size limit): their content is not stored and could not be searched.
 	UnreadQuarantine []uint64 `json:"unread_quarantine"`
+	// AgentCopies are the mails with the person's data that went to
+	// agents' mailboxes (notifications, #show, reminders): ticketd cannot
+	// delete them; the controller asks those agents to.
+	AgentCopies []AgentCopy `json:"agent_copies"`
+}
+
+// AgentCopy is one mail about a ticket with the person's data sent to an agent.
+type AgentCopy struct {
+	Ticket uint64 `json:"ticket"`
+	store.Notified
+}
+
+// agentCopies are the copies at agents of what ticketd holds about person:
+// every mail about a ticket they opened, and in other tickets those that
+// carried one of their messages.
+func agentCopies(data *subjectData) []AgentCopy {
+	out := []AgentCopy{}
+	for _, ft := range data.tickets {
+		own := ft.tk.RequesterID == data.person.ID
+		mine := map[uint64]bool{}
+		for _, m := range ft.msgs {
+			mine[m.ID] = m.PersonID == data.person.ID
+		}
+		for _, n := range ft.tk.Notified {
+			if own || n.Message != 0 && mine[n.Message] {
+				out = append(out, AgentCopy{Ticket: ft.tk.Number, Notified: n})
+			}
+		}
+	}
+	return out
 }
 
 // IMAPCopy is where an erased mail was imported from.
@@ -367,6 +397,7 @@ func (e *eraser) sortOutbox(tx *store.Tx, data *subjectData) error {
 // sortQuarantine takes the quarantined mail that holds the address.
 func (e *eraser) sortQuarantine(data *subjectData) {
 	e.rep.NotReachable.UnreadQuarantine = append(e.rep.NotReachable.UnreadQuarantine, data.unread...)
+	e.rep.NotReachable.AgentCopies = agentCopies(data)
 	for _, q := range data.quarantine {
 		e.quarantine = append(e.quarantine, q)
 		e.rep.Erased.Quarantine = append(e.rep.Erased.Quarantine, q.ID)
@@ -595,6 +626,7 @@ func (e *eraser) finishReport() {
 	r.Kept.Redacted, r.Kept.PendingOutbox = nonNil(r.Kept.Redacted), nonNil(r.Kept.PendingOutbox)
 	r.NotReachable.IMAPCopies = nonNil(r.NotReachable.IMAPCopies)
 	r.NotReachable.UnreadQuarantine = nonNil(r.NotReachable.UnreadQuarantine)
+	r.NotReachable.AgentCopies = nonNil(r.NotReachable.AgentCopies)
 	r.NotReachable.EraseIMAPCopies = e.cfg.Retention.EraseIMAPCopies
 	slices.Sort(r.Erased.Tickets)
 }
@@ -695,6 +727,12 @@ func (r *ErasureReport) WriteText(w io.Writer) error {
 	}
 	if len(nr.UnreadQuarantine) > 0 {
 		fmt.Fprintf(&b, "  quarantined mail never read (over the size limit), so not searched:%s\n", idList(" ", "quarantine", nr.UnreadQuarantine))
+	}
+	if len(nr.AgentCopies) > 0 {
+		fmt.Fprintf(&b, "  mail with the person's data sent to agents' mailboxes: %d; ask these agents to delete it:\n", len(nr.AgentCopies))
+		for _, c := range nr.AgentCopies {
+			fmt.Fprintf(&b, "    %s: ticket #%d, %s (%s), %s\n", c.Agent, c.Ticket, c.Kind, c.Content, c.At.UTC().Format(time.DateTime+" MST"))
+		}
 	}
 	if r.Scrub != nil {
 		b.WriteString("\n" + r.Scrub.text())

@@ -21,7 +21,7 @@ import (
 // export of everything ticketd holds about one person.
 
 // ExportFormat names the layout of subject.json; it changes when the layout does.
-const ExportFormat = "ticketd-subject-export/2"
+const ExportFormat = "ticketd-subject-export/3"
 
 // SubjectExport is subject.json, the document of an export.
 type SubjectExport struct {
@@ -46,6 +46,9 @@ type SubjectExport struct {
 	// AuditEvents are the events about the person, and those about the
 	// tickets they opened that name no other person.
 	AuditEvents []*store.AuditEvent `json:"audit_events"`
+	// AgentCopies are the mails with the person's data that went to
+	// agents (Art. 15(1)(c): the recipients).
+	AgentCopies []AgentCopy `json:"agent_copies"`
 }
 
 // ExportTicket is one ticket the person wrote to. For a ticket the person
@@ -81,7 +84,9 @@ func exportTicket(ft foundTicket, person uint64) ExportTicket {
 	for _, m := range ft.msgs {
 		// Answers from support to the person are theirs; in another
 		// person's ticket an answer goes to that person.
-		if m.PersonID == person || et.OpenedByPerson && m.Direction == "out" {
+		// Agents' answers and internal notes on the person's own ticket
+		// are data about them too.
+		if m.PersonID == person || et.OpenedByPerson && (m.Direction == store.DirectionOut || m.Direction == store.DirectionNote) {
 			et.Messages = append(et.Messages, m)
 			continue
 		}
@@ -183,7 +188,7 @@ func collectExport(db *store.DB, cfg *config.Config, email string) (*SubjectExpo
 		return nil, nil, err
 	}
 	p := data.person
-	doc := &SubjectExport{Format: ExportFormat, Person: p, Mentions: data.mentions}
+	doc := &SubjectExport{Format: ExportFormat, Person: p, Mentions: data.mentions, AgentCopies: agentCopies(data)}
 	mails := map[uint64][]byte{}
 	opened := map[uint64]bool{}
 	purposes := map[string]bool{}

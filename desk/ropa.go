@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"ticketd/config"
+	"ticketd/store"
 )
 
 // RecordOfProcessing is the record of processing activities (GDPR Art.
@@ -19,6 +22,21 @@ type RecordOfProcessing struct {
 	Controller ControllerInfo `json:"controller"`
 	Activities []Activity     `json:"activities"`
 	Measures   []Measure      `json:"technical_and_organisational_measures"`
+	// AgentCopies are, per agent address, the mails with customers' data
+	// ticketd sent to it (notifications, #show, reminders): copies outside
+	// the store and beyond its purges, which the controller must reach
+	// through those agents. Filled from the store by Desk.Record.
+	AgentCopies []AgentCopies `json:"agent_copies"`
+}
+
+// AgentCopies are the mails about tickets sent to one agent address.
+type AgentCopies struct {
+	Agent   string    `json:"agent"`
+	Mails   int       `json:"mails"`
+	Full    int       `json:"full"` // of them, those with a customer's whole text
+	Tickets []uint64  `json:"tickets"`
+	First   time.Time `json:"first"`
+	Last    time.Time `json:"last"`
 }
 
 // ControllerInfo is the controller and its data protection officer (Art. 30(1)(a)).
@@ -38,16 +56,19 @@ type Activity struct {
 	Purpose     string `json:"purpose"`
 	Description Text   `json:"description"`
 	// Queues are the queues whose tickets are processed for the purpose.
-	Queues             []string        `json:"queues"`
-	LegalBasis         string          `json:"legal_basis"`
-	LegalBasisArticle  string          `json:"legal_basis_article"`
-	LegitimateInterest *Text           `json:"legitimate_interest,omitempty"`
-	SubjectCategories  []string        `json:"subject_categories"`
-	DataCategories     []string        `json:"data_categories"`
-	Recipients         []string        `json:"recipients"`
-	Processors         []ProcessorInfo `json:"processors"`
-	Transfers          []string        `json:"transfers"` // empty: none
-	Erasure            ErasureLimits   `json:"erasure"`
+	Queues             []string `json:"queues"`
+	LegalBasis         string   `json:"legal_basis"`
+	LegalBasisArticle  string   `json:"legal_basis_article"`
+	LegitimateInterest *Text    `json:"legitimate_interest,omitempty"`
+	SubjectCategories  []string `json:"subject_categories"`
+	DataCategories     []string `json:"data_categories"`
+	Recipients         []string `json:"recipients"`
+	// Agents are the agents and supervisors of its queues, who get mail
+	// with its tickets' data.
+	Agents     []string        `json:"agents"`
+	Processors []ProcessorInfo `json:"processors"`
+	Transfers  []string        `json:"transfers"` // empty: none
+	Erasure    ErasureLimits   `json:"erasure"`
 }
 
 // ProcessorInfo is a processor under a data processing agreement (Art. 28).
@@ -99,8 +120,9 @@ func RecordOf(cfg *config.Config) *RecordOfProcessing {
 	r := &RecordOfProcessing{
 		Controller: ControllerInfo{Name: c.Name, Address: c.Address, Email: c.Email, DPO: c.DPO, DPODesignated: c.DPO != "",
 			Authority: c.Authority},
-		Activities: []Activity{},
-		Measures:   measures(cfg),
+		Activities:  []Activity{},
+		Measures:    measures(cfg),
+		AgentCopies: []AgentCopies{},
 	}
 	processors := []ProcessorInfo{}
 	for _, p := range cfg.Processors {
@@ -122,9 +144,15 @@ func RecordOf(cfg *config.Config) *RecordOfProcessing {
 		if p.LegalBasis == config.BasisConsent {
 			a.Erasure.ConsentGrace, a.Erasure.WithoutConsent = p.Grace.String(), p.WithoutConsent
 		}
+		a.Agents = []string{}
 		for _, q := range cfg.Queues {
 			if q.Purpose == p.Name {
 				a.Queues = append(a.Queues, q.Name)
+				for _, ag := range slices.Concat(q.Agents, q.Supervisors) {
+					if ag = strings.ToLower(ag); !slices.Contains(a.Agents, ag) {
+						a.Agents = append(a.Agents, ag)
+					}
+				}
 			}
 		}
 		r.Activities = append(r.Activities, a)
@@ -244,6 +272,7 @@ func (r *RecordOfProcessing) WriteMarkdown(w io.Writer) error {
 		row("Categories of data subjects", strings.Join(a.SubjectCategories, "; "))
 		row("Categories of personal data", strings.Join(a.DataCategories, "; "))
 		row("Recipients", strings.Join(a.Recipients, "; "))
+		row("Internal recipients (agents and supervisors of its queues)", orNone(strings.Join(a.Agents, ", ")))
 		var procs []string
 		for _, p := range a.Processors {
 			procs = append(procs, processorText(p))
@@ -260,6 +289,17 @@ func (r *RecordOfProcessing) WriteMarkdown(w io.Writer) error {
 			holds = append(holds, holdText(h))
 		}
 		row("Statutory retention (holds)", orNone(strings.Join(holds, "; ")))
+	}
+	b.WriteString("\n## Copies at agents\n\n")
+	if len(r.AgentCopies) == 0 {
+		b.WriteString("No mail with customers' data has been sent to agents.\n")
+	} else {
+		b.WriteString("Mail with customers' data sent to agents' mailboxes, outside ticketd's store and its purges:\n\n")
+		b.WriteString("| Agent | Mails | With the whole text | Tickets | First | Last |\n|---|---|---|---|---|---|\n")
+		for _, c := range r.AgentCopies {
+			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s |\n", cell(c.Agent), c.Mails, c.Full, strings.Trim(numberList("", c.Tickets), "()"),
+				c.First.UTC().Format(time.DateOnly), c.Last.UTC().Format(time.DateOnly))
+		}
 	}
 	b.WriteString("\n## Technical and organisational measures (Art. 32)\n\n")
 	for _, m := range r.Measures {
@@ -312,5 +352,41 @@ func cell(s string) string {
 
 func orNone(s string) string { return cmp.Or(s, "none") }
 
-// Record is the record of processing activities of the configuration in force.
-func (d *Desk) Record() *RecordOfProcessing { return RecordOf(d.Config()) }
+// Record is the record of processing activities of the configuration in
+// force, with the copies at agents that the store records.
+func (d *Desk) Record() (*RecordOfProcessing, error) {
+	r := RecordOf(d.Config())
+	by := map[string]*AgentCopies{}
+	err := d.DB.View(func(tx *store.Tx) error {
+		return tx.Tickets(func(tk *store.Ticket) bool {
+			for _, n := range tk.Notified {
+				c := by[n.Agent]
+				if c == nil {
+					c = &AgentCopies{Agent: n.Agent, First: n.At, Tickets: []uint64{}}
+					by[n.Agent] = c
+				}
+				c.Mails++
+				if n.Content == "full" {
+					c.Full++
+				}
+				if !slices.Contains(c.Tickets, tk.Number) {
+					c.Tickets = append(c.Tickets, tk.Number)
+				}
+				if n.At.Before(c.First) {
+					c.First = n.At
+				}
+				if n.At.After(c.Last) {
+					c.Last = n.At
+				}
+			}
+			return true
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range slices.Sorted(maps.Keys(by)) {
+		r.AgentCopies = append(r.AgentCopies, *by[a])
+	}
+	return r, nil
+}

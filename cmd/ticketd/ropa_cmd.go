@@ -11,7 +11,10 @@ func init() {
 	commands["ropa"] = command{"ropa [-config FILE] [-format md|json]",
 		"print the record of processing activities (GDPR Art. 30(1)) of the configuration in force", cmdRopa}
 	register("ropa", func(_ context.Context, env *opEnv, args ropaArgs, _ *opRequest, out io.Writer) error {
-		r := env.desk.Record()
+		r, err := env.desk.Record()
+		if err != nil {
+			return err
+		}
 		switch args.Format {
 		case "", "md":
 			return r.WriteMarkdown(out)
