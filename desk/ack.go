@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"ticketd/config"
 	"ticketd/mail/mime"
@@ -77,8 +78,12 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mime.Me
 	if err != nil {
 		return false, err
 	}
+	var due time.Time
+	if bh := queue.BusinessHours; bh != nil && !tk.DueAt.IsZero() {
+		due = tk.DueAt.In(bh.Location) // counted in business hours: the promise names the time
+	}
 	r, err := rt.templates.Ack(templates.Ack{
-		Lang: tk.Language, Ticket: tk.Number, Subject: tk.Subject, RequesterName: to.Name,
+		Lang: tk.Language, Ticket: tk.Number, Subject: tk.Subject, RequesterName: to.Name, Due: due,
 		ResponseTime: queue.ResponseTime.Duration, ConsentURL: strings.TrimSuffix(cfg.Server.PublicURL, "/") + "/consent/" + token,
 		Controller: cfg.Controller, Purpose: *purpose, SupportAddress: from,
 	})

@@ -587,3 +587,31 @@ func TestAgentCopiesAreReported(t *testing.T) {
 		t.Errorf("report text:\n%s", b.String())
 	}
 }
+
+// TestBusinessHoursDueAndPromise: in a queue with business hours a ticket
+// of Friday evening is due on Monday, and the acknowledgement says when.
+func TestBusinessHoursDueAndPromise(t *testing.T) {
+	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, "127.0.0.1", 1), `
+[[queue]]
+name = "support"
+purpose = "support"
+response_time = "2h"
+agents = ["anna@example.com"]
+
+[queue.business_hours]
+start = "09:00"
+end = "17:00"
+time_zone = "Europe/Berlin"
+`)
+	cfg.Server.DataDir = t.TempDir()
+	fd := openFileDesk(t, cfg)
+	fd.now = time.Date(2026, 11, 27, 17, 30, 0, 0, time.UTC) // Friday 18:30 in Berlin
+	n, ms := fd.customerTicket("c1@example.org", "Drucker", "Hilfe")
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	if want := time.Date(2026, 11, 30, 11, 0, 0, 0, berlin); !fd.ticket(n).DueAt.Equal(want) {
+		t.Errorf("due %v, want %v", fd.ticket(n).DueAt, want)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(ms[0].msg.Text), " "), "30.11.2026 um 11:00 Uhr (CET)") {
+		t.Errorf("acknowledgement does not state the due time:\n%s", ms[0].msg.Text)
+	}
+}

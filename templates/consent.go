@@ -46,6 +46,15 @@ func consentFuncs(lang string) htemplate.FuncMap {
 }
 
 // Date formats t in UTC for lang ("de" or "en"), to the minute.
+// LocalDate writes a time in its own location, with the zone's
+// abbreviation: "23.11.2026 um 17:00 Uhr (CET)", "23 November 2026 at 17:00 CET".
+func LocalDate(t time.Time, lang string) string {
+	if lang == "de" {
+		return t.Format("02.01.2006 um 15:04 Uhr (MST)")
+	}
+	return t.Format("2 January 2006 at 15:04 MST")
+}
+
 func Date(t time.Time, lang string) string {
 	t = t.UTC()
 	if lang == "de" {

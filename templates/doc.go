@@ -31,6 +31,9 @@
 // functions:
 //
 //	duration d   a time.Duration in the set's language: "1 Tag und 12 Stunden" (Duration)
+//	localdate t  a time in its own zone: "30.11.2026 um 11:00 Uhr (CET)" (LocalDate);
+//	             an Ack's Due is set (in the zone of its queue's business hours)
+//	             when the response time counts in business hours only
 //	period p     a config.Period: "2 Jahre", "90 days" (Period)
 //
 // The text part is reflowed after rendering: a line longer than 72

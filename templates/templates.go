@@ -55,11 +55,14 @@ type langSet struct {
 // Ack is what an acknowledgement is rendered from; the templates see its
 // fields.
 type Ack struct {
-	Lang           string // "de" | "en"
-	Ticket         uint64
-	Subject        string // the customer's subject
-	RequesterName  string // may be ""
-	ResponseTime   time.Duration
+	Lang          string // "de" | "en"
+	Ticket        uint64
+	Subject       string // the customer's subject
+	RequesterName string // may be ""
+	ResponseTime  time.Duration
+	// Due, when set, is when the first answer is due, in the time zone of
+	// the queue's business hours: the response time counts only in them.
+	Due            time.Time
 	ConsentURL     string
 	Controller     config.Controller
 	Purpose        config.Purpose
@@ -193,15 +196,17 @@ func parseLang(lang string, overrides map[string]string) (*langSet, error) {
 
 func htmlFuncs(lang string) htemplate.FuncMap {
 	return htemplate.FuncMap{
-		"duration": func(d time.Duration) string { return Duration(d, lang) },
-		"period":   func(p config.Period) string { return Period(p, lang) },
+		"duration":  func(d time.Duration) string { return Duration(d, lang) },
+		"localdate": func(t time.Time) string { return LocalDate(t, lang) },
+		"period":    func(p config.Period) string { return Period(p, lang) },
 	}
 }
 
 func textFuncs(lang string) ttemplate.FuncMap {
 	return ttemplate.FuncMap{
-		"duration": func(d time.Duration) string { return Duration(d, lang) },
-		"period":   func(p config.Period) string { return Period(p, lang) },
+		"duration":  func(d time.Duration) string { return Duration(d, lang) },
+		"localdate": func(t time.Time) string { return LocalDate(t, lang) },
+		"period":    func(p config.Period) string { return Period(p, lang) },
 	}
 }
 
@@ -414,6 +419,7 @@ func samples() []Ack {
 				a.Purpose.OnExpiry = "delete"
 			case 3:
 				a.Purpose.Transfers = []string{"Sample Support Ltd, India (standard contractual clauses)"}
+				a.Due = time.Date(2026, 11, 24, 17, 0, 0, 0, time.FixedZone("CET", 3600))
 			}
 			out = append(out, a)
 		}

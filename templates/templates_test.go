@@ -144,6 +144,9 @@ func goldenCases() map[string]Ack {
 		a := ack(lang, "contract")
 		a.Controller.DPO = "" // none designated (Art. 13(1)(b) asks only for a designated one)
 		cases[lang+"-no-dpo"] = a
+		a = ack(lang, "contract")
+		a.Due = time.Date(2026, 11, 24, 17, 0, 0, 0, time.FixedZone("CET", 3600))
+		cases[lang+"-business-hours"] = a
 	}
 	return cases
 }
