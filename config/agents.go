@@ -45,6 +45,7 @@ func (d *decoder) agentsValidate(c *Config) {
 	if d.has("agents.authserv_ids") {
 		d.authservIDs("agents.authserv_ids", c.Agents.AuthservIDs)
 	}
+	d.agentAddresses(c)
 	a := &c.Agents
 	d.schedule("agents.schedule", a.Schedule)
 	if a.RemindBefore.Duration <= 0 {
@@ -55,6 +56,49 @@ func (d *decoder) agentsValidate(c *Config) {
 			d.keyErrorf("agents.digest_schedule", "%s (or %q for no digest)", err, ScheduleOff)
 		}
 	}
+}
+
+// maxReplyLocal is the longest local part of a mailbox address that still
+// leaves room, within RFC 5321's 64 octets, for an agent reply tag of a
+// ticket number of up to ten digits and an agent number of up to six:
+// "+t" 10 digits ".a" 6 digits "." and a 16-letter signature.
+const maxReplyLocal = 64 - (2 + 10 + 2 + 6 + 1 + 16)
+
+// agentAddresses checks the addresses of agents against ticketd's own: an
+// agent whose address is a mailbox's or smtp.from would receive its own
+// notifications as customer mail, and a mailbox address too long to carry
+// a reply address leaves its agents unable to answer.
+func (d *decoder) agentAddresses(c *Config) {
+	own := map[string]string{strings.ToLower(c.SMTP.From): "smtp.from"}
+	for i, b := range c.Mailboxes {
+		own[strings.ToLower(b.Address)] = mailboxPath(i) + ".address"
+		if at := strings.LastIndexByte(b.Address, '@'); at > maxReplyLocal && c.hasAgents() {
+			d.warnf(mailboxPath(i)+".address", mailboxPath(i)+".address: the local part %q is longer than %d characters: agents' reply addresses "+
+				"(%s+t<ticket>.a<agent>.<signature>@...) may exceed the 64 of RFC 5321 and then none is issued", b.Address[:at], maxReplyLocal, b.Address[:at])
+		}
+	}
+	for i, q := range c.Queues {
+		for _, l := range []struct {
+			key  string
+			list []string
+		}{{"agents", q.Agents}, {"supervisors", q.Supervisors}} {
+			for j, a := range l.list {
+				if where, ok := own[strings.ToLower(a)]; ok && a != "" {
+					d.keyErrorf(index(queuePath(i)+"."+l.key, j+1), "%q is ticketd's own address (%s): an agent needs a mailbox of its own", a, where)
+				}
+			}
+		}
+	}
+}
+
+// hasAgents reports whether any queue has agents.
+func (c *Config) hasAgents() bool {
+	for _, q := range c.Queues {
+		if len(q.Agents) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Digest reports whether agents get a daily digest (digest_schedule is not "off").

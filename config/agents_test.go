@@ -1,10 +1,6 @@
 package config_test
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -12,73 +8,43 @@ import (
 	"ticketd/config/configtest"
 )
 
-func TestAgentsAuthservIDs(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		fragments []string
-		want      []string
-	}{
-		{"default none", nil, []string{}},
-		{"default from [spam]", []string{"[spam]\ntrust = [\"authentication-results\"]\nauthserv_ids = [\"mx.example.com\"]"}, []string{"mx.example.com"}},
-		{"own list", []string{"[agents]\nauthserv_ids = [\"mx1.example.com\", \"mx2.example.com\"]"}, []string{"mx1.example.com", "mx2.example.com"}},
-		{"explicitly none despite [spam]", []string{"[spam]\ntrust = [\"authentication-results\"]\nauthserv_ids = [\"mx.example.com\"]", "[agents]\nauthserv_ids = []"}, []string{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := configtest.Parse(t, tc.fragments...)
-			if !slices.Equal(c.Agents.AuthservIDs, tc.want) || c.Agents.AuthservIDs == nil {
-				t.Errorf("agents.authserv_ids = %q, want %q", c.Agents.AuthservIDs, tc.want)
-			}
-		})
+func TestAgentAddressChecks(t *testing.T) {
+	text := configtest.Text(t, `
+[[queue]]
+name = "support"
+purpose = "support"
+response_time = "1d"
+agents = ["SUPPORT@example.com", "anna@example.com"]
+supervisors = ["support@example.com"]
+`)
+	_, err := config.Parse("test.toml", []byte(text))
+	if err == nil {
+		t.Fatal("an agent with ticketd's own address was accepted")
 	}
-}
-
-func TestAgentsAuthservIDsInvalid(t *testing.T) {
-	for _, tc := range []struct{ value, want string }{
-		{`[""]`, "agents.authserv_ids"},
-		{`["mx.example.com; dkim=pass"]`, `agents.authserv_ids[1]: must be one authserv-id such as mx.example.com`},
-		{`["mx.example.com", "mx (comment)"]`, `agents.authserv_ids[2]: must be one authserv-id`},
+	for _, want := range []string{
+		`queue[1].agents[1]: "SUPPORT@example.com" is ticketd's own address (mailbox[1].address)`,
+		`queue[1].supervisors[1]: "support@example.com" is ticketd's own address (mailbox[1].address)`,
 	} {
-		_, err := config.Parse("test.toml", []byte(configtest.Text(t, "[agents]\nauthserv_ids = "+tc.value)))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("authserv_ids = %s: %v, want an error with %q", tc.value, err, tc.want)
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors:\n%v\nwant %q", err, want)
 		}
 	}
-}
 
-// TestAgentKeyFileRules: an agent key others can read is reported by Load,
-// like the consent key; a missing one is not (it is made with a new store).
-func TestAgentKeyFileRules(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o700); err != nil {
+	long := strings.Replace(configtest.Text(t, `
+[[queue]]
+name = "support"
+purpose = "support"
+response_time = "1d"
+agents = ["anna@example.com"]
+`), "address = 'support@example.com'", "address = 'customer-service-and-support-desk@example.com'", 1)
+	c, err := config.Parse("test.toml", []byte(long))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "imap.pass"), []byte("pw\n"), 0o600); err != nil {
-		t.Fatal(err)
+	if len(c.Warnings) == 0 {
+		t.Fatalf("no warning for a long mailbox address in:\n%s", long)
 	}
-	path := filepath.Join(dir, "config.toml")
-	text := configtest.Text(t, "[server]\ndata_dir = \"data\"")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := config.Load(path); err != nil {
-		t.Fatalf("without agent.key: %v", err)
-	}
-	key := filepath.Join(data, config.AgentKeyFile)
-	if err := os.WriteFile(key, make([]byte, config.KeySize), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := config.Load(path)
-	if !errors.Is(err, config.ErrFileMode) && (err == nil || !strings.Contains(err.Error(), config.AgentKeyFile)) {
-		t.Fatalf("agent.key mode 0644: %v, want the file mode error", err)
-	}
-	if !strings.Contains(err.Error(), "server.data_dir") || !strings.Contains(err.Error(), config.AgentKeyFile) {
-		t.Errorf("agent.key mode 0644: %v, want it named under server.data_dir", err)
-	}
-	if err := os.Chmod(key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := config.Load(path); err != nil {
-		t.Errorf("agent.key mode 0600: %v", err)
+	if w := c.Warnings.Error(); !strings.Contains(w, "warning: mailbox[1].address: the local part \"customer-service-and-support-desk\" is longer than 27") {
+		t.Errorf("warnings: %q", w)
 	}
 }
