@@ -44,6 +44,7 @@
 // check is a *RefusedError naming the check, with a reason that quotes
 // nothing from the mail.
 //
-// This package is a library: ingestion does not call it yet, and nothing
-// issues reply addresses until agent notifications are sent.
+// desk issues the reply addresses in its agent notifications and calls
+// VerifyAgentReply for every incoming mail written to one; it checks that
+// the ticket exists and that the agent may work its queue.
 package agent

@@ -39,6 +39,30 @@
 //     With [spam] action = "quarantine" a mail with such a verdict becomes a
 //     quarantine entry instead, before step 4.
 //
+//  6. Before step 4, a mail written to an agent reply address (a "+t"
+//     subaddress) is an agent's (agents.go, relay.go): agent.VerifyAgentReply
+//     checks the address, the From and the own server's authentication;
+//     the agent must work the ticket's queue (rt.mayWork). A verified reply
+//     has its quote cut (reply.Strip), its commands checked all before any
+//     is carried out, and its text stored (store.DirectionOut) and queued
+//     for the customer (relay), in the same transaction; a refused one is
+//     stored on its ticket (store.DirectionRefused) or quarantined, audited
+//     (store.AgentRefused) and answered with a refusal. Mail from an
+//     agent's address without a reply address is quarantined and answered
+//     with a hint: it makes no customer ticket.
+//  7. After step 5, the customer message is announced to the ticket's
+//     agents (notify.go: its assignee, or its queue's agents), each with its
+//     own reply address, unless the mail came in silently or was marked as
+//     spam; each copy is recorded in Ticket.Notified. A customer's reply to
+//     a closed ticket reopens it within the queue's reopen_within, else
+//     makes a new ticket that Follows the old one. A new ticket's DueAt is
+//     sla.Due of its queue; RemindAndEscalate and SendDigests are the
+//     scheduled service-level runs.
+//
+// Invariant: no agent action without that check, nothing an agent does
+// reaches a ticket outside its queues, and a refused mail never reaches
+// a customer.
+//
 // Invariant: the acknowledgement goes to the requester, the address the
 // ticket's person was made from (From, else Sender, else Return-Path), and
 // never to a Reply-To (RFC 3834 §4): a mail whose only address is a
