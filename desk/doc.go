@@ -38,7 +38,6 @@
 //     acknowledgements disabled. Wake tells the outbox after the commit.
 //     With [spam] action = "quarantine" a mail with such a verdict becomes a
 //     quarantine entry instead, before step 4.
-//
 //  6. Before step 4, a mail written to an agent reply address (a "+t"
 //     subaddress) is an agent's (agents.go, relay.go): agent.VerifyAgentReply
 //     checks the address, the From and the own server's authentication;
