@@ -3,6 +3,7 @@ package desk
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -613,5 +614,45 @@ time_zone = "Europe/Berlin"
 	}
 	if !strings.Contains(strings.Join(strings.Fields(ms[0].msg.Text), " "), "30.11.2026 um 11:00 Uhr (CET)") {
 		t.Errorf("acknowledgement does not state the due time:\n%s", ms[0].msg.Text)
+	}
+}
+
+// TestOwnMailNotifiesNoOne: ticketd's own mail come back (an agent's
+// mailbox forwarding a notification to the support address) starts no
+// notification, so nothing loops.
+func TestOwnMailNotifiesNoOne(t *testing.T) {
+	fd := newAgentDesk(t)
+	_, ms := fd.customerTicket("c1@example.org", "Drucker", "Hilfe")
+	before := len(fd.outbox())
+	fd.ingestInto("support", ms[1].it.Raw)
+	if sent := fd.sent(before); len(sent) != 0 {
+		t.Errorf("a notification that came back queued %v", kinds(sent))
+	}
+}
+
+var (
+	reAgentMsgID = regexp.MustCompile(`ticketd\.(a|r|thread)(\d+)\.[a-z0-9]{12,16}@`)
+	reReplyMAC   = regexp.MustCompile(`(\+t\d+\.a\d+\.)[a-z2-7]{16}@`)
+)
+
+// TestAgentMailGolden: a notification and the answer relayed to the
+// customer, as sent (header and decoded text), with the random parts replaced.
+func TestAgentMailGolden(t *testing.T) {
+	fd := newAgentDesk(t)
+	n, ms := fd.customerTicket("c1@example.org", "Drucker kaputt", "Der Drucker druckt nicht.\r\nBitte helfen.")
+	ra := replyTo(t, ms, "anna@example.com")
+	_, sent := fd.reply(agentRaw("a1@example.com", "Anna <anna@example.com>", ra, fmt.Sprintf("Re: [#%d] Drucker kaputt", n),
+		"Bitte starten Sie ihn neu.\r\n\r\n-- \r\nAnna\r\n\r\nAm 23.11.2026 um 10:30 schrieb Beispiel GmbH <support@example.com>:\r\n> Der Drucker druckt nicht."))
+	for name, raw := range map[string][]byte{"agent-notification.golden": ms[1].it.Raw, "agent-answer.golden": sent[0].it.Raw} {
+		head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+		m, err := mime.Parse(bytes.NewReader(raw), discard{}, mime.ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(head), "\r\n", "\n") + "\n\n" + m.Text
+		s = reAgentMsgID.ReplaceAllString(s, "ticketd.$1$2.RANDOM@")
+		s = reReplyMAC.ReplaceAllString(s, "${1}SIGNATURE@")
+		s = reInstance.ReplaceAllString(s, "$1 INSTANCE")
+		golden(t, name, s)
 	}
 }

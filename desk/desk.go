@@ -463,8 +463,9 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		}
 	}
 	// Agents hear of new customer mail, but not of mail imported silently
-	// (old mail, a migration) nor of what a trusted spam filter marked.
-	if suppress == "" && it.spam == "" {
+	// (old mail, a migration), of what a trusted spam filter marked, nor of
+	// ticketd's own mail come back (a forwarding mailbox would loop).
+	if suppress == "" && it.spam == "" && !rt.policy.FromTicketd(m) {
 		if out.Mailed, err = d.notifyAgents(tx, rt, tk, sm, created != nil); err != nil {
 			return Outcome{}, err
 		}

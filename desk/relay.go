@@ -363,7 +363,7 @@ func (d *Desk) relay(tx *store.Tx, rt *setup, tk *store.Ticket, sm *store.Messag
 	raw, err := smtp.ComposeMail(smtp.Mail{
 		From: store.Address{Name: rt.cfg.Controller.Name, Email: support}, To: store.Address{Name: templates.EchoName(person.Name), Email: person.Email},
 		Subject: subject, MessageID: id, InReplyTo: inReplyTo, References: refs, Date: now, Language: tk.Language,
-		Instance: rt.instance, Text: sm.Text, Attachments: atts,
+		Instance: rt.instance, Text: sm.Text + "\n", Attachments: atts,
 	})
 	if err != nil {
 		return nil, err

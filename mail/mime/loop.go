@@ -35,6 +35,14 @@ var KeepHeaders = []string{
 	"X-Autorespond",
 }
 
+// FromTicketd reports whether m came from ticketd itself: it carries
+// LoopHeader or its From is one of OwnAddresses (rule 1 of Suppress
+// without Reply-To). Such mail must start nothing that mails again, or
+// ticketd and a forwarding mailbox would loop.
+func (p *AutoReplyPolicy) FromTicketd(m *Message) bool {
+	return m != nil && (hasHeader(m, LoopHeader) || p.own(m.From.Email))
+}
+
 // Suppress returns why m must not get an automatic reply, or "" when it may.
 // The reason is a short fixed English phrase naming the rule and the header;
 // it never contains text taken from the mail.
