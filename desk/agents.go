@@ -85,6 +85,17 @@ func (d *Desk) loadAgentKey() error {
 		d.keys.signer, err = agent.LoadKey(dir)
 		return err
 	}
+	// No key: fine for a store from before agent replies, made on first
+	// use; but where reply addresses went out, their key is lost, and
+	// the daemon must not start making new ones.
+	numbered := false
+	if err := d.DB.View(func(tx *store.Tx) error { numbered = tx.AgentsNumbered(); return nil }); err != nil {
+		return err
+	}
+	if numbered {
+		_, err := agent.ReadKey(dir)
+		return err
+	}
 	return nil
 }
 
@@ -173,11 +184,12 @@ func (d *Desk) queueAgentMail(tx *store.Tx, rt *setup, m agentMail) (*store.Outb
 // agent's number; "" (logged) when the support address is too long to
 // carry one, so the notification still goes out.
 func (d *Desk) replyAddress(tx *store.Tx, rt *setup, tk *store.Ticket, addr string) (string, uint64, error) {
-	id, err := tx.AgentID(addr)
+	// The key first: agentSigner may make it only while no agent has a number.
+	signer, err := d.agentSigner(tx)
 	if err != nil {
 		return "", 0, err
 	}
-	signer, err := d.agentSigner(tx)
+	id, err := tx.AgentID(addr)
 	if err != nil {
 		return "", 0, err
 	}
@@ -266,6 +278,9 @@ func hasReplyAddress(rcpts []string) bool {
 // hint how to answer a ticket, under the loop rules and the rate limit.
 func (d *Desk) agentHint(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, support string, blobs *store.BlobWriter) (Outcome, error) {
 	from := store.NormalizeEmail(it.msg.From.Email)
+	if _, err := d.agentSigner(tx); err != nil { // before the first agent number (agentSigner)
+		return Outcome{}, err
+	}
 	id, err := tx.AgentID(from)
 	if err != nil {
 		return Outcome{}, err

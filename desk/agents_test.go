@@ -3,6 +3,8 @@ package desk
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -654,5 +656,40 @@ func TestAgentMailGolden(t *testing.T) {
 		s = reReplyMAC.ReplaceAllString(s, "${1}SIGNATURE@")
 		s = reInstance.ReplaceAllString(s, "$1 INSTANCE")
 		golden(t, name, s)
+	}
+}
+
+// TestAgentKeyOfAnOlderStore: a store from before agent replies has no
+// agent.key; it is made on first use. Once reply addresses went out, a
+// missing key stops the desk from opening instead of making a new one.
+func TestAgentKeyOfAnOlderStore(t *testing.T) {
+	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, "127.0.0.1", 1), agentTOML)
+	cfg.Server.DataDir = t.TempDir()
+	fd := openFileDesk(t, cfg)
+	key := filepath.Join(cfg.Server.DataDir, "agent.key")
+	fd.db.Close()
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	fd = openFileDesk(t, cfg) // an existing store without a key
+	if _, err := os.Stat(key); err == nil {
+		t.Fatal("opening an existing store made an agent key")
+	}
+	_, ms := fd.customerTicket("c1@example.org", "Drucker", "Hilfe")
+	if replyTo(t, ms, "anna@example.com") == "" {
+		t.Fatal("no reply address")
+	}
+	if _, err := os.Stat(key); err != nil {
+		t.Fatalf("the first reply address made no key: %v", err)
+	}
+	fd.db.Close()
+	os.Remove(key)
+	db, err := store.Open(cfg.Server.DataDir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := New(db, cfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), "agent key") {
+		t.Errorf("a store whose reply addresses went out opened without its key: %v", err)
 	}
 }

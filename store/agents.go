@@ -36,7 +36,11 @@ func (t *Tx) AgentID(address string) (uint64, error) {
 
 // AgentAddress returns the address the agent number id was given to.
 func (t *Tx) AgentAddress(id uint64) (string, bool) {
-	v := t.b(bAgents).Get(append([]byte("i"), be64(id)...))
+	b := t.b(bAgents)
+	if b == nil { // a store of an older ticketd opened read-only
+		return "", false
+	}
+	v := b.Get(append([]byte("i"), be64(id)...))
 	return string(v), v != nil
 }
 
