@@ -65,15 +65,8 @@ func Compose(r AutoReply) ([]byte, error) {
 		var ph message.Header
 		ph.SetContentType(part.media, map[string]string{"charset": "utf-8"})
 		ph.Set("Content-Transfer-Encoding", "quoted-printable")
-		w, err := mw.CreatePart(ph)
-		if err != nil {
-			return nil, fmt.Errorf("compose: %w", err)
-		}
-		if _, err := io.WriteString(w, crlf(part.body)); err != nil {
-			return nil, fmt.Errorf("compose: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("compose: %w", err)
+		if err := writePart(mw, ph, strings.NewReader(crlf(part.body))); err != nil {
+			return nil, err
 		}
 	}
 	if err := mw.Close(); err != nil {
