@@ -51,7 +51,7 @@ type setup struct {
 }
 
 // New returns a Desk working with cfg: it loads the templates (with the
-// overrides of server.templates_dir) and the consent key of the data
+// overrides of server.templates_dir), the agent key (agents.go) and the consent key of the data
 // directory (created with a new store, never for an existing one), and
 // installs the retention planner in db, which plans each ticket with the
 // configuration in use.

@@ -23,7 +23,8 @@ import (
 //
 //	ticketd.db       a compacted copy of the database (live records only)
 //	<name>.key       every key file of the data directory (consent.key:
-//	                 without it no consent link of the copy verifies)
+//	                 without it no consent link of the copy verifies;
+//	                 agent.key: without it no agent's reply address does)
 //	blobs/ab/abcd…   every blob file the copy references
 //	MANIFEST.json    BackupManifest: format, time, audit head, and the size
 //	                 and SHA-256 of every file above

@@ -32,7 +32,7 @@ func init() {
 		fmt.Fprintf(&b, "backup written to %s (%d bytes: the compacted database, %d blob files, keys %s)\n",
 			path, info.Size, info.Blobs, strings.Join(info.Keys, ", "))
 		b.WriteString("It holds live records only: data erased before now is not in it; data erased later stays in it until you delete it.\n")
-		b.WriteString("It holds the keys (consent.key signs the consent links): keep it as protected as the data directory.\n")
+		b.WriteString("It holds the keys (consent.key signs the consent links, agent.key the agents' reply addresses): keep it as protected as the data directory.\n")
 		if len(info.MissingBlobs) > 0 {
 			fmt.Fprintf(&b, "warning: %d blob files the database references were missing (erased meanwhile, or lost)\n", len(info.MissingBlobs))
 		}

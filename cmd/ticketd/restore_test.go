@@ -73,7 +73,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	backup := filepath.Join(t.TempDir(), "ticketd-backup.tar")
 	out := runWant(t, 0, "backup", "-config", cfgA, backup)
-	for _, want := range []string{"backup written to " + backup, "keys consent.key", "ticketd restore " + backup} {
+	for _, want := range []string{"backup written to " + backup, "keys agent.key, consent.key", "ticketd restore " + backup} {
 		if !strings.Contains(out, want) {
 			t.Errorf("backup output lacks %q:\n%s", want, out)
 		}
@@ -90,11 +90,16 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	dirB := t.TempDir()
 	cfgB := writeConfig(t, dirB, srv.Addr, "")
 	out = runWant(t, 0, "restore", "-config", cfgB, backup)
-	if !strings.Contains(out, "audit trail verified") || !strings.Contains(out, "keys: consent.key") {
+	if !strings.Contains(out, "audit trail verified") || !strings.Contains(out, "keys: agent.key, consent.key") {
 		t.Errorf("restore: %q", out)
 	}
 	keyA, _ := os.ReadFile(filepath.Join(dirA, "data", "consent.key"))
 	keyB, _ := os.ReadFile(filepath.Join(dirB, "data", "consent.key"))
+	agentA, _ := os.ReadFile(filepath.Join(dirA, "data", "agent.key"))
+	agentB, _ := os.ReadFile(filepath.Join(dirB, "data", "agent.key"))
+	if len(agentA) == 0 || !bytes.Equal(agentA, agentB) {
+		t.Error("the agent key was not restored")
+	}
 	if len(keyA) == 0 || !bytes.Equal(keyA, keyB) {
 		t.Error("the consent key was not restored")
 	}
