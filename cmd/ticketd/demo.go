@@ -490,7 +490,7 @@ func (discardBlobs) Put(r io.Reader) (string, int64, error) {
 }
 
 func (w *demoWatcher) count() int {
-	tks, _ := w.desk.ListTickets()
+	tks, _ := w.desk.ListTickets(desk.ListOptions{})
 	qs, _ := w.desk.ListQuarantine()
 	n := len(qs)
 	for _, t := range tks {
@@ -511,7 +511,7 @@ func (w *demoWatcher) print() {
 	if w.messages == nil {
 		w.messages, w.quarantine = map[uint64]bool{}, map[uint64]bool{}
 	}
-	tks, err := w.desk.ListTickets()
+	tks, err := w.desk.ListTickets(desk.ListOptions{})
 	if err != nil {
 		fmt.Fprintln(w.out, "demo:", err)
 		return
