@@ -90,7 +90,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	dirB := t.TempDir()
 	cfgB := writeConfig(t, dirB, srv.Addr, "")
 	out = runWant(t, 0, "restore", "-config", cfgB, backup)
-	if !strings.Contains(out, "audit trail verified") || !strings.Contains(out, "keys: consent.key") {
+	if !strings.Contains(out, "audit trail verified") || !strings.Contains(out, "keys: agent.key, consent.key") {
 		t.Errorf("restore: %q", out)
 	}
 	keyA, _ := os.ReadFile(filepath.Join(dirA, "data", "consent.key"))
