@@ -1,7 +1,6 @@
 package desk
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"ticketd/config"
+	"ticketd/retention"
 )
 
 // serviceStopGrace bounds how long ServiceScheduler.Stop waits for a run.
@@ -45,7 +45,7 @@ func (d *Desk) NewServiceScheduler(now func() time.Time) (*ServiceScheduler, err
 	if now == nil {
 		now = d.DB.Now
 	}
-	l := serviceCronLogger{d.Log}
+	l := retention.CronLogger(d.Log, "service scheduler")
 	s := &ServiceScheduler{d: d, log: d.Log, now: now,
 		cron: cron.New(cron.WithLogger(l), cron.WithChain(cron.SkipIfStillRunning(l), cron.Recover(l)))}
 	s.remindJob, s.digestJob = s.RunReminders, s.RunDigests
@@ -162,21 +162,4 @@ func (s *ServiceScheduler) RunDigests() {
 		return
 	}
 	s.log.Info("service levels: digests done", attrs...)
-}
-
-// serviceCronLogger passes robfig/cron's log lines to slog: its routine
-// lines at debug level, skipped runs at info, errors (a recovered panic) at
-// error.
-type serviceCronLogger struct{ log *slog.Logger }
-
-func (l serviceCronLogger) Info(msg string, kv ...any) {
-	level, msg := slog.LevelDebug, "cron: "+msg
-	if msg == "cron: skip" {
-		level, msg = slog.LevelInfo, "service scheduler: run skipped, the previous one is still going"
-	}
-	l.log.Log(context.Background(), level, msg, kv...)
-}
-
-func (l serviceCronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error("service scheduler: "+msg, append(kv, "err", err)...)
 }
