@@ -100,6 +100,20 @@
 // temporary, other), which decides the command's exit code wherever the
 // operation ran. The audit actor of each is "admin".
 //
+// ListTickets takes ListOptions (queue, overdue, assignee; they combine);
+// a summary's Overdue is computed at the store's clock: open, not answered,
+// due time passed. ShowTicket adds each message's direction, agent and
+// commands and the ticket's Notified list (the copies mailed to agents).
+//
+// # Service levels on a schedule
+//
+// ServiceScheduler (schedule.go, robfig/cron like retention.Scheduler) runs
+// RemindAndEscalate on [agents] schedule and SendDigests on [agents]
+// digest_schedule (none when it is "off"), at the store's clock; each run
+// logs one line with what it sent (ticket numbers and counts, no personal
+// data). Prepare checks a new configuration's schedules before it is put in
+// force, so a bad one keeps the running ones; Stop waits for a run.
+//
 // # Data-subject rights (GDPR Art. 15-17, 20)
 //
 // Each right is one method of Desk, found by the person's address

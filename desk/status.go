@@ -15,6 +15,9 @@ type Live struct {
 	Mailboxes []imap.Status
 	// The next runs of the retention purge and of the consent check.
 	NextPurge, NextConsentCheck time.Time
+	// The next runs of the service levels' reminders and of the agents'
+	// digest (zero when there is none).
+	NextReminders, NextDigest time.Time
 }
 
 // StatusReport is what ticketd status prints; -json prints it as it is.
@@ -69,6 +72,8 @@ type OutboxCounts struct {
 type ScheduleState struct {
 	Purge        time.Time `json:"purge,omitzero"`
 	ConsentCheck time.Time `json:"consent_check,omitzero"`
+	Reminders    time.Time `json:"reminders,omitzero"` // reminders and escalations
+	Digest       time.Time `json:"digest,omitzero"`    // absent when digest_schedule is "off"
 }
 
 // Status is the state of each mailbox and of the outbox as the store holds
@@ -78,7 +83,8 @@ func (d *Desk) Status(live *Live) (*StatusReport, error) {
 	rep := &StatusReport{DataDir: cfg.Server.DataDir, Mailboxes: []MailboxState{}}
 	if live != nil {
 		rep.Daemon = DaemonState{Running: true, PID: live.PID, Version: live.Version, Started: live.Started}
-		rep.Schedule = &ScheduleState{Purge: live.NextPurge, ConsentCheck: live.NextConsentCheck}
+		rep.Schedule = &ScheduleState{Purge: live.NextPurge, ConsentCheck: live.NextConsentCheck,
+			Reminders: live.NextReminders, Digest: live.NextDigest}
 	}
 	err := d.DB.View(func(tx *store.Tx) error {
 		for i := range cfg.Mailboxes {

@@ -549,7 +549,7 @@ func TestEraseUnknownAndAgain(t *testing.T) {
 	if _, err := e.d.Erase(context.Background(), erikaAddr, false); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second erasure: %v", err)
 	}
-	if tks, _ := e.d.ListTickets(); len(tks) != 0 {
+	if tks, _ := e.d.ListTickets(ListOptions{}); len(tks) != 0 {
 		t.Errorf("tickets left: %+v", tks)
 	}
 }

@@ -2,8 +2,12 @@ package desk
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"ticketd/config"
 	"ticketd/store"
 )
 
@@ -31,12 +35,36 @@ type TicketSummary struct {
 	AnonymizedAt time.Time          `json:"anonymized_at,omitzero"`
 	PurgeAt      time.Time          `json:"purge_at,omitzero"`
 	ConsentDue   time.Time          `json:"consent_due,omitzero"`
+
+	// The agents' work and the service level.
+	Assignee   string    `json:"assignee,omitempty"`   // the agent it is assigned to
+	DueAt      time.Time `json:"due_at,omitzero"`      // when the first answer is promised
+	AnsweredAt time.Time `json:"answered_at,omitzero"` // when the first answer was queued
+	// Overdue: open, not answered, and DueAt passed at the time of the view.
+	Overdue bool   `json:"overdue"`
+	Follows uint64 `json:"follows,omitempty"` // the closed ticket this one continues
 }
 
-// TicketDetail is ticketd tickets show: the ticket with its messages.
+// TicketDetail is ticketd tickets show: the ticket with its messages and
+// the copies of its personal data mailed to agents.
 type TicketDetail struct {
 	TicketSummary
 	Messages []*store.Message `json:"messages"`
+	Notified []store.Notified `json:"notified"`
+}
+
+// ListOptions filter ListTickets; the filters combine (all must hold), and
+// the zero value lists every ticket.
+type ListOptions struct {
+	Queue    string // only the tickets of this queue (a configured one)
+	Overdue  bool   // only the overdue tickets (TicketSummary.Overdue)
+	Assignee string // only the tickets assigned to this address (case-insensitive)
+}
+
+// overdue reports whether tk is open, awaits its first answer and its due
+// time has passed at now.
+func overdue(tk *store.Ticket, now time.Time) bool {
+	return tk.Status != store.StatusClosed && tk.AnsweredAt.IsZero() && !tk.DueAt.IsZero() && now.After(tk.DueAt)
 }
 
 // Delivery states of an acknowledgement (AckView.Status).
@@ -98,7 +126,7 @@ func (t *TicketSummary) Held(now time.Time) bool {
 	return !(&store.Ticket{Holds: t.Holds}).HeldUntil(now).IsZero()
 }
 
-func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
+func summary(tx *store.Tx, tk *store.Ticket, now time.Time) (TicketSummary, error) {
 	var requester store.Address
 	if tk.AnonymizedAt.IsZero() {
 		p, err := tx.Person(tk.RequesterID)
@@ -115,17 +143,30 @@ func summary(tx *store.Tx, tk *store.Ticket) (TicketSummary, error) {
 		Requester: requester, CreatedAt: tk.CreatedAt, UpdatedAt: tk.UpdatedAt,
 		Messages: tk.Messages, Origin: tk.Origin, Purpose: tk.Purpose, Language: tk.Language, Ack: ack,
 		ClosedAt: tk.ClosedAt, Holds: tk.Holds, Restricted: tk.Restricted, Objected: tk.Objected,
-		AnonymizedAt: tk.AnonymizedAt, PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue}, nil
+		AnonymizedAt: tk.AnonymizedAt, PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue,
+		Assignee: tk.Assignee, DueAt: tk.DueAt, AnsweredAt: tk.AnsweredAt, Overdue: overdue(tk, now), Follows: tk.Follows}, nil
 }
 
-// ListTickets returns every ticket, oldest first.
-func (d *Desk) ListTickets() ([]TicketSummary, error) {
+// ListTickets returns the tickets that pass opt's filters, oldest first. A
+// queue that is not configured is a bad request naming the known queues.
+func (d *Desk) ListTickets(opt ListOptions) ([]TicketSummary, error) {
+	if opt.Queue != "" {
+		if err := checkQueue(d.Config(), opt.Queue); err != nil {
+			return nil, err
+		}
+	}
+	now := d.DB.Now()
 	out := []TicketSummary{}
 	err := d.DB.View(func(tx *store.Tx) error {
 		var err error
 		ferr := tx.Tickets(func(tk *store.Ticket) bool {
+			if opt.Queue != "" && tk.Queue != opt.Queue ||
+				opt.Overdue && !overdue(tk, now) ||
+				opt.Assignee != "" && !strings.EqualFold(tk.Assignee, opt.Assignee) {
+				return true
+			}
 			var s TicketSummary
-			s, err = summary(tx, tk)
+			s, err = summary(tx, tk, now)
 			out = append(out, s)
 			return err == nil
 		})
@@ -145,9 +186,10 @@ func (d *Desk) ShowTicket(number uint64) (*TicketDetail, error) {
 		if err != nil {
 			return err
 		}
-		if v.TicketSummary, err = summary(tx, tk); err != nil {
+		if v.TicketSummary, err = summary(tx, tk, d.DB.Now()); err != nil {
 			return err
 		}
+		v.Notified = append([]store.Notified{}, tk.Notified...)
 		v.Messages, err = tx.TicketMessages(number)
 		return err
 	})
@@ -155,6 +197,25 @@ func (d *Desk) ShowTicket(number uint64) (*TicketDetail, error) {
 		return nil, err
 	}
 	return &v, nil
+}
+
+// QueueNames are the names of cfg's queues, sorted.
+func QueueNames(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Queues))
+	for _, q := range cfg.Queues {
+		names = append(names, q.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// checkQueue returns a bad request naming the known queues when cfg has no
+// queue name.
+func checkQueue(cfg *config.Config, name string) error {
+	if cfg.Queue(name) != nil {
+		return nil
+	}
+	return &Error{KindBadRequest, fmt.Errorf("no queue %q; the queues are %s", name, strings.Join(QueueNames(cfg), ", "))}
 }
 
 // ListQuarantine returns every quarantine record, oldest first.

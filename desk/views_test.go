@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestAckShowsOutboxState(t *testing.T) {
 	if !a.SentAt.Equal(fd.now) || a.Attempts != 1 || a.Error != "" || a.OutboxID == 0 || a.NoticeHash == "" {
 		t.Errorf("sent: %+v", a)
 	}
-	if tks, err := fd.d.ListTickets(); err != nil || len(tks) != 1 || tks[0].Ack.Status != AckSent {
+	if tks, err := fd.d.ListTickets(ListOptions{}); err != nil || len(tks) != 1 || tks[0].Ack.Status != AckSent {
 		t.Errorf("list: %+v %v", tks, err)
 	}
 
@@ -86,5 +87,110 @@ func TestAckShowsOutboxState(t *testing.T) {
 	fd.db.Update(func(tx *store.Tx) error { return tx.DeleteOutboxItem(a.OutboxID, "admin", "test") })
 	if d, err := fd.d.ShowTicket(2); err != nil || d.Ack.Status != AckGone {
 		t.Errorf("erased outbox item: %+v %v", d.Ack, err)
+	}
+}
+
+// TestListTicketsFilters: -queue, -overdue and -assignee combine; overdue
+// is computed at the desk's clock; the assignee compares case-insensitively;
+// an unknown queue is a bad request naming the queues.
+func TestListTicketsFilters(t *testing.T) {
+	fd := newAgentDesk(t)
+	a, ms := fd.customerTicket("f1@example.org", "Drucker", "Hilfe")     // support, will be assigned to ben
+	b, _ := fd.customerTicket("f2@example.org", "Monitor", "Hilfe")      // support, unassigned
+	c, _ := fd.customerTicket("f3@example.org", "invoice 7", "Rechnung") // billing
+	d, msd := fd.customerTicket("f4@example.org", "Tastatur", "Hilfe")   // support, answered
+	ben := replyTo(t, ms, "ben@example.com")
+	if out, _ := fd.reply(agentRaw("as1@x", "ben@example.com", ben, "Re: x", "#assign Ben@Example.com")); out.AgentReply != store.DirectionNote {
+		t.Fatalf("assign: %+v", out)
+	}
+	anna := replyTo(t, msd, "anna@example.com")
+	if out, _ := fd.reply(agentRaw("an1@x", "anna@example.com", anna, "Re: x", "Erledigt.")); out.AgentReply != store.DirectionOut {
+		t.Fatalf("answer: %+v", out)
+	}
+	if fd.ticket(c).Queue != "billing" {
+		t.Fatalf("ticket %d in queue %s", c, fd.ticket(c).Queue)
+	}
+	numbers := func(opt ListOptions) []uint64 {
+		t.Helper()
+		tks, err := fd.d.ListTickets(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []uint64
+		for _, tk := range tks {
+			ns = append(ns, tk.Number)
+		}
+		return ns
+	}
+	check := func(name string, opt ListOptions, want ...uint64) {
+		t.Helper()
+		if got := numbers(opt); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	check("all", ListOptions{}, a, b, c, d)
+	check("queue support", ListOptions{Queue: "support"}, a, b, d)
+	check("queue billing", ListOptions{Queue: "billing"}, c)
+	check("overdue before any due time", ListOptions{Overdue: true})
+	check("assignee, other case", ListOptions{Assignee: "BEN@example.COM"}, a)
+	check("assignee nobody", ListOptions{Assignee: "carl@example.com"})
+
+	// 8h later the support tickets are due; billing's 2d are not.
+	fd.now = fd.ticket(a).DueAt.Add(time.Minute)
+	check("overdue", ListOptions{Overdue: true}, a, b)
+	check("overdue and support and ben", ListOptions{Overdue: true, Queue: "support", Assignee: "ben@example.com"}, a)
+	check("overdue and billing", ListOptions{Overdue: true, Queue: "billing"})
+	tks, _ := fd.d.ListTickets(ListOptions{Queue: "support"})
+	if !tks[0].Overdue || tks[0].Assignee != "ben@example.com" || tks[0].DueAt.IsZero() || !tks[0].AnsweredAt.IsZero() ||
+		tks[2].Overdue || tks[2].AnsweredAt.IsZero() {
+		t.Errorf("summaries: %+v\n%+v", tks[0], tks[2])
+	}
+	// A closed ticket is not overdue.
+	if _, err := fd.d.CloseTicket(b); err != nil {
+		t.Fatal(err)
+	}
+	check("overdue after closing one", ListOptions{Overdue: true}, a)
+
+	_, err := fd.d.ListTickets(ListOptions{Queue: "nosuch"})
+	if KindOf(err) != KindBadRequest || !strings.Contains(err.Error(), `"nosuch"`) || !strings.Contains(err.Error(), "billing, support") {
+		t.Errorf("unknown queue: %v", err)
+	}
+}
+
+// TestShowTicketAgentFields: tickets show has the assignee, the due time,
+// the answer, each message's direction, agent and commands, a refusal's
+// reason, and the copies mailed to agents.
+func TestShowTicketAgentFields(t *testing.T) {
+	fd := newAgentDesk(t)
+	n, ms := fd.customerTicket("s1@example.org", "Drucker", "Hilfe")
+	anna := replyTo(t, ms, "anna@example.com")
+	fd.reply(agentRaw("sa1@x", "anna@example.com", anna, "Re: x", "#assign anna@example.com\n\nIch schaue nach."))
+	fd.reply(agentRaw("sa2@x", "mallory@evil.example", anna, "Re: x", "Hallo"))
+	v, err := fd.d.ShowTicket(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Assignee != "anna@example.com" || v.DueAt.IsZero() || v.AnsweredAt.IsZero() || v.Overdue {
+		t.Errorf("fields: assignee %q due %v answered %v overdue %v", v.Assignee, v.DueAt, v.AnsweredAt, v.Overdue)
+	}
+	var dirs []string
+	for _, m := range v.Messages {
+		dirs = append(dirs, m.Direction)
+	}
+	if !slices.Equal(dirs, []string{store.DirectionIn, store.DirectionOut, store.DirectionRefused}) {
+		t.Fatalf("directions %v", dirs)
+	}
+	if out := v.Messages[1]; out.Agent != "anna@example.com" || !slices.Equal(out.Commands, []string{"#assign anna@example.com"}) {
+		t.Errorf("answer: agent %q commands %q", out.Agent, out.Commands)
+	}
+	if v.Messages[2].Refused == "" {
+		t.Errorf("refused message without a reason: %+v", v.Messages[2])
+	}
+	var got []string
+	for _, c := range v.Notified {
+		got = append(got, c.Agent+" "+c.Kind+" "+c.Content)
+	}
+	if !slices.Equal(got, []string{"anna@example.com new ticket full", "ben@example.com new ticket full"}) {
+		t.Errorf("notified %v", got)
 	}
 }

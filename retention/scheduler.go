@@ -47,7 +47,7 @@ func NewScheduler(db *store.DB, cfg *config.Config, log *slog.Logger, now func()
 	if now == nil {
 		now = db.Now
 	}
-	l := cronLogger{log}
+	l := CronLogger(log, "retention scheduler")
 	s := &Scheduler{db: db, log: log, now: now,
 		cron: cron.New(cron.WithLogger(l), cron.WithChain(cron.SkipIfStillRunning(l), cron.Recover(l)))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -188,18 +188,24 @@ func (s *Scheduler) RunSweep() {
 	s.log.Info("consent sweep done", attrs...)
 }
 
-// cronLogger passes robfig/cron's log lines to slog: its routine lines at
-// debug level, skipped runs at info, errors (a recovered panic) at error.
-type cronLogger struct{ log *slog.Logger }
+// CronLogger passes robfig/cron's log lines to slog: its routine lines at
+// debug level, skipped runs at info, errors (a recovered panic) at error;
+// name is the scheduler the lines are of ("retention scheduler").
+func CronLogger(log *slog.Logger, name string) cron.Logger { return cronLogger{log, name} }
+
+type cronLogger struct {
+	log  *slog.Logger
+	name string
+}
 
 func (l cronLogger) Info(msg string, kv ...any) {
 	level, msg := slog.LevelDebug, "cron: "+msg
 	if msg == "cron: skip" {
-		level, msg = slog.LevelInfo, "retention scheduler: run skipped, the previous one is still going"
+		level, msg = slog.LevelInfo, l.name+": run skipped, the previous one is still going"
 	}
 	l.log.Log(context.Background(), level, msg, kv...)
 }
 
 func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error("retention scheduler: "+msg, append(kv, "err", err)...)
+	l.log.Error(l.name+": "+msg, append(kv, "err", err)...)
 }

@@ -137,10 +137,6 @@ func init() {
 		}
 		return json.NewEncoder(out).Encode(o)
 	})
-	register("tickets.list", func(_ context.Context, env *opEnv, args listArgs, _ *opRequest, out io.Writer) error {
-		tks, err := env.desk.ListTickets()
-		return render(out, args.JSON, tks, err, printTickets)
-	})
 	register("tickets.show", func(_ context.Context, env *opEnv, args listArgs, _ *opRequest, out io.Writer) error {
 		tk, err := env.desk.ShowTicket(args.ID)
 		return render(out, args.JSON, tk, err, printTicket)
@@ -230,6 +226,9 @@ func cmdTickets(ctx context.Context, e *env, args []string) error {
 	}
 	if fs.Arg(0) == "close" || fs.Arg(0) == "reopen" {
 		return cmdTicketStatus(ctx, e, fs.Arg(0), fs.Args()[1:], path)
+	}
+	if fs.Arg(0) == "list" {
+		return cmdTicketsList(ctx, e, fs.Args()[1:], path)
 	}
 	q, err := listOrOne(e, "tickets", fs, path, "show", "one ticket number")
 	if err != nil {
@@ -332,9 +331,10 @@ func printJSON(w io.Writer, v any) error {
 
 func printTickets(w io.Writer, tks []desk.TicketSummary) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tSTATUS\tQUEUE\tCREATED\tMSGS\tREQUESTER\tPURGE\tSUBJECT")
+	fmt.Fprintln(tw, "#\tSTATUS\tQUEUE\tASSIGNEE\tDUE\tCREATED\tMSGS\tREQUESTER\tPURGE\tSUBJECT")
 	for _, t := range tks {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Number, statusLine(t, time.Now()), t.Queue, t.CreatedAt.Local().Format(time.DateTime),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Number, statusLine(t, time.Now()), t.Queue,
+			printable(dash(t.Assignee)), dueColumn(t), t.CreatedAt.Local().Format(time.DateTime),
 			t.Messages, printable(dash(t.Requester.Email)), column(t.PurgeAt), printable(oneLine(t.Subject, 60)))
 	}
 	return tw.Flush()
@@ -348,6 +348,7 @@ func printTicket(out io.Writer, t *desk.TicketDetail) error {
 		fmt.Fprintf(w, "Routed:    %s\n", t.RoutedBy)
 	}
 	fmt.Fprintf(w, "Requester: %s\n", desk.FormatAddress(t.Requester))
+	printService(w, &t.TicketSummary)
 	printRetention(w, &t.TicketSummary, time.Now())
 	if t.Ack != nil {
 		ack := ackLine(t.Ack)
@@ -357,16 +358,27 @@ func printTicket(out io.Writer, t *desk.TicketDetail) error {
 		t.CreatedAt.Local().Format(time.DateTime), t.Origin.Channel, dash(t.Origin.Mailbox), t.Origin.MessageID,
 		t.Origin.ReceivedAt.Local().Format(time.DateTime), t.Origin.StoredAt.Local().Format(time.DateTime))
 	for i, m := range t.Messages {
-		fmt.Fprintf(w, "\n--- message %d of %d (id %d, %s, from %s", i+1, len(t.Messages), m.ID, m.Origin.StoredAt.Local().Format(time.DateTime), m.From.Email)
+		fmt.Fprintf(w, "\n--- message %d of %d (id %d, %s, %s, from %s", i+1, len(t.Messages), m.ID, dash(m.Direction),
+			m.Origin.StoredAt.Local().Format(time.DateTime), m.From.Email)
+		if m.Agent != "" {
+			fmt.Fprintf(w, ", agent %s", m.Agent)
+		}
 		if m.ThreadedBy != "" {
 			fmt.Fprintf(w, ", threaded by %s", m.ThreadedBy)
 		}
 		fmt.Fprintln(w, ")")
+		if len(m.Commands) > 0 {
+			fmt.Fprintf(w, "Commands: %s\n", printable(strings.Join(m.Commands, "; ")))
+		}
+		if m.Refused != "" {
+			fmt.Fprintf(w, "Refused: %s\n", printable(oneLine(m.Refused, 200)))
+		}
 		fmt.Fprintf(w, "Subject: %s\n\n%s\n", m.Subject, strings.TrimRight(m.Text, "\n"))
 		for _, a := range m.Attachments {
 			fmt.Fprintf(w, "[attachment %q, %s, %d bytes]\n", a.Filename, a.ContentType, a.Size)
 		}
 	}
+	printNotified(w, t.Notified)
 	_, err := io.WriteString(out, terminalSafe(w.String()))
 	return err
 }

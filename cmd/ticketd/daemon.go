@@ -97,6 +97,7 @@ type daemon struct {
 	admin *adminServer
 	http  *httpServer
 	sched *desk.Scheduler
+	svc   *desk.ServiceScheduler
 	spool string
 	// started is when the daemon started, for ticketd status.
 	started time.Time
@@ -135,6 +136,11 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		dk.Close()
 		return nil, err
 	}
+	d.svc, err = dk.NewServiceScheduler(nil)
+	if err != nil {
+		dk.Close()
+		return nil, err
+	}
 	d.outbox = &smtp.Outbox{DB: dk.DB, Log: log}
 	dk.Wake = d.outbox.Wake
 	d.admin, err = startAdmin(cfg.Server.AdminSocket, &opEnv{desk: dk, live: d.liveStatus}, log)
@@ -151,6 +157,7 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	d.startOutbox()
 	d.startMailboxes()
 	d.sched.Start()
+	d.svc.Start()
 	return d, nil
 }
 
@@ -234,8 +241,9 @@ func (d *daemon) healthy() bool {
 // liveStatus is the daemon's part of ticketd status.
 func (d *daemon) liveStatus() *desk.Live {
 	purge, sweep := d.sched.Next()
+	remind, digest := d.svc.Next()
 	return &desk.Live{PID: os.Getpid(), Version: version, Started: d.started, Mailboxes: d.status(),
-		NextPurge: purge, NextConsentCheck: sweep}
+		NextPurge: purge, NextConsentCheck: sweep, NextReminders: remind, NextDigest: digest}
 }
 
 // stopMailboxes lets each supervisor finish its batch, waiting at most shutdownGrace.
@@ -270,12 +278,15 @@ func (d *daemon) apply(cfg *config.Config) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := fixedWhileRunning(d.cfg, cfg)
-	var applyDesk, applySched func()
+	var applyDesk, applySched, applySvc func()
 	if err == nil {
 		applyDesk, err = d.desk.PrepareConfig(cfg)
 	}
 	if err == nil {
 		applySched, err = d.sched.Prepare(cfg)
+	}
+	if err == nil {
+		applySvc, err = d.svc.Prepare(cfg)
 	}
 	if err != nil {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
@@ -287,6 +298,7 @@ func (d *daemon) apply(cfg *config.Config) {
 	d.stopOutbox()
 	applyDesk()
 	applySched()
+	applySvc()
 	d.cfg = cfg
 	d.startOutbox()
 	d.startMailboxes()
@@ -311,13 +323,14 @@ func fixedWhileRunning(old, cfg *config.Config) error {
 
 // stop shuts down in order: mailboxes (finishing their batches), the outbox
 // (finishing its send), the retention scheduler (ending its run between two
-// batches), the listeners, and the store last.
+// batches), the service-level scheduler (finishing its run), the listeners, and the store last.
 func (d *daemon) stop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := d.stopMailboxes()
 	d.stopOutbox()
 	d.sched.Stop()
+	d.svc.Stop()
 	d.http.close()
 	d.admin.close()
 	if cerr := d.desk.Close(); err == nil {

@@ -26,6 +26,7 @@ import (
 	"ticketd/desk"
 	"ticketd/mail/imapmem"
 	"ticketd/mail/mime"
+	"ticketd/store"
 )
 
 // The demo runs the real daemon against embedded servers: an IMAP server
@@ -34,6 +35,7 @@ import (
 
 const (
 	demoSupport = "support@demo.example"
+	demoAgent   = "anna@demo.example" // the queue's agent, whom the demo plays
 	demoUser    = "support"
 	demoPass    = "demo-password"
 )
@@ -139,8 +141,13 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 
 	w := &demoWatcher{desk: d.desk, out: out, mta: smtpSrv, dir: dir}
 	w.waitFor(ctx, 4, 10*time.Second)
-	w.waitAcks(ctx, 2, 10*time.Second)
+	// Two acknowledgements, the agent's two new-ticket notifications and
+	// the one of the German customer's second mail.
+	w.waitAcks(ctx, 5, 10*time.Second)
 	w.print()
+	if err := w.playAgent(ctx, smtpAddr); err != nil {
+		fmt.Fprintf(out, "demo: the agent's part: %v\n", err)
+	}
 	fmt.Fprintf(out, "\nSend more mail from another terminal, with this binary (from the source tree: go run ./cmd/ticketd ...):\n")
 	fmt.Fprintf(out, "  ticketd demo send -smtp %s -from you@example.org -subject 'Hallo' 'Mein Drucker brennt.'\n", smtpAddr)
 	fmt.Fprintf(out, "or with any SMTP client to %s at %s, or put it into the IMAP inbox with any mail client (IMAP %s, plain, user %s, password %s).\n",
@@ -258,7 +265,7 @@ func (s *demoSession) Data(r io.Reader) error {
 		return err
 	}
 	for _, to := range s.to {
-		if strings.EqualFold(to, demoSupport) {
+		if demoForSupport(to) {
 			_, err := s.mta.user.Append("INBOX", &literal{bytes.NewReader(raw)}, &imap.AppendOptions{Time: time.Now()})
 			if err != nil {
 				return err
@@ -270,6 +277,14 @@ func (s *demoSession) Data(r io.Reader) error {
 		s.mta.mu.Unlock()
 	}
 	return nil
+}
+
+// demoForSupport reports whether to is the support address or one of its
+// plus addresses (an agent's reply address), which the mail provider files
+// into the support mailbox.
+func demoForSupport(to string) bool {
+	local, domain, ok := strings.Cut(strings.ToLower(to), "@")
+	return ok && domain == "demo.example" && (local == "support" || strings.HasPrefix(local, "support+"))
 }
 
 type literal struct{ *bytes.Reader }
@@ -299,6 +314,7 @@ from = %q
 name = "support"
 purpose = "support"
 response_time = "8h"
+agents = [%q]
 
 [[mailbox]]
 name = "support"
@@ -312,7 +328,7 @@ after_import = "move"
 move_to = "Processed"
 quarantine_folder = "Quarantine"
 queue = "support"
-`+demoNotice, httpAddr, httpAddr, sh, sp, demoSupport, demoSupport, ih, ip, demoUser)
+`+demoNotice, httpAddr, httpAddr, sh, sp, demoSupport, demoAgent, demoSupport, ih, ip, demoUser)
 	path := filepath.Join(dir, "config.toml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
@@ -438,6 +454,8 @@ type demoWatcher struct {
 	messages   map[uint64]bool
 	quarantine map[uint64]bool
 	acks       int
+	notified   []*mime.Message // the agent's notifications, with their Reply-To
+	answers    []*mime.Message // the agents' answers the customers received
 }
 
 // waitAcks waits until the relay received n mails, or timeout.
@@ -465,10 +483,29 @@ func (w *demoWatcher) printAcks() {
 		if len(msg.To) > 0 {
 			to = msg.To[0].Email
 		}
-		fmt.Fprintf(w.out, "  %s  acknowledgement sent to %s (%s)\n      subject %q, with the privacy notice (Art. 13 GDPR) and a consent link\n      saved as %s\n",
-			time.Now().Format(time.TimeOnly), to, msg.ContentLanguage, msg.Subject, saved)
-		if link, ticket := consentLink(msg.Text), demoTicketTag.FindStringSubmatch(msg.Subject); link != "" && ticket != nil {
-			fmt.Fprintf(w.out, "      consent page for ticket #%s: %s\n", ticket[1], link)
+		now := time.Now().Format(time.TimeOnly)
+		switch {
+		case strings.EqualFold(to, demoAgent):
+			replyTo := "-"
+			if len(msg.ReplyTo) > 0 {
+				replyTo = msg.ReplyTo[0].Email
+				w.notified = append(w.notified, msg)
+			}
+			fmt.Fprintf(w.out, "  %s  agent notified: %s\n      subject %q\n      Reply-To %s\n      saved as %s\n", now, to, msg.Subject, replyTo, saved)
+		case msg.AutoSubmitted == "":
+			w.answers = append(w.answers, msg)
+			fmt.Fprintf(w.out, "  %s  the customer received the agent's answer, saved as %s:\n", now, saved)
+			fmt.Fprintf(w.out, "      From:        %s\n      To:          %s\n      Subject:     %s\n      In-Reply-To: <%s>\n",
+				desk.FormatAddress(msg.From), desk.FormatAddress(msg.To[0]), msg.Subject, strings.Join(msg.InReplyTo, "> <"))
+			for _, line := range strings.Split(strings.TrimRight(msg.Text, "\n"), "\n") {
+				fmt.Fprintf(w.out, "      | %s\n", line)
+			}
+		default:
+			fmt.Fprintf(w.out, "  %s  acknowledgement sent to %s (%s)\n      subject %q, with the privacy notice (Art. 13 GDPR) and a consent link\n      saved as %s\n",
+				now, to, msg.ContentLanguage, msg.Subject, saved)
+			if link, ticket := consentLink(msg.Text), demoTicketTag.FindStringSubmatch(msg.Subject); link != "" && ticket != nil {
+				fmt.Fprintf(w.out, "      consent page for ticket #%s: %s\n", ticket[1], link)
+			}
 		}
 	}
 }
@@ -490,7 +527,7 @@ func (discardBlobs) Put(r io.Reader) (string, int64, error) {
 }
 
 func (w *demoWatcher) count() int {
-	tks, _ := w.desk.ListTickets()
+	tks, _ := w.desk.ListTickets(desk.ListOptions{})
 	qs, _ := w.desk.ListQuarantine()
 	n := len(qs)
 	for _, t := range tks {
@@ -511,7 +548,7 @@ func (w *demoWatcher) print() {
 	if w.messages == nil {
 		w.messages, w.quarantine = map[uint64]bool{}, map[uint64]bool{}
 	}
-	tks, err := w.desk.ListTickets()
+	tks, err := w.desk.ListTickets(desk.ListOptions{})
 	if err != nil {
 		fmt.Fprintln(w.out, "demo:", err)
 		return
@@ -527,7 +564,14 @@ func (w *demoWatcher) print() {
 			}
 			w.messages[m.ID] = true
 			what := fmt.Sprintf("new ticket #%d", t.Number)
-			if m.ThreadedBy != "" {
+			switch {
+			case m.Direction == store.DirectionOut:
+				what = fmt.Sprintf("agent %s answered ticket #%d", m.Agent, t.Number)
+			case m.Direction == store.DirectionNote:
+				what = fmt.Sprintf("agent %s steered ticket #%d (%s)", m.Agent, t.Number, strings.Join(m.Commands, " "))
+			case m.Direction == store.DirectionRefused:
+				what = fmt.Sprintf("agent mail refused on ticket #%d: %s", t.Number, m.Refused)
+			case m.ThreadedBy != "":
 				what = fmt.Sprintf("reply added to ticket #%d (threaded by %s)", t.Number, m.ThreadedBy)
 			}
 			fmt.Fprintf(w.out, "  %s  %s\n      from %s, subject %q, %d attachment(s)\n      origin: %s, mailbox %s, uid %d, Message-ID <%s>\n",

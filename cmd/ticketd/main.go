@@ -59,7 +59,7 @@ func init() {
 		"check":   {"check [-config FILE]", "check the configuration and report every problem", cmdCheck},
 		"ingest":  {"ingest [-config FILE] [-mailbox NAME] [-silent] FILE...|-", "store mail from files or stdin (channel file)", cmdIngest},
 		"outbox":  {"outbox [-config FILE] list [-json] | retry ID", "list outgoing mail or retry a failed one", cmdOutbox},
-		"tickets": {"tickets [-config FILE] list [-json] | show [-json] N | close N | reopen N", "list tickets, show one, close or reopen one", cmdTickets},
+		"tickets": {"tickets [-config FILE] list [-json] [-queue NAME] [-overdue] [-assignee ADDRESS] | show [-json] N | close N | reopen N", "list tickets, show one, close or reopen one", cmdTickets},
 		"demo":    {"demo [-imap ADDR] [-smtp ADDR] [-http ADDR] [-for D] [-keep] [-v] | send [-smtp ADDR] [-from ADDR] [-subject TEXT] TEXT...", "run ticketd on embedded IMAP and SMTP servers with seeded mail", cmdDemo},
 		"version": {"version", "print the version", cmdVersion},
 	} {

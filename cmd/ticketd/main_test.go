@@ -374,4 +374,36 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
+	// The agent's loop, in its order: notified with a reply address, the
+	// demo's reply with quote and signature, the answer as the customer got
+	// it (from the support address, threaded, without the quote), #close.
+	loop := []string{
+		`agent notified: anna@demo\.example\n\s+subject "\[#1\] Drucker druckt nicht[^"]*"\n\s+Reply-To (support\+t1\.a1\.[a-z0-9]+@demo\.example)`,
+		`The demo plays the agent anna@demo\.example: it replies to support\+t1\.a1\.[a-z0-9]+@demo\.example\n\s+with its answer, its signature and the quoted notification`,
+		`agent anna@demo\.example answered ticket #1`,
+		`the customer received the agent's answer, saved as \S+:\n\s+From:\s+Beispiel GmbH <support@demo\.example>\n\s+To:\s+Jörg Müller <joerg@example\.org>\n` +
+			`\s+Subject:\s+Re: \[#1\] Drucker druckt nicht[^\n]*\n\s+In-Reply-To: <demo-de-2@example\.org>\n\s+\| Guten Tag Herr Müller,`,
+		`Fehler 42 ist dann behoben\.\n\s+the quoted history and the signature are gone`,
+		`The agent closes the ticket: a reply to support\+t1\.a1\.[a-z0-9]+@demo\.example that is only "#close"`,
+		`agent anna@demo\.example steered ticket #1 \(#close\)`,
+		`ticket #1 is closed`,
+	}
+	rest := out
+	for _, re := range loop {
+		loc := regexp.MustCompile(re).FindStringIndex(rest)
+		if loc == nil {
+			t.Errorf("demo output lacks, after the step before, %s:\n%s", re, out)
+			break
+		}
+		rest = rest[loc[1]:]
+	}
+	answer, _, _ := strings.Cut(out, "The agent closes")
+	if i := strings.Index(answer, "the customer received the agent's answer"); i >= 0 {
+		answer = answer[i:]
+	}
+	for _, gone := range []string{"> ", "Anna Agent", "schrieb"} {
+		if strings.Contains(answer, gone) {
+			t.Errorf("the customer's copy holds %q:\n%s", gone, answer)
+		}
+	}
 }

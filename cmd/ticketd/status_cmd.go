@@ -123,9 +123,10 @@ func printStatus(w io.Writer, rep *desk.StatusReport, loc *time.Location) error 
 	}
 	fmt.Fprintf(&b, ", %d failed, %d sent\n", o.Failed, o.Sent)
 	if s := rep.Schedule; s != nil {
-		fmt.Fprintf(&b, "\nnext purge          %s\nnext consent check  %s\n", at(s.Purge, "not scheduled"), at(s.ConsentCheck, "not scheduled"))
+		fmt.Fprintf(&b, "\nnext purge          %s\nnext consent check  %s\nnext reminders      %s\nnext digest         %s\n",
+			at(s.Purge, "not scheduled"), at(s.ConsentCheck, "not scheduled"), at(s.Reminders, "not scheduled"), at(s.Digest, "none (digest_schedule is off)"))
 	} else {
-		fmt.Fprintf(&b, "\nno purge or consent check is scheduled while ticketd does not run\n")
+		fmt.Fprintf(&b, "\nno purge, consent check, reminder or digest is scheduled while ticketd does not run\n")
 	}
 	_, err := w.Write(b.Bytes())
 	return err

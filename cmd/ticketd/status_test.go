@@ -64,8 +64,9 @@ func TestPrintStatus(t *testing.T) {
 				LastError: "dial tcp [::1]:143: connect: connection refused", LastErrorAt: at("2026-12-07 01:05:00")},
 			{Name: "new", Host: "imap.example.com", Port: 993, TLS: "implicit", Folder: "INBOX", State: "polling"},
 		},
-		Outbox:   desk.OutboxCounts{Pending: 2, Failed: 1, Sent: 10, NextAttempt: at("2026-12-07 01:06:00")},
-		Schedule: &desk.ScheduleState{Purge: at("2026-12-08 03:00:00"), ConsentCheck: at("2026-12-07 01:10:00")},
+		Outbox: desk.OutboxCounts{Pending: 2, Failed: 1, Sent: 10, NextAttempt: at("2026-12-07 01:06:00")},
+		Schedule: &desk.ScheduleState{Purge: at("2026-12-08 03:00:00"), ConsentCheck: at("2026-12-07 01:10:00"),
+			Reminders: at("2026-12-07 01:15:00")},
 	}
 	var b bytes.Buffer
 	if err := printStatus(&b, running, time.UTC); err != nil {
@@ -105,6 +106,8 @@ func TestStatus(t *testing.T) {
 		`outbox: 0 pending, 0 failed, 0 sent`,
 		`next purge          \d{4}-`,
 		`next consent check  \d{4}-`,
+		`next reminders      \d{4}-`,
+		`next digest         \d{4}-`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("status lacks %s:\n%s", re, out)
@@ -115,7 +118,8 @@ func TestStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !rep.Daemon.Running || rep.Daemon.PID != d.cmd.Process.Pid || len(rep.Mailboxes) != 1 || rep.Mailboxes[0].LastUID != 1 ||
-		rep.Mailboxes[0].LastSync.IsZero() || rep.Schedule == nil || rep.Schedule.Purge.IsZero() || rep.Schedule.ConsentCheck.IsZero() {
+		rep.Mailboxes[0].LastSync.IsZero() || rep.Schedule == nil || rep.Schedule.Purge.IsZero() || rep.Schedule.ConsentCheck.IsZero() ||
+		rep.Schedule.Reminders.IsZero() || rep.Schedule.Digest.IsZero() {
 		t.Errorf("status -json: %+v", rep)
 	}
 
@@ -127,7 +131,7 @@ func TestStatus(t *testing.T) {
 	}
 	out = runWant(t, exitUnavailable, "status", "-config", cfg)
 	for _, want := range []string{"ticketd is not running; what the store in " + filepath.Join(dir, "data") + " holds:",
-		"mailbox support: stopped", "last UID 1", "no purge or consent check is scheduled"} {
+		"mailbox support: stopped", "last UID 1", "no purge, consent check, reminder or digest is scheduled"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status without a daemon lacks %q:\n%s", want, out)
 		}
