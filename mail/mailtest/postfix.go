@@ -107,6 +107,13 @@ tlsmgr        unix  -       -      n      1000?  1       tlsmgr
 // and its directory removed by t.Cleanup; if the test failed, the tail of its log is logged first.
 func StartPostfix(t testing.TB) *Postfix {
 	t.Helper()
+	return startPostfix(t, nil)
+}
+
+// startPostfix is StartPostfix; configure, when not nil, is called once DIR/etc exists and
+// returns lines for main.cf that replace the template's lines of the same parameters.
+func startPostfix(t testing.TB, configure func(dir string) string) *Postfix {
+	t.Helper()
 	progs := srvRequire(t, "Postfix",
 		srvProgram{"postfix", []string{"/usr/sbin/postfix"}},
 		srvProgram{"postconf", []string{"/usr/sbin/postconf"}})
@@ -134,7 +141,19 @@ func StartPostfix(t testing.TB) *Postfix {
 	}
 	srvChownTree(t, filepath.Join(dir, "Maildir"), dovecotUID)
 
-	postfixWriteConfig(t, filepath.Join(etc, "main.cf"), strings.ReplaceAll(postfixMainCf, "{{DIR}}", dir))
+	mainCf := strings.ReplaceAll(postfixMainCf, "{{DIR}}", dir)
+	if configure != nil {
+		extra := configure(dir)
+		var keep []string
+		for _, line := range strings.SplitAfter(mainCf, "\n") {
+			key, _, _ := strings.Cut(line, " =")
+			if key == "" || !strings.Contains(extra, "\n"+key+" =") {
+				keep = append(keep, line)
+			}
+		}
+		mainCf = strings.Join(keep, "") + extra
+	}
+	postfixWriteConfig(t, filepath.Join(etc, "main.cf"), mainCf)
 
 	var lastErr error
 	for attempt := 1; attempt <= 3; attempt++ {
