@@ -65,10 +65,9 @@ func TestAgentLoopInterop(t *testing.T) {
 	}
 	tk := h.tickets()[0].Number
 
-	// s-nail reads the notification from a mailbox file and replies to it,
-	// quoting it below an attribution line. Its default quote prefix is a
-	// tab, which the reply parser does not take for a quote (see README);
-	// "> " is the prefix most users set and other clients use.
+	// s-nail reads the notification from a mailbox file and replies to it
+	// with its defaults: the notification quoted below an attribution line,
+	// each quoted line indented with a tab (its indentprefix).
 	dir := t.TempDir()
 	mbox := filepath.Join(dir, "notification.mbox")
 	raw := strings.ReplaceAll(notes[0].raw, "\r\n", "\n")
@@ -76,7 +75,7 @@ func TestAgentLoopInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(nail, "-#:/", "-S", "v15-compat", "-S", "mta=smtp://"+pf.Addr, "-S", "smtp-auth=none",
-		"-S", "from=Anna Beispiel <anna@example.com>", "-S", "reply-to-honour=yes", "-S", "quote", "-S", "indentprefix=> ",
+		"-S", "from=Anna Beispiel <anna@example.com>", "-S", "reply-to-honour=yes", "-S", "quote",
 		"-S", "sendwait", "-S", "nosave", "-f", mbox)
 	cmd.Stdin = strings.NewReader("reply 1\nGuten Tag,\n\nbitte starten Sie den Drucker neu.\n~.\nquit\n")
 	cmd.Env = append(os.Environ(), "HOME="+dir, "MAILRC=/dev/null")

@@ -22,6 +22,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from Strip's 
 // mail with an HTML body only, whose text comes from mime.Parse's
 // HTML-to-text conversion. Each has a .golden with what Strip makes of it.
 var corpus = []struct{ file, source string }{
+	{"s-nail-tab-indent-en.txt", "s-nail 14.9 (Debian), `reply` with its defaults: the attribution \"\\\"<name>\\\" <addr> wrote:\" and each quoted line indented with a tab (indentprefix, s-nail(1) INTERNAL VARIABLES)"},
+	{"s-nail-interleaved-de.txt", "s-nail 14.9 (Debian), two tab-indented quotes with the author's text between them (interleaved), indentprefix of s-nail(1)"},
 	{"gmail-top-en.txt", "mailgun/talon tests/text_quotations_test.py test_pattern_on_date_somebody_wrote: \"On <date>, <name> <addr> wrote:\" over a \">\" quote, top posting"},
 	{"gmail-wrapped-2-lines-en.txt", "mailgun/talon tests/text_quotations_test.py test_quotation_separator_takes_2_lines: Gmail's attribution wrapped before the address, text below the quote"},
 	{"gmail-wrapped-3-lines-en.txt", "mailgun/talon tests/text_quotations_test.py test_quotation_separator_takes_3_lines: attribution over three lines, quote without \">\""},

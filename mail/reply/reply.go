@@ -127,6 +127,10 @@ func quoted(line string) bool {
 
 func blank(line string) bool { return strings.TrimSpace(line) == "" }
 
+// tabQuoted reports whether a line is indented with a tab, as s-nail and
+// mailx quote (indentprefix); it counts as quoted only below an attribution.
+func tabQuoted(line string) bool { return strings.HasPrefix(line, "\t") && !blank(line) }
+
 // sigDelim is the signature delimiter of RFC 3676 section 4.3, "-- ", also
 // without its space, which many clients strip.
 func sigDelim(line string) bool {
@@ -283,6 +287,17 @@ func classify(lines []string) []Kind {
 		}
 		next := nextNonBlank(lines, i+n)
 		switch {
+		case next < len(lines) && tabQuoted(lines[next]):
+			// s-nail and mailx quote by indenting each line with a tab
+			// (their indentprefix): the attribution and the indented run
+			// below it are the quote, which ends at the author's next
+			// line that is not indented.
+			for ; i < next; i++ {
+				kinds[i] = Quote
+			}
+			for ; i < len(lines) && (tabQuoted(lines[i]) || blank(lines[i])); i++ {
+				kinds[i] = Quote
+			}
 		case next < len(lines) && quoted(lines[next]):
 			// The attribution and the blank lines below it go with the
 			// ">" quote that follows; the quote ends at the author's
