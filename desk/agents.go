@@ -224,13 +224,6 @@ func (d *Desk) fromAgent(tx *store.Tx, rt *setup, it *parsed, origin store.Origi
 	if origin.Mailbox != "" {
 		r.Mailbox = support
 	}
-	if !hasReplyAddress(r.Recipients) {
-		if m.From.Email != "" && rt.isStaff(m.From.Email) {
-			out, err := d.agentHint(tx, rt, it, origin, support, blobs)
-			return out, true, err
-		}
-		return Outcome{}, false, nil
-	}
 	signer, err := d.agentSigner(tx)
 	if err != nil {
 		return Outcome{}, true, err
@@ -244,6 +237,9 @@ func (d *Desk) fromAgent(tx *store.Tx, rt *setup, it *parsed, origin store.Origi
 	})
 	var refused *agent.RefusedError
 	switch {
+	case errors.Is(err, agent.ErrNotToken) && m.From.Email != "" && rt.isStaff(m.From.Email):
+		out, err := d.agentHint(tx, rt, it, origin, support, blobs)
+		return out, true, err
 	case errors.Is(err, agent.ErrNotToken):
 		return Outcome{}, false, nil
 	case errors.As(err, &refused):
@@ -258,19 +254,6 @@ func (d *Desk) fromAgent(tx *store.Tx, rt *setup, it *parsed, origin store.Origi
 	return out, true, err
 }
 
-// hasReplyAddress reports whether a recipient looks like a reply address
-// (a "+t" subaddress): only such mail is checked as an agent reply.
-func hasReplyAddress(rcpts []string) bool {
-	for _, a := range rcpts {
-		if at := strings.LastIndexByte(a, '@'); at > 0 {
-			if plus := strings.LastIndexByte(a[:at], '+'); plus >= 0 && strings.HasPrefix(strings.ToLower(a[plus+1:]), "t") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // agentHint answers a mail from an agent's address that carries no reply
 // address (a new mail, or a reply that lost it): it is not a customer's,
 // so it gets no ticket and no privacy notice. The mail is kept in
@@ -278,9 +261,6 @@ func hasReplyAddress(rcpts []string) bool {
 // hint how to answer a ticket, under the loop rules and the rate limit.
 func (d *Desk) agentHint(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, support string, blobs *store.BlobWriter) (Outcome, error) {
 	from := store.NormalizeEmail(it.msg.From.Email)
-	if _, err := d.agentSigner(tx); err != nil { // before the first agent number (agentSigner)
-		return Outcome{}, err
-	}
 	id, err := tx.AgentID(from)
 	if err != nil {
 		return Outcome{}, err

@@ -693,3 +693,23 @@ func TestAgentKeyOfAnOlderStore(t *testing.T) {
 		t.Errorf("a store whose reply addresses went out opened without its key: %v", err)
 	}
 }
+
+// TestReminderReachesTicketsBehindAFullBatch: tickets already reminded and
+// awaiting their escalation fill more than one batch of the service index;
+// a ticket due after them still gets its reminder.
+func TestReminderReachesTicketsBehindAFullBatch(t *testing.T) {
+	fd := newAgentDesk(t)
+	start := fd.now
+	for i := range serviceBatch + 1 {
+		fd.customerTicket(fmt.Sprintf("early%d@example.org", i), "Drucker", "Hilfe")
+	}
+	if rep, err := fd.d.RemindAndEscalate(start.Add(7 * time.Hour)); err != nil || len(rep.Reminded) != serviceBatch+1 {
+		t.Fatalf("first run: %d reminded, %v", len(rep.Reminded), err)
+	}
+	fd.now = start.Add(30 * time.Minute)
+	late, _ := fd.customerTicket("late@example.org", "Scanner", "Hilfe")
+	rep, err := fd.d.RemindAndEscalate(fd.ticket(late).DueAt.Add(-time.Hour))
+	if err != nil || !slices.Equal(rep.Reminded, []uint64{late}) || len(rep.Escalated) != 0 {
+		t.Errorf("second run: reminded %v, escalated %v, %v; want only ticket %d reminded", rep.Reminded, rep.Escalated, err, late)
+	}
+}

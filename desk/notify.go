@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -224,20 +225,30 @@ func (d *Desk) RemindAndEscalate(now time.Time) (*ServiceReport, error) {
 	rep := &ServiceReport{}
 	rt := d.rt.Load()
 	soon := now.Add(rt.cfg.Agents.RemindBefore.Duration)
-	for {
-		progressed := false
+	// The tickets due by soon, read once: a reminded ticket stays in the
+	// index until its escalation, so a batch that starts over from the
+	// index's head could see only those and never reach the rest.
+	var due []uint64
+	if err := d.DB.View(func(tx *store.Tx) (err error) {
+		due, err = tx.Due(store.PlanService, soon, 0)
+		return err
+	}); err != nil {
+		return rep, err
+	}
+	for batch := range slices.Chunk(due, serviceBatch) {
 		err := d.DB.Update(func(tx *store.Tx) error {
-			due, err := tx.Due(store.PlanService, soon, serviceBatch)
-			if err != nil {
-				return err
-			}
-			for _, n := range due {
+			for _, n := range batch {
 				tk, err := tx.Ticket(n)
+				if errors.Is(err, store.ErrNotFound) {
+					continue // purged or erased since
+				}
 				if err != nil {
 					return err
 				}
 				kind := ""
 				switch {
+				case tk.ServiceAt.IsZero():
+					continue // answered or closed since
 				case !now.Before(tk.DueAt) && !tk.EscalatedFor.Equal(tk.DueAt):
 					kind = store.NotifyEscalation
 				case !tk.RemindedFor.Equal(tk.DueAt):
@@ -248,7 +259,6 @@ func (d *Desk) RemindAndEscalate(now time.Time) (*ServiceReport, error) {
 				if err := d.remind(tx, rt, tk, kind); err != nil {
 					return err
 				}
-				progressed = true
 				if kind == store.NotifyEscalation {
 					rep.Escalated = append(rep.Escalated, n)
 				} else {
@@ -259,9 +269,6 @@ func (d *Desk) RemindAndEscalate(now time.Time) (*ServiceReport, error) {
 		})
 		if err != nil {
 			return rep, err
-		}
-		if !progressed {
-			break
 		}
 	}
 	if len(rep.Reminded)+len(rep.Escalated) > 0 {

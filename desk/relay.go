@@ -186,7 +186,7 @@ func relayBlocked(tx *store.Tx, tk *store.Ticket) words {
 	case !tk.Objected.IsZero():
 		return say("the customer objected to the processing of ticket %d (GDPR Art. 21): nothing is sent", "der Kunde hat der Verarbeitung von Ticket %d widersprochen (Art. 21 DSGVO): Es wird nichts gesendet", tk.Number)
 	}
-	if _, err := tx.Person(tk.RequesterID); err != nil {
+	if _, err := tx.Person(tk.RequesterID); errors.Is(err, store.ErrNotFound) {
 		return say("the customer of ticket %d was erased: there is no one to answer", "der Kunde von Ticket %d wurde gelöscht: Es gibt niemanden, dem geantwortet werden kann", tk.Number)
 	}
 	return words{}

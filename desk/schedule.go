@@ -29,8 +29,7 @@ type ServiceScheduler struct {
 
 	mu      sync.Mutex // guards ids and digest
 	ids     [2]cron.EntryID
-	digest  bool // ids[1] is scheduled
-	started bool
+	digest bool // ids[1] is scheduled
 
 	work sync.Mutex // one run at a time
 
@@ -56,12 +55,7 @@ func (d *Desk) NewServiceScheduler(now func() time.Time) (*ServiceScheduler, err
 }
 
 // Start starts the schedules.
-func (s *ServiceScheduler) Start() {
-	s.mu.Lock()
-	s.started = true
-	s.mu.Unlock()
-	s.cron.Start()
-}
+func (s *ServiceScheduler) Start() { s.cron.Start() }
 
 // Reload replaces the schedules with those of cfg. On an invalid schedule it
 // returns the error and keeps the running ones.
