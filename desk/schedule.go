@@ -27,8 +27,8 @@ type ServiceScheduler struct {
 
 	cron *cron.Cron
 
-	mu      sync.Mutex // guards ids and digest
-	ids     [2]cron.EntryID
+	mu     sync.Mutex // guards ids and digest
+	ids    [2]cron.EntryID
 	digest bool // ids[1] is scheduled
 
 	work sync.Mutex // one run at a time
