@@ -54,7 +54,7 @@ func agentFacts(tx *store.Tx, rt *setup, tk *store.Ticket) (templates.AgentTicke
 	f := templates.AgentTicket{Number: tk.Number, Subject: tk.Subject, Queue: tk.Queue, Purpose: tk.Purpose,
 		Status: tk.Status, Assignee: tk.Assignee, Due: tk.DueAt, Answered: !tk.AnsweredAt.IsZero(),
 		Requester: "[erased]"}
-	f.Overdue = !f.Due.IsZero() && !f.Answered && tk.Status != store.StatusClosed && !now.Before(f.Due)
+	f.Overdue = overdue(tk, now)
 	if tk.Restricted != nil {
 		f.Restricted = tk.Restricted.Reason
 	}
