@@ -299,10 +299,21 @@ type refusal struct {
 	// onTicket: the reply address was genuine, so the mail is stored on
 	// its ticket as a refused agent message; else it is quarantined.
 	onTicket bool
+	// verified: the mail passed agent.VerifyAgentReply, so it is the
+	// agent's (the audit actor); else ticketd's record of a claim.
+	verified bool
 	// answer: the sender gets a refusal mail (loop rules and rate limit
 	// permitting). A mail whose reply address is itself forged gets one
 	// only when its From is an agent's, so forged mail makes no backscatter.
 	answer bool
+}
+
+// actor is who a refused mail is recorded as from.
+func (rf refusal) actor() store.Actor {
+	if rf.verified {
+		return store.ActorAgent(rf.agent)
+	}
+	return store.ActorSystem
 }
 
 // refuseAgentMail records a refused agent mail: on its ticket as a
@@ -325,7 +336,7 @@ func (d *Desk) refuseAgentMail(tx *store.Tx, rt *setup, it *parsed, origin store
 		agentAddr, _ := tx.AgentAddress(rf.agent)
 		sm := agentMessage(it, origin, store.DirectionRefused, rf.agent, agentAddr, m.Text)
 		sm.Refused = english(rf.reasons)
-		if err := tx.AddMessage(tk, sm, key, store.ActorAgent(rf.agent)); err != nil {
+		if err := tx.AddMessage(tk, sm, key, rf.actor()); err != nil {
 			return Outcome{}, err
 		}
 		out = Outcome{Ticket: tk.Number, Message: sm.ID}
@@ -338,7 +349,7 @@ func (d *Desk) refuseAgentMail(tx *store.Tx, rt *setup, it *parsed, origin store
 		}
 	}
 	out.AgentReply = "refused: " + rf.check
-	if err := tx.Audit(store.AgentRefused(rf.ticket, rf.agent, out.Message, rf.check)); err != nil {
+	if err := tx.Audit(store.AgentRefused(rf.ticket, rf.agent, out.Message, rf.check, rf.actor())); err != nil {
 		return Outcome{}, err
 	}
 	d.Log.Warn("agent reply refused", "ticket", rf.ticket, "agent", rf.agent, "check", rf.check,

@@ -285,6 +285,9 @@ func TestForgedAgentRepliesAreRefused(t *testing.T) {
 		return tx.AuditEvents(func(e *store.AuditEvent) bool {
 			if e.Action == store.ActionAgentRefused {
 				events = append(events, e.Detail)
+				if e.Actor != store.ActorSystem {
+					t.Errorf("a reply that failed its check is recorded as %s's: %+v", e.Actor, e)
+				}
 			}
 			return true
 		})

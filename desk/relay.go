@@ -64,7 +64,7 @@ func parseCommands(text string) (cmds []command, rest string) {
 func (d *Desk) agentReply(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, key []byte, support string, blobs *store.BlobWriter, v agent.Verified) (Outcome, error) {
 	m := it.msg
 	addr, _ := tx.AgentAddress(v.Agent)
-	rf := refusal{ticket: v.Ticket, agent: v.Agent, onTicket: true, answer: true}
+	rf := refusal{ticket: v.Ticket, agent: v.Agent, onTicket: true, answer: true, verified: true}
 	tk, err := tx.Ticket(v.Ticket)
 	if errors.Is(err, store.ErrNotFound) {
 		rf.check, rf.onTicket = "ticket", false

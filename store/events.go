@@ -258,13 +258,16 @@ func agentList(ids []uint64) string {
 
 // AgentRefused is the event of an agent's mail, or one that claims to be,
 // refused: check names what failed (fixed words; Tx.Audit). ticket and
-// agent are 0 when unknown.
-func AgentRefused(ticket, agent, message uint64, check string) AuditEvent {
-	actor := ActorSystem
+// agent are what its reply address named, 0 when unknown. actor is the
+// agent when its reply was verified (a refused command, a restricted
+// ticket), ticketd when the mail failed the check that would make it the
+// agent's.
+func AgentRefused(ticket, agent, message uint64, check string, actor Actor) AuditEvent {
+	detail := check
 	if agent != 0 {
-		actor = ActorAgent(agent)
+		detail += ", reply address of agent " + strconv.FormatUint(agent, 10)
 	}
-	return AuditEvent{Actor: actor, Action: ActionAgentRefused, Ticket: ticket, Message: message, Detail: check}
+	return AuditEvent{Actor: actor, Action: ActionAgentRefused, Ticket: ticket, Message: message, Detail: detail}
 }
 
 // AgentHinted is the event of a mail from an agent's address without a
