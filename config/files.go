@@ -35,6 +35,8 @@ func (d *decoder) files(c *Config, dir string) {
 			d.keyErrorf("server.data_dir", "%v", err)
 		}
 	}
+	c.Server.MasterKeyFile = resolve(c.Server.MasterKeyFile)
+	d.masterKey(c.Server.MasterKeyFile, c.Server.DataDir)
 	if c.Server.TemplatesDir != "" {
 		c.Server.TemplatesDir = resolve(c.Server.TemplatesDir)
 		d.directory("server.templates_dir", c.Server.TemplatesDir)
@@ -99,6 +101,9 @@ func (d *decoder) secret(path, file string) string {
 // agent key (package agent), each KeySize random bytes.
 const (
 	ConsentKeyFile = "consent.key"
+	// MasterKeyFile is the default name of [server] master_key_file, in
+	// the configuration file's directory.
+	MasterKeyFile  = "master.key"
 	AgentKeyFile   = "agent.key"
 	KeySize        = 32
 	ConsentKeySize = KeySize
@@ -228,4 +233,42 @@ func fileType(m fs.FileMode) string {
 		return "a block device"
 	}
 	return m.Type().String()
+}
+
+// masterKey checks the master key file: it must not be inside the data
+// directory (a copy of the data directory would carry the key that opens
+// it), and one that exists follows the secret rule and holds KeySize bytes.
+// A missing one is made on first start.
+func (d *decoder) masterKey(path, dataDir string) {
+	if path == "" {
+		d.keyErrorf("server.master_key_file", "must not be empty")
+		return
+	}
+	if inside(path, dataDir) {
+		d.keyErrorf("server.master_key_file", "%s is inside data_dir %s: keep the master key apart from the data it opens", path, dataDir)
+		return
+	}
+	if err := CheckFile(path, Secret, KeySize); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.keyErrorf("server.master_key_file", "%v", err)
+	}
+}
+
+// inside reports whether path is dir or below it, comparing cleaned
+// absolute paths, with symbolic links of the existing part resolved.
+func inside(path, dir string) bool {
+	abs := func(p string) string {
+		p, err := filepath.Abs(p)
+		if err != nil {
+			return filepath.Clean(p)
+		}
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+			return filepath.Join(r, filepath.Base(p))
+		}
+		return p
+	}
+	rel, err := filepath.Rel(abs(dir), abs(path))
+	return err == nil && (rel == "." || !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && rel != "..")
 }

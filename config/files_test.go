@@ -109,3 +109,38 @@ func TestPublicCAFile(t *testing.T) {
 		t.Fatalf("Load:\n%v", err)
 	}
 }
+
+// TestMasterKeyFile: the master key defaults to master.key beside the
+// configuration file, and one inside data_dir is refused, also through a
+// symbolic link to the data directory.
+func TestMasterKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"config.toml": minimal, "imap.pass": "pw\n"})
+	c, err := Load(filepath.Join(dir, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "master.key"); c.Server.MasterKeyFile != want {
+		t.Errorf("master_key_file = %q, want %q", c.Server.MasterKeyFile, want)
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(data, filepath.Join(dir, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"data/master.key", "data/sub/master.key", "alias/master.key", data + "/master.key"} {
+		text := "[server]\nmaster_key_file = \"" + key + "\"\n"
+		cfg := strings.Replace(minimal, "[server]\n", text, 1)
+		if !strings.Contains(cfg, "master_key_file") {
+			t.Fatal("minimal has no [server] table")
+		}
+		cfg = strings.Replace(cfg, text, text+"data_dir = \"data\"\n", 1)
+		writeFiles(t, dir, map[string]string{"config.toml": cfg})
+		_, err := Load(filepath.Join(dir, "config.toml"))
+		if err == nil || !strings.Contains(err.Error(), "server.master_key_file") || !strings.Contains(err.Error(), "inside data_dir") {
+			t.Errorf("master_key_file = %q: Load = %v, want it refused as inside data_dir", key, err)
+		}
+	}
+}

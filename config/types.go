@@ -48,6 +48,11 @@ type Server struct {
 	// TemplatesDir, when set, holds templates that replace the built-in ones of
 	// the same name (e.g. "ack.de.txt.tmpl"); relative to the config file's directory.
 	TemplatesDir string `toml:"templates_dir"`
+	// MasterKeyFile holds the master key (32 random bytes, mode 0600) that
+	// wraps the per-person keys of the store; made on first start when
+	// absent. It must live outside data_dir. Default "master.key" in the
+	// configuration file's directory; relative to that directory.
+	MasterKeyFile string `toml:"master_key_file"`
 
 	Proxies []netip.Prefix `toml:"-"` // TrustedProxies, parsed
 }

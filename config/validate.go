@@ -75,6 +75,7 @@ func (d *decoder) defaults(c *Config) {
 	setDefault(d, "server.admin_socket", &s.AdminSocket, filepath.Join(s.DataDir, "admin.sock"))
 	setDefault(d, "server.log_format", &s.LogFormat, "text")
 	setDefault(d, "server.log_level", &s.LogLevel, "info")
+	setDefault(d, "server.master_key_file", &s.MasterKeyFile, MasterKeyFile)
 
 	m := &c.SMTP
 	setDefault(d, "smtp.tls", &m.TLS, "starttls")
