@@ -37,6 +37,7 @@ func (d *decoder) files(c *Config, dir string) {
 	}
 	c.Server.MasterKeyFile = resolve(c.Server.MasterKeyFile)
 	d.masterKey(c.Server.MasterKeyFile, c.Server.DataDir)
+	d.keysFiles(c, resolve)
 	if c.Server.TemplatesDir != "" {
 		c.Server.TemplatesDir = resolve(c.Server.TemplatesDir)
 		d.directory("server.templates_dir", c.Server.TemplatesDir)

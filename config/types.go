@@ -23,6 +23,7 @@ type Config struct {
 	Consent         Consent         `toml:"consent"`
 	Spam            Spam            `toml:"spam"`
 	Agents          Agents          `toml:"agents"`
+	Keys            Keys            `toml:"keys"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`
@@ -111,6 +112,7 @@ type SMTP struct {
 	PasswordFile string   `toml:"password_file"` // relative to the config file's directory
 	From         string   `toml:"from"`          // required, envelope sender address
 	CAFile       string   `toml:"ca_file"`       // optional PEM bundle to trust instead of the system roots
+	TLSVerify    *bool    `toml:"tls_verify"`    // default true: check the certificate; false only for a loopback host
 	Timeout      Duration `toml:"timeout"`       // default 60s, bound on every SMTP command
 
 	Password string `toml:"-"` // read from PasswordFile
@@ -119,6 +121,9 @@ type SMTP struct {
 	// exponential backoff before the mail is marked failed; default "2d".
 	RetryFor Duration `toml:"retry_for"`
 }
+
+// Verify reports whether the relay's certificate is checked (tls_verify).
+func (m *SMTP) Verify() bool { return m.TLSVerify == nil || *m.TLSVerify }
 
 // Acknowledgement configures the automatic reply to a new ticket.
 type Acknowledgement struct {
@@ -142,6 +147,7 @@ type Mailbox struct {
 	Port             int      `toml:"port"`              // default by tls: implicit 993, starttls and none 143
 	TLS              string   `toml:"tls"`               // "none" | "starttls" | "implicit", default "implicit"
 	CAFile           string   `toml:"ca_file"`           // optional PEM bundle to trust instead of the system roots
+	TLSVerify        *bool    `toml:"tls_verify"`        // default true: check the certificate; false only for a loopback host
 	Username         string   `toml:"username"`          // required
 	PasswordFile     string   `toml:"password_file"`     // required
 	Folder           string   `toml:"folder"`            // default "INBOX"
@@ -157,6 +163,9 @@ type Mailbox struct {
 
 	Password string `toml:"-"` // read from PasswordFile
 }
+
+// Verify reports whether the server's certificate is checked (tls_verify).
+func (m *Mailbox) Verify() bool { return m.TLSVerify == nil || *m.TLSVerify }
 
 // UseIDLE reports whether IDLE may be used.
 func (m *Mailbox) UseIDLE() bool { return m.IDLE == nil || *m.IDLE }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -110,6 +111,7 @@ func (d *decoder) defaults(c *Config) {
 	d.retentionDefaults(c)
 	d.spamDefaults(c)
 	d.agentsDefaults(c)
+	d.keysDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -157,6 +159,7 @@ func (d *decoder) validate(c *Config) {
 		d.keyErrorf("smtp.password_file", "set without username")
 	}
 	d.plaintext("smtp", m.TLS, m.Host, m.PasswordFile)
+	d.tlsVerify("smtp", "the SMTP relay", m.TLSVerify, m.Host)
 	d.atLeast("smtp.retry_for", m.RetryFor, minInterval)
 
 	a := &c.Acknowledgement
@@ -192,6 +195,7 @@ func (d *decoder) validate(c *Config) {
 	d.retentionValidate(c, queues)
 	d.spamValidate(c)
 	d.agentsValidate(c)
+	d.keysValidate(c)
 
 	mailboxes := map[string]string{}
 	for i := range c.Mailboxes {
@@ -328,6 +332,7 @@ func (d *decoder) mailbox(p string, b *Mailbox) {
 	d.inRange(p+".batch_size", b.BatchSize, 1, 5000)
 	d.atLeast(p+".command_timeout", b.CommandTimeout, minInterval)
 	d.plaintext(p, b.TLS, b.Host, b.PasswordFile)
+	d.tlsVerify(p, "mailbox "+strconv.Quote(b.Name), b.TLSVerify, b.Host)
 }
 
 // required reports each empty value of the key/value pairs kv in the table
