@@ -10,9 +10,15 @@ import (
 )
 
 // TLSConfig is the TLS configuration for host, trusting the PEM bundle in
-// caFile instead of the system roots when caFile is set.
-func TLSConfig(host, caFile string) (*tls.Config, error) {
+// caFile instead of the system roots when caFile is set. verify false (the
+// tls_verify key, which config allows only for a loopback host) turns the
+// certificate and name checks off; that is the only way they are off.
+func TLSConfig(host, caFile string, verify bool) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if !verify {
+		cfg.InsecureSkipVerify = true
+		return cfg, nil
+	}
 	if caFile == "" {
 		return cfg, nil
 	}

@@ -24,6 +24,8 @@
 // the mailbox.
 //
 // Shared by mail/imap and mail/smtp: TLSConfig (TLS 1.2 or later, an
-// optional CA bundle), Jitter (±20% on every backoff) and ErrStopped (what
-// a loop's Run returns when its context is cancelled).
+// optional CA bundle, certificate checks off only with tls_verify = false,
+// which config allows for a loopback host alone), Jitter (±20% on every
+// backoff) and ErrStopped (what a loop's Run returns when its context is
+// cancelled).
 package mail

@@ -251,7 +251,7 @@ func dial(box *config.Mailbox) (*conn, error) {
 			},
 		},
 	}
-	tlsConfig, err := mail.TLSConfig(box.Host, box.CAFile)
+	tlsConfig, err := mail.TLSConfig(box.Host, box.CAFile, box.Verify())
 	if err != nil {
 		raw.Close()
 		return nil, err

@@ -240,7 +240,7 @@ func checkSMTPEnvelope(from string, to []string) error {
 // connect dials the relay and readies the session: greeting, EHLO, STARTTLS,
 // EHLO again, AUTH. The whole set-up is bounded by the command timeout.
 func (s *Sender) connect(ctx context.Context) error {
-	tlsConfig, err := mail.TLSConfig(s.cfg.Host, s.cfg.CAFile)
+	tlsConfig, err := mail.TLSConfig(s.cfg.Host, s.cfg.CAFile, s.cfg.Verify())
 	if err != nil {
 		// The operator may fix the file while the mail waits.
 		return &SendError{Temporary: true, Err: fmt.Errorf("smtp.ca_file: %w", err)}
