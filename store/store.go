@@ -71,6 +71,14 @@ type Options struct {
 	MustExist bool
 	// Log gets a warning for each permission Open tightens; nil means slog.Default().
 	Log *slog.Logger
+	// MasterKeyFile is the path of the master key (32 random bytes, mode
+	// 0600), kept outside the data directory. It is made when absent and
+	// the store is new or unencrypted; a store whose key file exists
+	// refuses to open without it. "" means no encryption (tests and the
+	// "encryption off" benchmark only): an encrypted store refuses to open then.
+	MasterKeyFile string
+	// KeyFile is the person-key file; "" means <dir>/keys.db.
+	KeyFile string
 }
 
 // DB is the open store of one data directory.
