@@ -98,6 +98,7 @@ type daemon struct {
 	http  *httpServer
 	sched *desk.Scheduler
 	svc   *desk.ServiceScheduler
+	keys  *keySchedule // key snapshots on [keys] schedule
 	spool string
 	// started is when the daemon started, for ticketd status.
 	started time.Time
@@ -141,6 +142,11 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		dk.Close()
 		return nil, err
 	}
+	d.keys, err = newKeySchedule(dk.DB, cfg, log)
+	if err != nil {
+		dk.Close()
+		return nil, err
+	}
 	d.outbox = &smtp.Outbox{DB: dk.DB, Log: log}
 	dk.Wake = d.outbox.Wake
 	d.admin, err = startAdmin(cfg.Server.AdminSocket, &opEnv{desk: dk, live: d.liveStatus}, log)
@@ -158,6 +164,7 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	d.startMailboxes()
 	d.sched.Start()
 	d.svc.Start()
+	d.keys.Start()
 	return d, nil
 }
 
@@ -278,7 +285,7 @@ func (d *daemon) apply(cfg *config.Config) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := fixedWhileRunning(d.cfg, cfg)
-	var applyDesk, applySched, applySvc func()
+	var applyDesk, applySched, applySvc, applyKeys func()
 	if err == nil {
 		applyDesk, err = d.desk.PrepareConfig(cfg)
 	}
@@ -287,6 +294,9 @@ func (d *daemon) apply(cfg *config.Config) {
 	}
 	if err == nil {
 		applySvc, err = d.svc.Prepare(cfg)
+	}
+	if err == nil {
+		applyKeys, err = d.keys.Prepare(cfg)
 	}
 	if err != nil {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
@@ -299,6 +309,7 @@ func (d *daemon) apply(cfg *config.Config) {
 	applyDesk()
 	applySched()
 	applySvc()
+	applyKeys()
 	d.cfg = cfg
 	d.startOutbox()
 	d.startMailboxes()
@@ -323,7 +334,8 @@ func fixedWhileRunning(old, cfg *config.Config) error {
 
 // stop shuts down in order: mailboxes (finishing their batches), the outbox
 // (finishing its send), the retention scheduler (ending its run between two
-// batches), the service-level scheduler (finishing its run), the listeners, and the store last.
+// batches), the service-level scheduler (finishing its run), the key
+// snapshot scheduler (finishing its snapshot), the listeners, and the store last.
 func (d *daemon) stop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -331,6 +343,7 @@ func (d *daemon) stop() error {
 	d.stopOutbox()
 	d.sched.Stop()
 	d.svc.Stop()
+	d.keys.Stop()
 	d.http.close()
 	d.admin.close()
 	if cerr := d.desk.Close(); err == nil {

@@ -73,7 +73,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	backup := filepath.Join(t.TempDir(), "ticketd-backup.tar")
 	out := runWant(t, 0, "backup", "-config", cfgA, backup)
-	for _, want := range []string{"backup written to " + backup, "keys agent.key, consent.key", "ticketd restore " + backup} {
+	for _, want := range []string{"backup written to " + backup, "link-signing keys agent.key, consent.key", "It holds no person keys", "ticketd restore -keys SNAPSHOT " + backup} {
 		if !strings.Contains(out, want) {
 			t.Errorf("backup output lacks %q:\n%s", want, out)
 		}

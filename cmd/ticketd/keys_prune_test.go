@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestPruneSnapshots: of the files in snapshot_dir only those named as
+// ticketd names its snapshots, and older than snapshot_keep on the clock
+// given, are deleted, never the one just written; each deleted one is
+// reported with the time in its name, oldest first.
+func TestPruneSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC)
+	keep := 7 * 24 * time.Hour
+	write := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("wrapped keys"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	justWritten := write(snapshotFile(now.Add(-30 * 24 * time.Hour))) // a clock gone wrong: kept all the same
+	oldest := write(snapshotFile(now.Add(-30 * 24 * time.Hour).Add(-time.Second)))
+	expired := write(snapshotFile(now.Add(-keep - time.Second)))
+	kept := []string{
+		justWritten,
+		write(snapshotFile(now.Add(-keep))),           // exactly snapshot_keep old
+		write(snapshotFile(now.Add(-time.Hour))),      // young
+		write(snapshotFile(now.Add(24 * time.Hour))),  // from the future
+		write("keys-20200101T000000Z.snapshot.bak"),   // not ticketd's name
+		write("keys-2020-01-01.snapshot"),             // not ticketd's name
+		write("ticketd-backup.tar"),                   // a data backup
+		write("keys-20201399T999999Z.snapshot"),       // not a time
+		write("notes-keys-20200101T000000Z.snapshot"), // not ticketd's name
+	}
+	if err := os.Mkdir(filepath.Join(dir, "keys-20200101T000000Z.snapshot"), 0o700); err != nil { // a directory
+		t.Fatal(err)
+	}
+	got, err := pruneSnapshots(dir, keep, now, justWritten)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, p := range got {
+		paths = append(paths, p.Path)
+	}
+	if want := []string{oldest, expired}; !slices.Equal(paths, want) {
+		t.Errorf("pruned %q, want %q", paths, want)
+	}
+	if len(got) == 2 && !got[1].Made.Equal(now.Add(-keep-time.Second)) {
+		t.Errorf("reported made %v, want %v", got[1].Made, now.Add(-keep-time.Second))
+	}
+	for _, p := range []string{oldest, expired} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still there: %v", p, err)
+		}
+	}
+	for _, p := range append(kept, filepath.Join(dir, "keys-20200101T000000Z.snapshot")) {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was deleted: %v", p, err)
+		}
+	}
+	// A day later the one exactly snapshot_keep old has expired too.
+	got, err = pruneSnapshots(dir, keep, now.Add(24*time.Hour), justWritten)
+	if err != nil || len(got) != 1 || got[0].Path != kept[1] {
+		t.Errorf("a day later: pruned %v, %v; want %s", got, err, kept[1])
+	}
+}
+
+// TestWithin: a key snapshot inside data_dir is refused, also through a
+// symbolic link; a sibling whose name starts like it is not inside.
+func TestWithin(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	os.Mkdir(data, 0o700)
+	os.Symlink(data, filepath.Join(root, "alias"))
+	for _, tc := range []struct {
+		path string
+		in   bool
+	}{
+		{data, true}, {filepath.Join(data, "k.snapshot"), true}, {filepath.Join(root, "alias", "k"), true},
+		{filepath.Join(data, "sub", "..", "k"), true}, {filepath.Join(root, "data2", "k"), false},
+		{filepath.Join(root, "k"), false}, {filepath.Join(data, "..", "k"), false},
+	} {
+		if got := within(tc.path, data); got != tc.in {
+			t.Errorf("within(%s) = %v, want %v", tc.path, got, tc.in)
+		}
+	}
+}
