@@ -191,7 +191,7 @@ func connect(cfg *config.Config, create bool) (c adminClient, done func(), err e
 			cfg.Server.DataDir, err)}
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, masterKeyError(cfg, err)
 	}
 	return &localClient{env: &opEnv{desk: dk}}, func() { dk.Close() }, nil
 }

@@ -124,7 +124,7 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		return nil, fmt.Errorf("another ticketd is already running with data_dir %s (its database is locked)", cfg.Server.DataDir)
 	}
 	if err != nil {
-		return nil, err
+		return nil, masterKeyError(cfg, err)
 	}
 	d := &daemon{log: log, desk: dk, cfg: cfg, spool: filepath.Join(cfg.Server.DataDir, "spool"), started: time.Now()}
 	if err := resetDir(d.spool); err != nil {

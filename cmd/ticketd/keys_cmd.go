@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -363,4 +364,24 @@ func (s *keySchedule) run() {
 		return
 	}
 	s.log.Info("key snapshot written", "path", rep.Info.Path, "keys", rep.Info.Keys, "pruned", len(rep.Pruned))
+}
+
+// masterKeyError is err as the exit 78 it is when the store refused to open
+// because its master key is missing or wrong, with what to do; any other
+// error is returned as it is.
+func masterKeyError(cfg *config.Config, err error) error {
+	key := cfg.Server.MasterKeyFile
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrMasterKey):
+		return &exitError{exitConfig, fmt.Errorf("master_key_file %s does not open the store in %s (a wrong master key): "+
+			"put back the master key this store was made with, from its separate backup; never make a new one, it opens nothing (%w)",
+			key, cfg.Server.DataDir, err)}
+	case errors.Is(err, iofs.ErrNotExist) && key != "" && strings.Contains(err.Error(), key):
+		return &exitError{exitConfig, fmt.Errorf("master_key_file %s is missing, and the store in %s is encrypted under it: "+
+			"put it back from its separate backup (or correct master_key_file); never make a new one, it opens nothing (%w)",
+			key, cfg.Server.DataDir, err)}
+	}
+	return err
 }
