@@ -35,6 +35,7 @@ interop:
 bench:
 	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./desk/
 	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/
+	$(GO) test -run='^$$' -bench='Erase|Rotate' -benchtime=1x -count=1 -timeout=60m ./store/
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./mail/mime/

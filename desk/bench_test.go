@@ -74,10 +74,23 @@ func randBytes(rnd *mrand.Rand, n int) []byte {
 	return p
 }
 
+// storeModes are the sub-benchmarks of the mail-in benchmarks: the store
+// encrypted at rest (as ticketd always runs it) and plain (no master key),
+// in the same run, so that the cost of the encryption shows.
+var storeModes = []string{"encrypted", "plain"}
+
+// setStoreMode makes the harness's store encrypted or plain.
+func setStoreMode(h *harness, mode string) {
+	if mode == "plain" {
+		h.cfg.Server.MasterKeyFile = ""
+	}
+}
+
 // BenchmarkIngest10k ingests 10,000 mails from a private Dovecot on loopback
 // and prints mails per second end to end (fetch, parse, dedup, thread, store
 // in bbolt with fsync, flag \Seen), next to the raw IMAP fetch rate of the
-// same server for comparison.
+// same server for comparison; once into an encrypted store and once into a
+// plain one.
 func BenchmarkIngest10k(b *testing.B) {
 	if !mailtest.Interop() {
 		b.Skip("needs Dovecot: make bench (TICKETD_INTEROP=1)")
@@ -95,24 +108,32 @@ func BenchmarkIngest10k(b *testing.B) {
 	acct := &mailtest.Account{Addr: d.Addr, Username: d.Username, Password: d.Password}
 	b.Logf("%d mails, %.1f MB, average %.1f KB", n, float64(total)/1e6, float64(total)/n/1e3)
 
-	for b.Loop() {
-		raw := rawFetchRate(b, acct, n)
-		for _, after := range []string{"keep", "seen"} {
-			h := newHarness(b, acct, func(m *config.Mailbox) { m.AfterImport = after; m.BatchSize = 500 })
-			start := time.Now()
-			h.start()
-			h.waitSettled(n)
-			elapsed := time.Since(start)
-			if got := h.totalMessages(); got != n {
-				b.Fatalf("stored %d messages, want %d", got, n)
+	raw := rawFetchRate(b, acct, n)
+	for _, mode := range storeModes {
+		b.Run(mode, func(b *testing.B) {
+			for b.Loop() {
+				for _, after := range []string{"keep", "seen"} {
+					h := newHarness(b, acct, func(m *config.Mailbox) { m.AfterImport = after; m.BatchSize = 500 })
+					setStoreMode(h, mode)
+					start := time.Now()
+					h.start()
+					h.waitSettled(n)
+					elapsed := time.Since(start)
+					if got := h.totalMessages(); got != n {
+						b.Fatalf("stored %d messages, want %d", got, n)
+					}
+					if h.db.Encrypted() != (mode == "encrypted") {
+						b.Fatalf("store encrypted %v in mode %s", h.db.Encrypted(), mode)
+					}
+					h.stop()
+					rate := float64(n) / elapsed.Seconds()
+					fmt.Printf("ingest %d mails from Dovecot, %s store, after_import=%s: %.0f mails/s end to end (%v); raw IMAP fetch %.0f mails/s\n",
+						n, mode, after, rate, elapsed.Round(time.Millisecond), raw)
+					b.ReportMetric(rate, "mails/s-"+after)
+				}
+				b.ReportMetric(raw, "fetch-mails/s")
 			}
-			h.stop()
-			rate := float64(n) / elapsed.Seconds()
-			fmt.Printf("ingest %d mails from Dovecot, after_import=%s: %.0f mails/s end to end (%v); raw IMAP fetch %.0f mails/s\n",
-				n, after, rate, elapsed.Round(time.Millisecond), raw)
-			b.ReportMetric(rate, "mails/s-"+after)
-		}
-		b.ReportMetric(raw, "fetch-mails/s")
+		})
 	}
 }
 
@@ -274,14 +295,22 @@ func BenchmarkDeliver(b *testing.B) {
 
 // BenchmarkAckLatency measures, for 200 mails appended one at a time, the
 // time from the mail landing in the IMAP mailbox (APPEND completed) to its
-// acknowledgement being accepted by the SMTP server, with IDLE. Under make
+// acknowledgement being accepted by the SMTP server, with IDLE; with an
+// encrypted and a plain store, each with servers of its own. Under make
 // bench the servers are Dovecot and Postfix on loopback.
 func BenchmarkAckLatency(b *testing.B) {
+	for _, mode := range storeModes {
+		b.Run(mode, func(b *testing.B) { benchAckLatency(b, mode) })
+	}
+}
+
+func benchAckLatency(b *testing.B, mode string) {
 	const n = 200
 	acct := server(b)
 	relay, _ := relayFor(b)
 	accepted := make(chan time.Time, n)
 	h := newHarness(b, acct, func(m *config.Mailbox) { m.AfterImport = "keep" })
+	setStoreMode(h, mode)
 	h.relay = relay
 	h.cfg.Acknowledgement.MaxPerSender = n
 	h.sent = func(_ []string, err error) {
@@ -307,8 +336,8 @@ func BenchmarkAckLatency(b *testing.B) {
 		}
 		slices.Sort(lat)
 		med, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
-		fmt.Printf("mail in IMAP -> acknowledgement accepted by SMTP, %d mails, IDLE: median %v, p99 %v, max %v\n",
-			n, med.Round(time.Millisecond), p99.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+		fmt.Printf("mail in IMAP -> acknowledgement accepted by SMTP, %s store, %d mails, IDLE: median %v, p99 %v, max %v\n",
+			mode, n, med.Round(time.Millisecond), p99.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 		b.ReportMetric(float64(med.Microseconds())/1000, "median-ms")
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	}
