@@ -1,11 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"ticketd/config/configtest"
+	"ticketd/desk"
+	"ticketd/store"
 )
 
 // TestPruneSnapshots: of the files in snapshot_dir only those named as
@@ -89,5 +98,35 @@ func TestWithin(t *testing.T) {
 		if got := within(tc.path, data); got != tc.in {
 			t.Errorf("within(%s) = %v, want %v", tc.path, got, tc.in)
 		}
+	}
+}
+
+// TestKeysRefuseUnencrypted: keys rotate and keys backup refuse a store
+// without person keys (one opened without a master key, as only tests
+// and the plain benchmark do) with a message that says so, and write
+// nothing.
+func TestKeysRefuseUnencrypted(t *testing.T) {
+	cfg := configtest.Parse(t)
+	cfg.Server.DataDir = t.TempDir()
+	cfg.Keys.SnapshotDir = filepath.Join(t.TempDir(), "snapshots")
+	db, err := store.Open(cfg.Server.DataDir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dk, err := desk.New(db, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &opEnv{desk: dk}
+	for name, args := range map[string]string{"keys.rotate": "{}", "keys.backup": "{}"} {
+		var out bytes.Buffer
+		err := ops[name](context.Background(), env, &opRequest{args: json.RawMessage(args)}, &out)
+		if err == nil || !strings.Contains(err.Error(), "the store is not encrypted") || desk.KindOf(err) != desk.KindBadRequest {
+			t.Errorf("%s on a plain store: %v (%s)", name, err, out.String())
+		}
+	}
+	if _, err := os.Stat(cfg.Keys.SnapshotDir); err == nil {
+		t.Error("keys backup made snapshot_dir for a plain store")
 	}
 }
