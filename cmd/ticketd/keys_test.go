@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"ticketd/config/configtest"
@@ -129,4 +131,88 @@ func TestKeysRefuseUnencrypted(t *testing.T) {
 	if _, err := os.Stat(cfg.Keys.SnapshotDir); err == nil {
 		t.Error("keys backup made snapshot_dir for a plain store")
 	}
+}
+
+// syncLog is a log sink safe for concurrent writes.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestKeySchedule: on [keys] schedule the daemon's scheduler writes a
+// snapshot named by the store's clock into snapshot_dir, deletes the
+// expired one there and logs both; a reload without a schedule stops it,
+// and a bad schedule is refused. It runs in a synctest bubble: cron's
+// timers run on the bubble's fake time, the store's clock stands still.
+func TestKeySchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC)
+		cfg := configtest.Parse(t, "[keys]\nschedule = \"@every 1h\"\nsnapshot_keep = \"2d\"\n")
+		cfg.Server.DataDir = t.TempDir()
+		cfg.Server.MasterKeyFile = filepath.Join(t.TempDir(), "master.key")
+		cfg.Keys.SnapshotDir = filepath.Join(t.TempDir(), "snapshots")
+		db, err := store.Open(cfg.Server.DataDir, store.Options{MasterKeyFile: cfg.Server.MasterKeyFile, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		os.MkdirAll(cfg.Keys.SnapshotDir, 0o700)
+		expired := filepath.Join(cfg.Keys.SnapshotDir, snapshotFile(now.Add(-72*time.Hour)))
+		young := filepath.Join(cfg.Keys.SnapshotDir, snapshotFile(now.Add(-24*time.Hour)))
+		for _, p := range []string{expired, young} {
+			os.WriteFile(p, []byte("old keys"), 0o600)
+		}
+		logs := &syncLog{}
+		s, err := newKeySchedule(db, cfg, slog.New(slog.NewTextHandler(logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		made := filepath.Join(cfg.Keys.SnapshotDir, snapshotFile(now))
+		if fi, err := os.Stat(made); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("scheduled snapshot %s: %v", made, err)
+		}
+		if _, err := os.Stat(expired); err == nil {
+			t.Error("the expired snapshot is still there")
+		}
+		if _, err := os.Stat(young); err != nil {
+			t.Errorf("the young snapshot was deleted: %v", err)
+		}
+		out := logs.String()
+		if !strings.Contains(out, "key snapshot written") || !strings.Contains(out, "expired key snapshot deleted") || !strings.Contains(out, expired) {
+			t.Errorf("log:\n%s", out)
+		}
+
+		if _, err := s.Prepare(configtest.Parse(t)); err != nil {
+			t.Fatal(err)
+		}
+		bad := configtest.Parse(t)
+		bad.Keys.Schedule = "CRON_TZ=UTC"
+		if _, err := s.Prepare(bad); err == nil || !strings.Contains(err.Error(), "keys.schedule") {
+			t.Errorf("Prepare with a bad schedule: %v", err)
+		}
+		apply, _ := s.Prepare(configtest.Parse(t))
+		apply()
+		now = now.Add(3 * time.Hour)
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		if _, err := os.Stat(filepath.Join(cfg.Keys.SnapshotDir, snapshotFile(now))); err == nil {
+			t.Error("a snapshot was taken without a schedule")
+		}
+		s.Stop()
+	})
 }
