@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ticketd/store"
+	"ticketd/store/storetest"
 )
 
 // TestPurgeCombinations runs every combination of counted_from, on_expiry
@@ -220,6 +221,12 @@ func TestDryRunAtFutureTime(t *testing.T) {
 // and the person's address, name and text are not in the database file.
 func TestAnonymizeLeavesNothingInFile(t *testing.T) {
 	e := newEnv(t)
+	// A plaintext store: the test looks for the data in clear (an
+	// encrypted store holds none; store's tests show that).
+	e.db.Close()
+	e.db = storetest.OpenPlain(t, t.TempDir(), store.Options{Now: e.clock.Now})
+	e.dir = e.db.Dir()
+	e.db.SetPlanner(Planner(e.config))
 	secret := "Meine Kontonummer ist geheim-4711 und mein Geburtstag der 3. Mai"
 	n := e.ticket("erika.mustermann@example.org", "support", "collected_anonymize", "Kündigung Vertrag 4711", secret)
 	keep := e.ticket("other@example.net", "support", "closed_anonymize", "Andere Frage", "anderer Text")

@@ -8,7 +8,7 @@ import (
 // TakeAckSlot reports whether another acknowledgement may go to email: fewer
 // than max went to it within window before now. When it may, the slot is taken.
 func (t *Tx) TakeAckSlot(email string, max int, window time.Duration) (bool, error) {
-	key := []byte(NormalizeEmail(email))
+	key := t.lk(bAckRate, []byte(NormalizeEmail(email)))
 	var sent []int64
 	if v := t.b(bAckRate).Get(key); v != nil {
 		if err := json.Unmarshal(v, &sent); err != nil {

@@ -34,17 +34,28 @@ import (
 // adds no access to data a copy does not already give. Keep backups as
 // protected as the data directory.
 
-// BackupFormat names the layout of a backup archive.
-const BackupFormat = "ticketd-backup/1"
+// BackupFormat names the layout of a backup archive of a plaintext store;
+// BackupFormatSealed that of an encrypted one, whose blob files are named
+// by a keyed hash, not by their content's SHA-256. Restore reads both.
+const (
+	BackupFormat       = "ticketd-backup/1"
+	BackupFormatSealed = "ticketd-backup/2"
+)
+
+// sealedNote is the manifest's Note of an archive of an encrypted store.
+const sealedNote = "the records and blobs of this archive are encrypted; it holds no person keys: " +
+	"reading it needs a key snapshot (ticketd keys backup) and the master key"
 
 // ErrExists is returned by BackupArchive and Restore when they would replace something without force.
 var ErrExists = errors.New("store: already exists")
 
 // BackupManifest is MANIFEST.json of a backup archive.
 type BackupManifest struct {
-	Format    string       `json:"format"`
-	CreatedAt time.Time    `json:"created_at"`
-	Instance  string       `json:"instance"`
+	Format    string    `json:"format"`
+	CreatedAt time.Time `json:"created_at"`
+	Instance  string    `json:"instance"`
+	// Note says what an archive of an encrypted store needs to be read.
+	Note      string       `json:"note,omitempty"`
 	AuditHead string       `json:"audit_head"` // the hash of the copy's last audit event
 	Files     []BackupFile `json:"files"`
 	// MissingBlobs are blob files the copy references that were gone when
@@ -100,6 +111,9 @@ func (db *DB) BackupArchive(path string, force bool) (*BackupInfo, error) {
 		return nil, err
 	}
 	man := &BackupManifest{Format: BackupFormat, CreatedAt: db.now().UTC()}
+	if db.Encrypted() {
+		man.Format, man.Note = BackupFormatSealed, sealedNote
+	}
 	var sums []string
 	copyDB, err := bolt.Open(copyPath, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
@@ -170,7 +184,7 @@ func (db *DB) BackupArchive(path string, force bool) (*BackupInfo, error) {
 			// read: it goes into the archive only as a copy whose content
 			// still matches its name.
 			tmp := filepath.Join(work, "blob")
-			ok, err := copyBlob(db.Blobs.path(sum), tmp, sum)
+			ok, err := copyBlob(db.Blobs.path(sum), tmp, sum, db.Encrypted())
 			if err == nil && ok {
 				ok, err = add("blobs/"+sum[:2]+"/"+sum, tmp)
 			}
@@ -221,8 +235,11 @@ func (db *DB) BackupArchive(path string, force bool) (*BackupInfo, error) {
 }
 
 // copyBlob copies the blob file src to dst and reports whether it was there
-// and its content's SHA-256 is sum.
-func copyBlob(src, dst, sum string) (bool, error) {
+// and its content's SHA-256 is sum. The content of a sealed blob file
+// cannot be checked without its key; the file is shredded from its start
+// on, so a header that is still the same once the copy is made shows the
+// copy complete.
+func copyBlob(src, dst, sum string, sealed bool) (bool, error) {
 	f, err := os.Open(src)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -231,6 +248,18 @@ func copyBlob(src, dst, sum string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
+	if sealed {
+		hdr := make([]byte, blobHdrSize)
+		if _, err := f.ReadAt(hdr, 0); err != nil || string(hdr[:4]) != blobMagic {
+			return false, nil
+		}
+		if err := writeFile(dst, f, -1); err != nil {
+			return false, err
+		}
+		again := make([]byte, blobHdrSize)
+		_, err := f.ReadAt(again, 0)
+		return err == nil && bytes.Equal(hdr, again), nil
+	}
 	h := sha256.New()
 	if err := writeFile(dst, io.TeeReader(f, h), -1); err != nil {
 		return false, err
@@ -354,7 +383,7 @@ func Restore(from, dir string, force bool) (*RestoreInfo, error) {
 	if err := syncDir(dir); err != nil {
 		return info, fmt.Errorf("restore: %w%s", err, replacedNote(info))
 	}
-	db, err := Open(dir, Options{})
+	db, err := Open(dir, Options{raw: true})
 	if err != nil {
 		return info, fmt.Errorf("restore: open the restored store: %w", err)
 	}
@@ -426,16 +455,24 @@ func unpack(src *os.File, stage string, info *RestoreInfo) error {
 			return err
 		}
 		f := BackupFile{Path: name, Size: h.Size, SHA256: hex.EncodeToString(h256.Sum(nil))}
-		if m := blobName.FindStringSubmatch(name); m != nil && (m[2] != f.SHA256 || m[1] != m[2][:2]) {
-			return fmt.Errorf("blob %s: its content does not match its name", name)
+		if m := blobName.FindStringSubmatch(name); m != nil && m[1] != m[2][:2] {
+			return fmt.Errorf("blob %s: not in its directory", name)
 		}
 		seen[name] = f
 	}
 	if man == nil {
 		return fmt.Errorf("the archive has no %s", manifestName)
 	}
-	if man.Format != BackupFormat {
-		return fmt.Errorf("backup format %q, this ticketd knows %q", man.Format, BackupFormat)
+	if man.Format != BackupFormat && man.Format != BackupFormatSealed {
+		return fmt.Errorf("backup format %q, this ticketd knows %q and %q", man.Format, BackupFormat, BackupFormatSealed)
+	}
+	if man.Format == BackupFormat {
+		// A plaintext store's blob files are named by their content's SHA-256.
+		for name, f := range seen {
+			if m := blobName.FindStringSubmatch(name); m != nil && m[2] != f.SHA256 {
+				return fmt.Errorf("blob %s: its content does not match its name", name)
+			}
+		}
 	}
 	for _, f := range man.Files {
 		got, ok := seen[f.Path]
@@ -496,7 +533,7 @@ func checkCopy(stage string, info *RestoreInfo) error {
 	if err := checkBolt(filepath.Join(stage, dbName)); err != nil {
 		return fmt.Errorf("the database does not open: %w", err)
 	}
-	db, err := Open(stage, Options{ReadOnly: true})
+	db, err := Open(stage, Options{ReadOnly: true, raw: true})
 	if err != nil {
 		return err
 	}
@@ -553,6 +590,7 @@ func moveStore(from, to string, aside bool) error {
 		return err
 	}
 	names := append([]string{"blobs"}, keys...)
+
 	if aside {
 		names = append([]string{dbName}, names...)
 	} else {
@@ -583,6 +621,7 @@ func storeExists(dir string) (bool, error) {
 	if _, err := os.Lstat(filepath.Join(dir, dbName)); err == nil {
 		return true, nil
 	}
+
 	keys, err := keyFiles(dir)
 	if err != nil || len(keys) > 0 {
 		return len(keys) > 0, err

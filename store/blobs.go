@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -20,6 +21,8 @@ const InlineBlobMax = 64 << 10
 // Blobs is the directory of large blobs, files named by the SHA-256 of their content.
 type Blobs struct {
 	dir string
+	// crypt names and encrypts the blobs of an encrypted store (nil: plaintext).
+	crypt *blobCrypt
 
 	mu      sync.Mutex
 	madeDir map[string]bool // fan-out directories known to exist
@@ -41,7 +44,24 @@ func openBlobs(dir string, writable bool) (*Blobs, error) {
 	return b, nil
 }
 
-func (b *Blobs) path(sum string) string { return filepath.Join(b.dir, sum[:2], sum) }
+// path is the file of the blob stored under name (see name).
+func (b *Blobs) path(name string) string { return filepath.Join(b.dir, name[:2], name) }
+
+// name is the storage name of the blob whose content's SHA-256 is sum:
+// sum itself in a plaintext store, its keyed hash in an encrypted one; ""
+// when sum is not a hex SHA-256.
+func (b *Blobs) name(sum string) string {
+	if len(sum) != sha256.Size*2 {
+		return ""
+	}
+	if _, err := hex.DecodeString(sum); err != nil {
+		return ""
+	}
+	if b.crypt == nil {
+		return sum
+	}
+	return b.crypt.name(sum)
+}
 
 // putFile writes r (after head) to a durable file and returns its hex SHA-256 and length.
 func (b *Blobs) putFile(head []byte, r io.Reader) (string, int64, error) {
@@ -50,13 +70,40 @@ func (b *Blobs) putFile(head []byte, r io.Reader) (string, int64, error) {
 		return "", 0, fmt.Errorf("store blob: %w", err)
 	}
 	h := sha256.New()
-	w := io.MultiWriter(f, h)
-	_, err = w.Write(head)
+	var sw *segWriter
+	var dataKey []byte
+	var w io.Writer = io.MultiWriter(f, h)
+	if b.crypt != nil {
+		dataKey = make([]byte, 32)
+		rand.Read(dataKey)
+		g, gerr := newGCM(dataKey)
+		if gerr != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return "", 0, gerr
+		}
+		sw = &segWriter{w: f, g: g}
+		w = io.MultiWriter(sw, h)
+		_, err = f.Write(make([]byte, blobHdrSize)) // the header goes here last
+	}
+	if err == nil {
+		_, err = w.Write(head)
+	}
 	n := int64(len(head))
 	if err == nil {
 		var m int64
 		m, err = io.Copy(w, r)
 		n += m
+	}
+	if err == nil && sw != nil {
+		err = sw.Close()
+		if err == nil {
+			var hdr []byte
+			hdr, err = blobHeader(b.crypt.key(hex.EncodeToString(h.Sum(nil))), dataKey)
+			if err == nil {
+				_, err = f.WriteAt(hdr, 0)
+			}
+		}
 	}
 	if err == nil {
 		err = f.Sync()
@@ -69,7 +116,7 @@ func (b *Blobs) putFile(head []byte, r io.Reader) (string, int64, error) {
 		return "", 0, fmt.Errorf("store blob: %w", err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	dst := b.path(sum)
+	dst := b.path(b.name(sum))
 	if err := b.mkdir(filepath.Dir(dst)); err != nil {
 		os.Remove(f.Name())
 		return "", 0, err
@@ -150,28 +197,33 @@ func (t *Tx) PutBlobs(w *BlobWriter) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	b := t.b(bBlobs)
-	for key, data := range w.small {
-		if b.Get([]byte(key)) != nil {
+	for sum, data := range w.small {
+		name := w.blobs.name(sum)
+		if b.Get([]byte(name)) != nil {
 			continue
 		}
-		if err := b.Put([]byte(key), data); err != nil {
+		if w.blobs.crypt != nil {
+			var err error
+			if data, err = sealSmallBlob(w.blobs.crypt.key(sum), name, data); err != nil {
+				return err
+			}
+		}
+		if err := b.Put([]byte(name), data); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// OpenBlob opens the blob named sum, from the database or its file.
+// OpenBlob opens the blob whose content's SHA-256 is sum, from the database or its file.
 func (db *DB) OpenBlob(sum string) (io.ReadCloser, error) {
-	if len(sum) != sha256.Size*2 {
-		return nil, fmt.Errorf("open blob %q: %w", sum, ErrNotFound)
-	}
-	if _, err := hex.DecodeString(sum); err != nil {
+	name := db.Blobs.name(sum)
+	if name == "" {
 		return nil, fmt.Errorf("open blob %q: %w", sum, ErrNotFound)
 	}
 	var data []byte
 	err := db.View(func(tx *Tx) error {
-		if v := tx.b(bBlobs).Get([]byte(sum)); v != nil {
+		if v := tx.b(bBlobs).Get([]byte(name)); v != nil {
 			data = bytes.Clone(v)
 		}
 		return nil
@@ -179,14 +231,40 @@ func (db *DB) OpenBlob(sum string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	return db.Blobs.open(sum, name, data)
+}
+
+// open returns the content of the blob sum stored under name: data, the
+// value of the blobs bucket, or its file when data is nil.
+func (b *Blobs) open(sum, name string, data []byte) (io.ReadCloser, error) {
 	if data != nil {
+		if b.crypt != nil {
+			var err error
+			if data, err = openSmallBlob(b.crypt.key(sum), name, data); err != nil {
+				return nil, err
+			}
+		}
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
-	f, err := os.Open(db.Blobs.path(sum))
+	f, err := os.Open(b.path(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open blob %s: %w", sum, ErrNotFound)
 	}
-	return f, err
+	if err != nil || b.crypt == nil {
+		return f, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r, err := openBlobFile(f, fi.Size(), b.crypt.key(sum))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open blob %s: %w", sum, err)
+	}
+	r.c = f
+	return r, nil
 }
 
 // OpenBlob opens the blob named sum inside the transaction: from pending
@@ -202,18 +280,13 @@ func (t *Tx) OpenBlob(pending *BlobWriter, sum string) (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(data)), nil
 		}
 	}
-	if len(sum) != sha256.Size*2 {
+	name := t.db.Blobs.name(sum)
+	if name == "" {
 		return nil, fmt.Errorf("open blob %q: %w", sum, ErrNotFound)
 	}
-	if _, err := hex.DecodeString(sum); err != nil {
-		return nil, fmt.Errorf("open blob %q: %w", sum, ErrNotFound)
+	var data []byte
+	if v := t.b(bBlobs).Get([]byte(name)); v != nil {
+		data = bytes.Clone(v)
 	}
-	if v := t.b(bBlobs).Get([]byte(sum)); v != nil {
-		return io.NopCloser(bytes.NewReader(bytes.Clone(v))), nil
-	}
-	f, err := os.Open(t.db.Blobs.path(sum))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("open blob %s: %w", sum, ErrNotFound)
-	}
-	return f, err
+	return t.db.Blobs.open(sum, name, data)
 }

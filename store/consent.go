@@ -3,7 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -26,7 +26,7 @@ func (t *Tx) RecordConsent(rec *ConsentRecord, actor Actor) error {
 	}
 	rec.Seq = seq
 	rec.At = t.now
-	if err := putJSON(b, append(consentPrefix(rec.Person, rec.Purpose), be64(seq)...), rec); err != nil {
+	if err := t.putRec(bConsents, append(consentPrefix(rec.Person, rec.Purpose), be64(seq)...), rec, personKeyID(rec.Person)); err != nil {
 		return err
 	}
 	if err := t.audit(e); err != nil {
@@ -42,7 +42,9 @@ func (t *Tx) ConsentHistory(person uint64) ([]*ConsentRecord, error) {
 	c := t.b(bConsents).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		rec := new(ConsentRecord)
-		if err := json.Unmarshal(v, rec); err != nil {
+		if err := t.decode(bConsents, k, v, rec); errors.Is(err, ErrShredded) {
+			continue
+		} else if err != nil {
 			return nil, fmt.Errorf("consent record %x: %w", k, err)
 		}
 		out = append(out, rec)
@@ -66,7 +68,9 @@ func (t *Tx) LatestConsent(person uint64, purpose string) (*ConsentRecord, error
 		return nil, nil
 	}
 	rec := new(ConsentRecord)
-	if err := json.Unmarshal(v, rec); err != nil {
+	if err := t.decode(bConsents, k, v, rec); errors.Is(err, ErrShredded) {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
 	}
 	return rec, nil
@@ -94,13 +98,26 @@ func (t *Tx) deleteConsents(person uint64) error {
 			return err
 		}
 	}
+	// The person's consent links go too.
+	c = t.b(bIdxCTok).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := t.b(bConsentTok).Delete(k[8:]); err != nil {
+			return err
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // RecordConsentToken records an issued consent link.
 func (t *Tx) RecordConsentToken(ct *ConsentToken, actor Actor) error {
 	ct.IssuedAt = t.now
-	if err := putJSON(t.b(bConsentTok), []byte(ct.ID), ct); err != nil {
+	if err := t.putRec(bConsentTok, []byte(ct.ID), ct, personKeyID(ct.Person)); err != nil {
+		return err
+	}
+	if err := t.b(bIdxCTok).Put(append(be64(ct.Person), ct.ID...), nil); err != nil {
 		return err
 	}
 	return t.audit(consentLinkIssued(ct, actor))
@@ -109,7 +126,7 @@ func (t *Tx) RecordConsentToken(ct *ConsentToken, actor Actor) error {
 // ConsentTokenRecord reads the record of an issued consent link.
 func (t *Tx) ConsentTokenRecord(id string) (*ConsentToken, error) {
 	var ct ConsentToken
-	if err := getJSON(t.b(bConsentTok), []byte(id), &ct); err != nil {
+	if err := t.getRec(bConsentTok, []byte(id), &ct); err != nil {
 		return nil, fmt.Errorf("consent token %s: %w", id, err)
 	}
 	return &ct, nil

@@ -30,27 +30,3 @@ type KeyBackupInfo struct {
 	Keys     int    `json:"keys"`      // live keys in the snapshot
 	MasterID string `json:"master_id"` // the master key they are wrapped under
 }
-
-var errNotYet = errors.New("store: encryption at rest is not built yet")
-
-// Encrypted reports whether the store's records are sealed under person keys.
-func (db *DB) Encrypted() bool { return false }
-
-// Shredded counts the records that read as erased: sealed under a key the
-// key file does not hold (a backup restored with a key snapshot made after
-// those people were erased).
-func (db *DB) Shredded() int { return 0 }
-
-// RotateMasterKey re-wraps every key of the key file under a new master key
-// and replaces the master key file; see doc.go.
-func (db *DB) RotateMasterKey() (RotateInfo, error) { return RotateInfo{}, errNotYet }
-
-// BackupKeys writes a compacted snapshot of the key file to path (live
-// keys only, mode 0600, synced); an existing path is ErrExists unless force.
-func (db *DB) BackupKeys(path string, force bool) (KeyBackupInfo, error) {
-	return KeyBackupInfo{}, errNotYet
-}
-
-// RestoreKeys puts the key snapshot in place as the key file of the data
-// directory dir; an existing key file is ErrExists unless force.
-func RestoreKeys(snapshot, dir string, force bool) error { return errNotYet }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -44,12 +43,10 @@ func (t *Tx) putTicket(tk *Ticket) error {
 	}
 	tk.ServiceAt = serviceAt(tk)
 	var old indexed
-	if v := t.b(bTickets).Get(be64(tk.Number)); v != nil {
-		if err := json.Unmarshal(v, &old); err != nil {
-			return fmt.Errorf("ticket %d: %w", tk.Number, err)
-		}
+	if err := t.getRec(bTickets, be64(tk.Number), &old); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("ticket %d: %w", tk.Number, err)
 	}
-	if err := putJSON(t.b(bTickets), be64(tk.Number), tk); err != nil {
+	if err := t.putRec(bTickets, be64(tk.Number), tk, ticketKeyID(tk)); err != nil {
 		return err
 	}
 	if err := t.reindexPlan(PlanPurge, tk.Number, old.PurgeAt, tk.PurgeAt); err != nil {
@@ -177,8 +174,9 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 		return err
 	}
 	if m.MessageID != "" {
-		if v := t.b(bIdxMsgID).Get([]byte(m.MessageID)); v != nil && binary.BigEndian.Uint64(v) == m.Ticket {
-			if err := t.b(bIdxMsgID).Delete([]byte(m.MessageID)); err != nil {
+		mk := t.lk(bIdxMsgID, []byte(m.MessageID))
+		if v := t.b(bIdxMsgID).Get(mk); v != nil && binary.BigEndian.Uint64(v) == m.Ticket {
+			if err := t.b(bIdxMsgID).Delete(mk); err != nil {
 				return err
 			}
 		}
@@ -189,6 +187,7 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 	if err != nil || len(key) == 0 {
 		key = DedupKey(m.Origin.Mailbox, m.MessageID, m.ContentHash) // stored before messages named their key
 	}
+	key = t.lk(bIdxDedup, key)
 	if t.b(bIdxDedup).Get(key) != nil {
 		if err := t.b(bIdxDedup).Put(key, be64(0)); err != nil {
 			return err
@@ -208,24 +207,37 @@ func (t *Tx) PutMessage(m *Message, e AuditEvent) error {
 	if e.Message != m.ID {
 		return fmt.Errorf("message %d: audit event %s is about message %d", m.ID, e.Action, e.Message)
 	}
-	if err := putJSON(t.b(bMessages), be64(m.ID), m); err != nil {
+	if err := t.putRec(bMessages, be64(m.ID), m, t.messageKeyID(m)); err != nil {
 		return err
 	}
 	return t.audit(e)
 }
 
 // Messages calls fn for each message in id order until fn returns false.
-func (t *Tx) Messages(fn func(*Message) bool) error { return forEach(t.b(bMessages), fn) }
+func (t *Tx) Messages(fn func(*Message) bool) error { return forEachRec(t, bMessages, fn) }
 
 func blobRefKey(sum string, kind byte, id uint64) []byte {
 	return append(append([]byte(sum), kind), be64(id)...)
 }
 
+// refBlob records that the blob whose content's SHA-256 is sum is
+// referenced; the index holds its storage name.
 func (t *Tx) refBlob(sum string, kind byte, id uint64) error {
 	if sum == "" {
 		return nil
 	}
-	return t.b(bIdxBlobRef).Put(blobRefKey(sum, kind, id), nil)
+	return t.b(bIdxBlobRef).Put(blobRefKey(t.blobName(sum), kind, id), nil)
+}
+
+// blobName is the storage name of the blob sum (sum itself when it is not a SHA-256).
+func (t *Tx) blobName(sum string) string {
+	if t.db == nil || t.db.Blobs == nil {
+		return sum
+	}
+	if n := t.db.Blobs.name(sum); n != "" {
+		return n
+	}
+	return sum
 }
 
 // unrefBlob drops one reference to a blob and deletes the blob when it was
@@ -234,6 +246,7 @@ func (t *Tx) unrefBlob(sum string, kind byte, id uint64) error {
 	if sum == "" {
 		return nil
 	}
+	sum = t.blobName(sum)
 	b := t.b(bIdxBlobRef)
 	if err := b.Delete(blobRefKey(sum, kind, id)); err != nil {
 		return err
@@ -391,6 +404,9 @@ func (t *Tx) dropContent(tk *Ticket, actor Actor, why string) ([]uint64, error) 
 			return nil, err
 		}
 	}
+	if err := t.deleteTicketOutbox(tk.Number); err != nil {
+		return nil, err
+	}
 	if tk.Ack != nil {
 		if tk.Ack.OutboxID != 0 {
 			if err := t.deleteOutbox(tk.Ack.OutboxID); err != nil {
@@ -398,7 +414,7 @@ func (t *Tx) dropContent(tk *Ticket, actor Actor, why string) ([]uint64, error) 
 			}
 		}
 		if tk.Ack.MessageID != "" {
-			if err := t.b(bIdxMsgID).Delete([]byte(tk.Ack.MessageID)); err != nil {
+			if err := t.b(bIdxMsgID).Delete(t.lk(bIdxMsgID, []byte(tk.Ack.MessageID))); err != nil {
 				return nil, err
 			}
 		}
@@ -413,10 +429,8 @@ func (t *Tx) dropContent(tk *Ticket, actor Actor, why string) ([]uint64, error) 
 // reindexAll drops the plan and person index entries of a ticket about to be deleted.
 func (t *Tx) reindexAll(tk *Ticket) error {
 	var old indexed
-	if v := t.b(bTickets).Get(be64(tk.Number)); v != nil {
-		if err := json.Unmarshal(v, &old); err != nil {
-			return err
-		}
+	if err := t.getRec(bTickets, be64(tk.Number), &old); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
 	}
 	if err := t.reindexPlan(PlanPurge, tk.Number, old.PurgeAt, time.Time{}); err != nil {
 		return err
@@ -447,6 +461,16 @@ func (t *Tx) dropOrphans(ids []uint64, actor Actor, why string) error {
 // state and consent history. Tickets that still reference it keep the id only.
 func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 	p, err := t.Person(id)
+	if errors.Is(err, ErrShredded) {
+		// Erased after the backup this store came from: what is left goes.
+		if err := t.deleteConsents(id); err != nil {
+			return err
+		}
+		if err := t.b(bPeople).Delete(be64(id)); err != nil {
+			return err
+		}
+		return t.shred(personKeyID(id))
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil // already gone
 	}
@@ -454,7 +478,7 @@ func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 		return err
 	}
 	for _, b := range [][]byte{bIdxEmail, bAckRate} {
-		if err := t.b(b).Delete([]byte(p.Email)); err != nil {
+		if err := t.b(b).Delete(t.lk(b, []byte(p.Email))); err != nil {
 			return err
 		}
 	}
@@ -464,12 +488,18 @@ func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 	if err := t.b(bPeople).Delete(be64(id)); err != nil {
 		return err
 	}
+	if err := t.shred(personKeyID(id)); err != nil {
+		return err
+	}
 	return t.audit(personDeleted(id, actor, why))
 }
 
 // DeleteQuarantine removes a quarantine record and its stored mail.
 func (t *Tx) DeleteQuarantine(q *Quarantine, actor Actor, why string) error {
 	if err := t.b(bQuarantine).Delete(be64(q.ID)); err != nil {
+		return err
+	}
+	if err := t.shred(quarantineKeyID(q.ID)); err != nil {
 		return err
 	}
 	if err := t.unrefBlob(q.Blob, 'q', q.ID); err != nil {
@@ -482,7 +512,7 @@ func (t *Tx) DeleteQuarantine(q *Quarantine, actor Actor, why string) error {
 // oldest first. Ids grow with time, so the walk stops at the first younger one.
 func (t *Tx) QuarantinedBefore(before time.Time, limit int) ([]*Quarantine, error) {
 	var out []*Quarantine
-	err := forEach(t.b(bQuarantine), func(q *Quarantine) bool {
+	err := forEachRec(t, bQuarantine, func(q *Quarantine) bool {
 		if !q.StoredAt.Before(before) || (limit > 0 && len(out) >= limit) {
 			return false
 		}

@@ -240,7 +240,7 @@ func TestConsentHistory(t *testing.T) {
 
 func TestScrubLeavesNoErasedDataInTheFile(t *testing.T) {
 	dir := t.TempDir()
-	db := openTest(t, dir)
+	db := openPlain(t, dir) // sealed records show nothing in clear to look for
 	defer db.Close()
 	var keep, gone []uint64
 	for i := range 200 {
@@ -322,7 +322,7 @@ func checkTx(tx *bolt.Tx) error {
 
 func TestIndexesOfAnOlderStoreAreBuiltOnOpen(t *testing.T) {
 	dir := t.TempDir()
-	db := openTest(t, dir)
+	db := openPlain(t, dir) // stores of that age were plaintext
 	tk := fill(t, db, "erika@example.org", "a1@example.org")
 	// Make the file look like one written before the person, blob-reference
 	// and hashed dedup indexes: drop them and the marker.
@@ -341,7 +341,7 @@ func TestIndexesOfAnOlderStoreAreBuiltOnOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	db = openTest(t, dir)
+	db = openPlain(t, dir)
 	defer db.Close()
 	db.View(func(tx *Tx) error {
 		if got := tx.TicketsOf(tk.RequesterID); len(got) != 1 || got[0] != tk.Number {
@@ -442,7 +442,7 @@ func TestScrubReportsABlobFileItCannotRemove(t *testing.T) {
 	tk := fill(t, db, "erika@example.org", "a1@example.org")
 	sum := withAttachment(t, db, tk, bytes.Repeat([]byte("gross "), InlineBlobMax/4))
 	// Something the process cannot shred stands where the file was.
-	path := db.Blobs.path(sum)
+	path := db.Blobs.path(db.Blobs.name(sum))
 	os.Remove(path)
 	os.MkdirAll(filepath.Join(path, "x"), 0o700)
 	if err := db.Update(func(tx *Tx) error { return tx.DeleteTicket(tk.Number, "admin", "test") }); err != nil {

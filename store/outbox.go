@@ -25,11 +25,16 @@ func (t *Tx) Enqueue(it *OutboxItem, actor Actor) error {
 	if it.NextAttempt.IsZero() {
 		it.NextAttempt = t.now
 	}
-	if err := putJSON(t.b(bOutbox), be64(id), it); err != nil {
+	if err := t.putRec(bOutbox, be64(id), it, t.ticketKeyOf(it.Ticket)); err != nil {
 		return err
 	}
 	if err := t.b(bIdxDue).Put(dueKey(it), nil); err != nil {
 		return err
+	}
+	if it.Ticket != 0 {
+		if err := t.b(bIdxOutTk).Put(append(be64(it.Ticket), be64(id)...), nil); err != nil {
+			return err
+		}
 	}
 	return t.audit(outboxQueued(it, actor))
 }
@@ -37,7 +42,7 @@ func (t *Tx) Enqueue(it *OutboxItem, actor Actor) error {
 // OutboxItem reads one item.
 func (t *Tx) OutboxItem(id uint64) (*OutboxItem, error) {
 	var it OutboxItem
-	if err := getJSON(t.b(bOutbox), be64(id), &it); err != nil {
+	if err := t.getRec(bOutbox, be64(id), &it); err != nil {
 		return nil, fmt.Errorf("outbox item %d: %w", id, err)
 	}
 	return &it, nil
@@ -50,6 +55,9 @@ func (t *Tx) DueOutbox(now time.Time, limit int) ([]*OutboxItem, error) {
 	c := t.b(bIdxDue).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < limit && bytes.Compare(k[:8], end) <= 0; k, _ = c.Next() {
 		it, err := t.OutboxItem(binary.BigEndian.Uint64(k[8:]))
+		if errors.Is(err, ErrShredded) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -88,14 +96,14 @@ func (t *Tx) UpdateOutbox(it *OutboxItem, actor Actor) error {
 			return err
 		}
 	}
-	if err := putJSON(t.b(bOutbox), be64(it.ID), it); err != nil {
+	if err := t.putRec(bOutbox, be64(it.ID), it, t.ticketKeyOf(it.Ticket)); err != nil {
 		return err
 	}
 	return t.audit(e)
 }
 
 // Outbox calls fn for each item in id order until fn returns false.
-func (t *Tx) Outbox(fn func(*OutboxItem) bool) error { return forEach(t.b(bOutbox), fn) }
+func (t *Tx) Outbox(fn func(*OutboxItem) bool) error { return forEachRec(t, bOutbox, fn) }
 
 // OutboxFor returns the outgoing mail to an address (erasure reaches it too).
 func (t *Tx) OutboxFor(email string) ([]*OutboxItem, error) {
@@ -123,6 +131,13 @@ func (t *Tx) DeleteOutboxItem(id uint64, actor Actor, why string) error {
 
 func (t *Tx) deleteOutbox(id uint64) error {
 	it, err := t.OutboxItem(id)
+	if errors.Is(err, ErrShredded) {
+		// Its ticket's requester was erased after the backup this store came from.
+		if err := t.b(bIdxOutTk).Delete(append(be64(0), be64(id)...)); err != nil {
+			return err
+		}
+		return t.b(bOutbox).Delete(be64(id))
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil // already gone
 	}
@@ -134,5 +149,28 @@ func (t *Tx) deleteOutbox(id uint64) error {
 			return err
 		}
 	}
+	if err := t.b(bIdxOutTk).Delete(append(be64(it.Ticket), be64(id)...)); err != nil {
+		return err
+	}
 	return t.b(bOutbox).Delete(be64(id))
+}
+
+// deleteTicketOutbox removes every outgoing mail about ticket n (the
+// acknowledgement, answers, notifications of agents).
+func (t *Tx) deleteTicketOutbox(n uint64) error {
+	prefix := be64(n)
+	var ids []uint64
+	c := t.b(bIdxOutTk).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, binary.BigEndian.Uint64(k[8:]))
+	}
+	for _, id := range ids {
+		if err := t.deleteOutbox(id); err != nil {
+			return err
+		}
+		if err := t.b(bIdxOutTk).Delete(append(be64(n), be64(id)...)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -9,7 +10,7 @@ import (
 // Person reads one person.
 func (t *Tx) Person(id uint64) (*Person, error) {
 	var p Person
-	if err := getJSON(t.b(bPeople), be64(id), &p); err != nil {
+	if err := t.getRec(bPeople, be64(id), &p); err != nil {
 		return nil, fmt.Errorf("person %d: %w", id, err)
 	}
 	return &p, nil
@@ -20,7 +21,7 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 
 // PersonByEmail finds a person by address (case-insensitive).
 func (t *Tx) PersonByEmail(email string) (*Person, error) {
-	v := t.b(bIdxEmail).Get([]byte(NormalizeEmail(email)))
+	v := t.b(bIdxEmail).Get(t.lk(bIdxEmail, []byte(NormalizeEmail(email))))
 	if v == nil {
 		return nil, fmt.Errorf("person %q: %w", email, ErrNotFound)
 	}
@@ -34,26 +35,35 @@ func (t *Tx) EnsurePerson(email, name string, actor Actor) (*Person, error) {
 	if key == "" {
 		return nil, fmt.Errorf("store person: empty address")
 	}
-	if v := t.b(bIdxEmail).Get([]byte(key)); v != nil {
+	ik := t.lk(bIdxEmail, []byte(key))
+	if v := t.b(bIdxEmail).Get(ik); v != nil {
 		p, err := t.Person(binary.BigEndian.Uint64(v))
+		if errors.Is(err, ErrShredded) {
+			// Erased after the backup this store was restored from: a new person.
+			goto create
+		}
 		if err != nil || p.Name != "" || name == "" {
 			return p, err
 		}
 		p.Name = name
-		if err := putJSON(t.b(bPeople), be64(p.ID), p); err != nil {
+		if err := t.putRec(bPeople, be64(p.ID), p, personKeyID(p.ID)); err != nil {
 			return nil, err
 		}
 		return p, t.audit(personUpdated(p.ID, actor))
 	}
+create:
 	id, err := t.b(bPeople).NextSequence()
 	if err != nil {
 		return nil, err
 	}
-	p := &Person{ID: id, Email: key, Name: name, CreatedAt: t.now}
-	if err := putJSON(t.b(bPeople), be64(id), p); err != nil {
+	if err := t.ensureKey(personKeyID(id)); err != nil {
 		return nil, err
 	}
-	if err := t.b(bIdxEmail).Put([]byte(key), be64(id)); err != nil {
+	p := &Person{ID: id, Email: key, Name: name, CreatedAt: t.now}
+	if err := t.putRec(bPeople, be64(id), p, personKeyID(id)); err != nil {
+		return nil, err
+	}
+	if err := t.b(bIdxEmail).Put(ik, be64(id)); err != nil {
 		return nil, err
 	}
 	return p, t.audit(personCreated(id, actor))
@@ -74,21 +84,21 @@ func (t *Tx) UpdatePerson(p *Person, e AuditEvent) error {
 		if key == "" {
 			return fmt.Errorf("person %d: empty address", p.ID)
 		}
-		if v := t.b(bIdxEmail).Get([]byte(key)); v != nil && binary.BigEndian.Uint64(v) != p.ID {
+		if v := t.b(bIdxEmail).Get(t.lk(bIdxEmail, []byte(key))); v != nil && binary.BigEndian.Uint64(v) != p.ID {
 			return fmt.Errorf("person %d: the address is already another person's", p.ID)
 		}
-		if err := t.b(bIdxEmail).Delete([]byte(old.Email)); err != nil {
+		if err := t.b(bIdxEmail).Delete(t.lk(bIdxEmail, []byte(old.Email))); err != nil {
 			return err
 		}
-		if err := t.b(bAckRate).Delete([]byte(old.Email)); err != nil {
+		if err := t.b(bAckRate).Delete(t.lk(bAckRate, []byte(old.Email))); err != nil {
 			return err
 		}
-		if err := t.b(bIdxEmail).Put([]byte(key), be64(p.ID)); err != nil {
+		if err := t.b(bIdxEmail).Put(t.lk(bIdxEmail, []byte(key)), be64(p.ID)); err != nil {
 			return err
 		}
 		p.Email = key
 	}
-	if err := putJSON(t.b(bPeople), be64(p.ID), p); err != nil {
+	if err := t.putRec(bPeople, be64(p.ID), p, personKeyID(p.ID)); err != nil {
 		return err
 	}
 	if err := t.audit(e); err != nil {

@@ -19,13 +19,14 @@ func TestOpenTightensPermissions(t *testing.T) {
 		dir:                              0o755,
 		filepath.Join(dir, "blobs"):      0o777,
 		filepath.Join(dir, "ticketd.db"): 0o644,
+		filepath.Join(dir, "keys.db"):    0o640,
 	} {
 		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var logs bytes.Buffer
-	db, err := Open(dir, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	db, err := Open(dir, Options{Log: slog.New(slog.NewTextHandler(&logs, nil)), MasterKeyFile: testMaster(dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestOpenTightensPermissions(t *testing.T) {
 	}
 
 	logs.Reset()
-	db, err = Open(dir, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	db, err = Open(dir, Options{Log: slog.New(slog.NewTextHandler(&logs, nil)), MasterKeyFile: testMaster(dir)})
 	if err != nil {
 		t.Fatal(err)
 	}

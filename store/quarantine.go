@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 // Quarantine reads one quarantine record.
 func (t *Tx) Quarantine(id uint64) (*Quarantine, error) {
 	var q Quarantine
-	if err := getJSON(t.b(bQuarantine), be64(id), &q); err != nil {
+	if err := t.getRec(bQuarantine, be64(id), &q); err != nil {
 		return nil, fmt.Errorf("quarantine record %d: %w", id, err)
 	}
 	return &q, nil
@@ -22,7 +21,7 @@ func (t *Tx) UpdateQuarantine(q *Quarantine, actor Actor, detail string) error {
 	if _, err := t.Quarantine(q.ID); err != nil {
 		return err
 	}
-	if err := putJSON(t.b(bQuarantine), be64(q.ID), q); err != nil {
+	if err := t.putRec(bQuarantine, be64(q.ID), q, quarantineKeyID(q.ID)); err != nil {
 		return err
 	}
 	return t.audit(quarantineUpdated(q, actor, detail))
@@ -31,16 +30,17 @@ func (t *Tx) UpdateQuarantine(q *Quarantine, actor Actor, detail string) error {
 // BlobPlace says where the blob named sum is stored: the path of its file,
 // "database" for a small blob kept in the blobs bucket, or "" when it is missing.
 func (t *Tx) BlobPlace(sum string) string {
-	if _, err := hex.DecodeString(sum); err != nil || len(sum) != 64 {
-		return ""
-	}
-	if t.b(bBlobs).Get([]byte(sum)) != nil {
-		return "database"
-	}
 	if t.db == nil {
 		return ""
 	}
-	p := t.db.Blobs.path(sum)
+	name := t.db.Blobs.name(sum)
+	if name == "" {
+		return ""
+	}
+	if t.b(bBlobs).Get([]byte(name)) != nil {
+		return "database"
+	}
+	p := t.db.Blobs.path(name)
 	if !fileExists(p) {
 		return ""
 	}
@@ -57,7 +57,7 @@ func fileExists(path string) bool {
 
 // QuarantineSeen reports whether a mail with this key (see AddQuarantine) is already quarantined.
 func (t *Tx) QuarantineSeen(mailbox, key string) bool {
-	return t.b(bIdxQDedup).Get([]byte(mailbox+"\x00"+key)) != nil
+	return t.b(bIdxQDedup).Get(t.lk(bIdxQDedup, []byte(mailbox+"\x00"+key))) != nil
 }
 
 // AddQuarantine stores a quarantine record and sets q.ID. key identifies the
@@ -70,10 +70,13 @@ func (t *Tx) AddQuarantine(q *Quarantine, key string, actor Actor) error {
 	q.ID = id
 	q.StoredAt = t.now
 	q.Origin.StoredAt = t.now
-	if err := putJSON(t.b(bQuarantine), be64(id), q); err != nil {
+	if err := t.ensureKey(quarantineKeyID(id)); err != nil {
 		return err
 	}
-	if err := t.b(bIdxQDedup).Put([]byte(q.Origin.Mailbox+"\x00"+key), be64(id)); err != nil {
+	if err := t.putRec(bQuarantine, be64(id), q, quarantineKeyID(id)); err != nil {
+		return err
+	}
+	if err := t.b(bIdxQDedup).Put(t.lk(bIdxQDedup, []byte(q.Origin.Mailbox+"\x00"+key)), be64(id)); err != nil {
 		return err
 	}
 	if err := t.refBlob(q.Blob, 'q', id); err != nil {
@@ -83,4 +86,4 @@ func (t *Tx) AddQuarantine(q *Quarantine, key string, actor Actor) error {
 }
 
 // Quarantined calls fn for each quarantine record in id order until fn returns false.
-func (t *Tx) Quarantined(fn func(*Quarantine) bool) error { return forEach(t.b(bQuarantine), fn) }
+func (t *Tx) Quarantined(fn func(*Quarantine) bool) error { return forEachRec(t, bQuarantine, fn) }

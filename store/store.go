@@ -27,7 +27,12 @@ var (
 	ErrNoStore = errors.New("store: no database here")
 )
 
-const schemaVersion = 1
+// Schema versions: 1 a plaintext store, 2 an encrypted one (sealed
+// records, lookups by HMAC, encrypted blobs; see doc.go).
+const (
+	schemaPlain  = 1
+	schemaSealed = 2
+)
 
 var (
 	bMeta       = []byte("meta")
@@ -47,15 +52,18 @@ var (
 	bIdxDue     = []byte("idx_outbox_due")
 	bAckRate    = []byte("ack_rate")
 	bConsentTok = []byte("consent_tokens")
-	bConsents   = []byte("consents")     // person | purpose | 0 | seq -> ConsentRecord
-	bIdxPlan    = []byte("idx_plan")     // kind | unix seconds | ticket -> nil: retention and consent due times
-	bIdxPerson  = []byte("idx_person")   // person | ticket -> nil: the tickets a person wrote to
-	bIdxBlobRef = []byte("idx_blob_ref") // sha256 hex | kind | id -> nil: who references a blob
-	bAgents     = []byte("agents")       // agent numbers (agents.go)
+	bConsents   = []byte("consents")          // person | purpose | 0 | seq -> ConsentRecord
+	bIdxPlan    = []byte("idx_plan")          // kind | unix seconds | ticket -> nil: retention and consent due times
+	bIdxPerson  = []byte("idx_person")        // person | ticket -> nil: the tickets a person wrote to
+	bIdxBlobRef = []byte("idx_blob_ref")      // sha256 hex | kind | id -> nil: who references a blob
+	bAgents     = []byte("agents")            // agent numbers (agents.go)
+	bShred      = []byte("shred")             // key id -> nil: keys to delete from the key file
+	bIdxCTok    = []byte("idx_consent_tok")   // person | token id -> nil: a person's consent links
+	bIdxOutTk   = []byte("idx_outbox_ticket") // ticket | outbox id -> nil: the mail about a ticket
 
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
 		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
-		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents}
+		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents, bShred, bIdxCTok, bIdxOutTk}
 )
 
 // Options tunes Open.
@@ -79,6 +87,10 @@ type Options struct {
 	MasterKeyFile string
 	// KeyFile is the person-key file; "" means <dir>/keys.db.
 	KeyFile string
+
+	// raw opens an encrypted store without its keys (Restore's checks and
+	// its audit event, which read and write no sealed record).
+	raw bool
 }
 
 // DB is the open store of one data directory.
@@ -96,6 +108,9 @@ type DB struct {
 	planner atomic.Pointer[Planner]
 	// unshredded are blob files of erased data whose removal failed; Scrub retries them.
 	unshredded pathSet
+	// keys is the key file of an encrypted store, nil for a plaintext one.
+	keys *keyStore
+	log  *slog.Logger
 }
 
 // Planner computes a ticket's PurgeAt and ConsentDue from the configuration
@@ -165,19 +180,85 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, now: opts.Now, dir: dir, created: created}
+	db := &DB{bolt: bdb, now: opts.Now, dir: dir, created: created, log: opts.Log}
+	fail := func(err error) (*DB, error) {
+		if db.keys != nil {
+			db.keys.close()
+		}
+		bdb.Close()
+		return nil, err
+	}
+	schema, err := db.schema()
+	if err != nil {
+		return fail(err)
+	}
+	keyFile := opts.KeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(dir, keyFileName)
+	}
+	migrate := false
+	switch {
+	case opts.raw:
+	case opts.MasterKeyFile == "":
+		if schema == schemaSealed || fileExists(keyFile) {
+			return fail(fmt.Errorf("store %s is encrypted: it opens only with its master key ([server] master_key_file)", dir))
+		}
+	default:
+		if opts.ReadOnly && !fileExists(keyFile) && schema != schemaSealed {
+			break // a plaintext store read as it is
+		}
+		if schema == schemaSealed && !fileExists(keyFile) {
+			return fail(fmt.Errorf("key file %s: %w: the store is encrypted and its keys are kept there; restore the newest key snapshot "+
+				"(ticketd restore -keys) before starting", keyFile, fs.ErrNotExist))
+		}
+		ks, _, err := openKeyStore(keyFile, opts.MasterKeyFile, schema != schemaSealed, opts.LockTimeout, opts.Log)
+		if err != nil {
+			return fail(err)
+		}
+		db.keys = ks
+		migrate = schema == schemaPlain && !created
+	}
 	if !opts.ReadOnly {
 		if err := db.init(); err != nil {
-			bdb.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	db.Blobs, err = openBlobs(blobs, !opts.ReadOnly)
 	if err != nil {
-		bdb.Close()
-		return nil, err
+		return fail(err)
+	}
+	if db.keys != nil {
+		db.Blobs.crypt = db.keys.blob
+	}
+	if opts.ReadOnly || db.keys == nil {
+		return db, nil
+	}
+	if migrate {
+		if err := db.migrate(); err != nil {
+			return fail(fmt.Errorf("encrypt the store: %w", err))
+		}
+	}
+	if err := db.finishShreds(nil); err != nil {
+		return fail(err)
+	}
+	if err := db.sweepMigrated(); err != nil {
+		return fail(err)
 	}
 	return db, nil
+}
+
+// schema reads the schema version of the file (0 for a new one).
+func (db *DB) schema() (uint64, error) {
+	var v uint64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket(bMeta); meta != nil {
+			if s := meta.Get([]byte("schema")); len(s) == 8 {
+				v = binary.BigEndian.Uint64(s)
+			}
+		}
+		return nil
+	})
+	return v, err
 }
 
 func (db *DB) init() error {
@@ -194,15 +275,19 @@ func (db *DB) init() error {
 			}
 		}
 		if v := meta.Get([]byte("schema")); v != nil {
-			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
-				return fmt.Errorf("store: schema version %d, this ticketd knows %d", got, schemaVersion)
+			if got := binary.BigEndian.Uint64(v); got != schemaPlain && got != schemaSealed {
+				return fmt.Errorf("store: schema version %d, this ticketd knows %d and %d", got, schemaPlain, schemaSealed)
 			}
 			return (&Tx{tx: tx, now: db.now(), db: db}).migrateIndexes()
 		}
 		if err := meta.Put([]byte("idx_v2"), []byte{1}); err != nil {
 			return err
 		}
-		return meta.Put([]byte("schema"), be64(schemaVersion))
+		schema := uint64(schemaPlain)
+		if db.keys != nil {
+			schema = schemaSealed
+		}
+		return meta.Put([]byte("schema"), be64(schema))
 	})
 }
 
@@ -240,8 +325,18 @@ func (db *DB) InstanceID() string {
 	return id
 }
 
-// Close closes the database file.
-func (db *DB) Close() error { return db.bolt.Close() }
+// Close closes the database file and the key file.
+func (db *DB) Close() error {
+	err := db.bolt.Close()
+	if db.keys != nil {
+		db.keys.mu.Lock()
+		if cerr := db.keys.close(); err == nil && !errors.Is(cerr, berrors.ErrDatabaseNotOpen) {
+			err = cerr
+		}
+		db.keys.mu.Unlock()
+	}
+	return err
+}
 
 // Dir is the data directory.
 func (db *DB) Dir() string { return db.dir }
@@ -252,10 +347,31 @@ func (db *DB) Now() time.Time { return db.now() }
 // Update runs fn in one read-write transaction; fn's writes commit together or not at all.
 // fn must not start another transaction (Update, View, OpenBlob, InstanceID):
 // while Scrub waits for the open ones to end, a nested one would wait forever.
+//
+// In an encrypted store, the keys fn made are written to the key file
+// before the transaction commits, and the keys it shredded are deleted from
+// the key file after (with the key file's free pages scrubbed).
 func (db *DB) Update(fn func(tx *Tx) error) error {
+	var shreds []string
 	db.gate.RLock()
-	defer db.gate.RUnlock()
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(db.tx(btx)) })
+	err := db.bolt.Update(func(btx *bolt.Tx) error {
+		t := db.tx(btx)
+		if err := fn(t); err != nil {
+			return err
+		}
+		if len(t.newKeys) > 0 {
+			if err := db.keys.put(t.newKeys); err != nil {
+				return err
+			}
+		}
+		shreds = t.shreds
+		return nil
+	})
+	db.gate.RUnlock()
+	if err == nil && len(shreds) > 0 {
+		err = db.finishShreds(shreds)
+	}
+	return err
 }
 
 // View runs fn in a read-only transaction.

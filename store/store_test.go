@@ -16,12 +16,26 @@ import (
 func openTest(t *testing.T, dir string) *DB {
 	t.Helper()
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	db, err := Open(dir, Options{Now: func() time.Time { return now }, MasterKeyFile: testMaster(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// openPlain opens the store in dir without encryption, as before it existed.
+func openPlain(t *testing.T, dir string) *DB {
+	t.Helper()
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	db, err := Open(dir, Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
+
+// testMaster is the master key of the test store in dir: beside it, outside it.
+func testMaster(dir string) string { return filepath.Clean(dir) + ".master.key" }
 
 // fill stores one person, ticket and message.
 func fill(t *testing.T, db *DB, email, msgID string) *Ticket {

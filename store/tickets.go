@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,7 +16,7 @@ func (t *Tx) TicketByMessageID(id string) (uint64, bool) {
 	if strings.TrimSpace(id) == "" {
 		return 0, false
 	}
-	v := t.b(bIdxMsgID).Get([]byte(id))
+	v := t.b(bIdxMsgID).Get(t.lk(bIdxMsgID, []byte(id)))
 	if v == nil {
 		return 0, false
 	}
@@ -25,7 +26,7 @@ func (t *Tx) TicketByMessageID(id string) (uint64, bool) {
 // Ticket reads one ticket.
 func (t *Tx) Ticket(number uint64) (*Ticket, error) {
 	var tk Ticket
-	if err := getJSON(t.b(bTickets), be64(number), &tk); err != nil {
+	if err := t.getRec(bTickets, be64(number), &tk); err != nil {
 		return nil, fmt.Errorf("ticket %d: %w", number, err)
 	}
 	return &tk, nil
@@ -64,12 +65,12 @@ func (t *Tx) UpdateTicket(tk *Ticket, e AuditEvent) error {
 }
 
 // Tickets calls fn for each ticket in number order until fn returns false.
-func (t *Tx) Tickets(fn func(*Ticket) bool) error { return forEach(t.b(bTickets), fn) }
+func (t *Tx) Tickets(fn func(*Ticket) bool) error { return forEachRec(t, bTickets, fn) }
 
 // Message reads one message.
 func (t *Tx) Message(id uint64) (*Message, error) {
 	var m Message
-	if err := getJSON(t.b(bMessages), be64(id), &m); err != nil {
+	if err := t.getRec(bMessages, be64(id), &m); err != nil {
 		return nil, fmt.Errorf("message %d: %w", id, err)
 	}
 	return &m, nil
@@ -89,7 +90,7 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message, dedupKey []byte, actor Actor) er
 	if dedupKey != nil {
 		m.DedupKey = hex.EncodeToString(dedupKey)
 	}
-	if err := putJSON(t.b(bMessages), be64(id), m); err != nil {
+	if err := t.putRec(bMessages, be64(id), m, t.messageKeyID(m)); err != nil {
 		return err
 	}
 	if err := t.b(bIdxTicket).Put(append(be64(m.Ticket), be64(id)...), nil); err != nil {
@@ -104,7 +105,7 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message, dedupKey []byte, actor Actor) er
 		return err
 	}
 	if dedupKey != nil {
-		if err := t.b(bIdxDedup).Put(dedupKey, be64(id)); err != nil {
+		if err := t.b(bIdxDedup).Put(t.lk(bIdxDedup, dedupKey), be64(id)); err != nil {
 			return err
 		}
 	}
@@ -126,10 +127,11 @@ func (t *Tx) IndexMessageID(id string, ticket uint64) error {
 		return nil
 	}
 	b := t.b(bIdxMsgID)
-	if b.Get([]byte(id)) != nil {
+	k := t.lk(bIdxMsgID, []byte(id))
+	if b.Get(k) != nil {
 		return nil
 	}
-	return b.Put([]byte(id), be64(ticket))
+	return b.Put(k, be64(ticket))
 }
 
 // TicketMessages returns the messages of a ticket in the order they were stored.
@@ -139,6 +141,9 @@ func (t *Tx) TicketMessages(ticket uint64) ([]*Message, error) {
 	c := t.b(bIdxTicket).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		m, err := t.Message(binary.BigEndian.Uint64(k[8:]))
+		if errors.Is(err, ErrShredded) {
+			continue // its sender was erased after the backup this store came from
+		}
 		if err != nil {
 			return nil, err
 		}

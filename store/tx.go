@@ -18,6 +18,10 @@ type Tx struct {
 	planner Planner
 	// removeFiles are blob files to delete once the transaction has committed.
 	removeFiles []string
+	// newKeys are keys made in this transaction, written to the key file
+	// before it commits; shreds are key ids to delete from the key file after.
+	newKeys map[string][]byte
+	shreds  []string
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.
@@ -40,7 +44,7 @@ func DedupKey(mailbox, messageID, contentHash string) []byte {
 // SeenMail returns the message id stored under the dedup key, if any; id 0
 // means the mail was imported and has been erased since.
 func (t *Tx) SeenMail(key []byte) (uint64, bool) {
-	v := t.b(bIdxDedup).Get(key)
+	v := t.b(bIdxDedup).Get(t.lk(bIdxDedup, key))
 	if v == nil {
 		return 0, false
 	}

@@ -6,6 +6,7 @@
 package storetest
 
 import (
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,17 +14,38 @@ import (
 	"ticketd/store"
 )
 
-// New opens a new store in a temporary directory whose clock is now (nil:
-// time.Now) and closes it when the test and its subtests have ended.
+// New opens a new, encrypted store in a temporary directory whose clock is
+// now (nil: time.Now) and closes it when the test and its subtests have ended.
 func New(t testing.TB, now func() time.Time) *store.DB {
 	t.Helper()
 	return Open(t, t.TempDir(), store.Options{Now: now})
 }
 
+// MasterKey is the master key file Open gives the store of dir: beside the
+// directory, outside it, so that every open of dir uses the same one.
+func MasterKey(dir string) string { return filepath.Clean(dir) + ".master.key" }
+
 // Open opens the store of dir with o, failing the test on an error, and
 // closes it when the test and its subtests have ended. A test may close it
-// earlier itself (to reopen dir, say); closing twice does no harm.
+// earlier itself (to reopen dir, say); closing twice does no harm. The
+// store is encrypted: without o.MasterKeyFile, MasterKey(dir) is used.
 func Open(t testing.TB, dir string, o store.Options) *store.DB {
+	t.Helper()
+	if o.MasterKeyFile == "" {
+		o.MasterKeyFile = MasterKey(dir)
+	}
+	return open(t, dir, o)
+}
+
+// OpenPlain is Open without encryption (o.MasterKeyFile is ignored): for
+// the "encryption off" benchmarks and tests of plaintext stores.
+func OpenPlain(t testing.TB, dir string, o store.Options) *store.DB {
+	t.Helper()
+	o.MasterKeyFile = ""
+	return open(t, dir, o)
+}
+
+func open(t testing.TB, dir string, o store.Options) *store.DB {
 	t.Helper()
 	db, err := store.Open(dir, o)
 	if err != nil {

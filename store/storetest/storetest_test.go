@@ -33,7 +33,7 @@ func TestStoreIsClosedAtCleanup(t *testing.T) {
 	t.Run("user", func(t *testing.T) {
 		dir = storetest.New(t, nil).Dir()
 	})
-	db, err := store.Open(dir, store.Options{LockTimeout: 100 * time.Millisecond})
+	db, err := store.Open(dir, store.Options{LockTimeout: 100 * time.Millisecond, MasterKeyFile: storetest.MasterKey(dir)})
 	if err != nil {
 		t.Fatalf("reopen after the test ended: %v", err)
 	}
@@ -72,5 +72,20 @@ func TestClockIsSafeForConcurrentUse(t *testing.T) {
 	c.Set(t0)
 	if !c.Now().Equal(t0) {
 		t.Errorf("after Set, Now = %v", c.Now())
+	}
+}
+
+// TestStoresAreEncrypted: the stores of tests are encrypted, with a master
+// key outside the data directory; OpenPlain opens one without.
+func TestStoresAreEncrypted(t *testing.T) {
+	db := storetest.New(t, nil)
+	if !db.Encrypted() {
+		t.Error("storetest.New made a plaintext store")
+	}
+	if dir := filepath.Dir(storetest.MasterKey(db.Dir())); dir == db.Dir() {
+		t.Errorf("the master key is in the data directory")
+	}
+	if storetest.OpenPlain(t, t.TempDir(), store.Options{}).Encrypted() {
+		t.Error("OpenPlain made an encrypted store")
 	}
 }
