@@ -105,10 +105,16 @@ func cmdRestore(_ context.Context, e *env, args []string) error {
 }
 
 // restoreKeys installs the key snapshot as the key file of the restored
-// store in data_dir, opens the store with the master key and returns how
-// many of its records read as erased.
+// store in data_dir, once the configured master key is known to open it,
+// opens the store and returns how many of its records read as erased.
 func restoreKeys(cfg *config.Config, snapshot string, force bool) (int, error) {
-	if err := store.RestoreKeys(snapshot, cfg.Server.DataDir, force); err != nil {
+	err := store.RestoreKeysWith(snapshot, cfg.Server.DataDir, cfg.Server.MasterKeyFile, force)
+	if errors.Is(err, store.ErrMasterKey) {
+		return 0, &exitError{exitConfig, fmt.Errorf("restore: the backup is in place, but the key snapshot %s is wrapped under another master key than "+
+			"master_key_file %s: give a snapshot made with this master key, or put back the master key the snapshot was made with; "+
+			"never make a new one (%w)", snapshot, cfg.Server.MasterKeyFile, err)}
+	}
+	if err != nil {
 		return 0, fmt.Errorf("restore: the backup is in place, but the key snapshot %s was not installed: %w; "+
 			"run the restore again with -force and the right snapshot", snapshot, err)
 	}
@@ -120,17 +126,6 @@ func restoreKeys(cfg *config.Config, snapshot string, force bool) (int, error) {
 		return 0, fmt.Errorf("restore: the backup and the key snapshot are in place, but the store does not open: %w", err)
 	}
 	defer dk.Close()
-	err = dk.DB.View(func(tx *store.Tx) error {
-		// Each walk reads every record and counts those it cannot.
-		return errors.Join(
-			tx.Tickets(func(*store.Ticket) bool { return true }),
-			tx.Messages(func(*store.Message) bool { return true }),
-			tx.Quarantined(func(*store.Quarantine) bool { return true }),
-			tx.Outbox(func(*store.OutboxItem) bool { return true }))
-	})
-	if err != nil {
-		return 0, fmt.Errorf("restore: the restored store does not read back: %w", err)
-	}
 	return dk.DB.Shredded(), nil
 }
 
