@@ -88,6 +88,8 @@ func everyCommand(cfg, dir string) [][]string {
 		append([]string{"ropa"}, c...),
 		append([]string{"audit", "verify"}, c...),
 		append([]string{"backup", "-force", filepath.Join(dir, "backup.db")}, c...),
+		append([]string{"keys", "rotate"}, c...),
+		append([]string{"keys", "backup", "-force", filepath.Join(dir, "keys.snapshot")}, c...),
 		{"demo", "-for", "1s"},
 		{"demo", "send", "-smtp", "127.0.0.1:1", "text"},
 		{"version"},

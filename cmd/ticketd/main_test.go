@@ -244,8 +244,10 @@ func TestRunLifecycle(t *testing.T) {
 	backup := filepath.Join(t.TempDir(), "running.db")
 	if out, errOut, code := ticketd(t, nil, "backup", "-config", cfg, backup); code != 0 || !strings.Contains(out, "backup written") {
 		t.Errorf("backup while running: exit %d, %q %q", code, out, errOut)
-	} else if raw, err := os.ReadFile(backup); err != nil || !bytes.Contains(raw, []byte("Hallo")) {
+	} else if raw, err := os.ReadFile(backup); err != nil || !bytes.Contains(raw, []byte(`"action":"ticket.created"`)) {
 		t.Errorf("backup while running lacks the ticket: %v", err)
+	} else if bytes.Contains(raw, []byte("Hallo")) {
+		t.Error("backup while running holds the subject in clear")
 	}
 	if out, errOut, code := ticketd(t, nil, "audit", "-config", cfg, "verify"); code != 0 || !strings.Contains(out, "audit trail ok") {
 		t.Errorf("audit verify while running: exit %d, %q %q", code, out, errOut)

@@ -29,10 +29,11 @@ func httpListen(t *testing.T, cfg string) string {
 }
 
 // consentPath is the path of the consent link in the first acknowledgement
-// in the outbox of the (stopped) store of data directory dir.
-func consentPath(t *testing.T, dir string) string {
+// in the outbox of the (stopped) store of data directory dir, opened with
+// the master key at masterKey.
+func consentPath(t *testing.T, dir, masterKey string) string {
 	t.Helper()
-	db, err := store.Open(dir, store.Options{ReadOnly: true})
+	db, err := store.Open(dir, store.Options{ReadOnly: true, MasterKeyFile: masterKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +83,20 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Errorf("backup over an existing file: exit %d %q", code, errOut)
 	}
 	runWant(t, 0, "backup", "-config", cfgA, "-force", backup)
+	snap := snapshotPath(t, runWant(t, 0, "keys", "-config", cfgA, "backup"))
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	<-d.done
-	link := consentPath(t, filepath.Join(dirA, "data"))
+	link := consentPath(t, filepath.Join(dirA, "data"), filepath.Join(dirA, "master.key"))
 
-	// The new machine: the same configuration, an empty data directory.
+	// The new machine: the same configuration and master key, an empty data directory.
 	dirB := t.TempDir()
 	cfgB := writeConfig(t, dirB, srv.Addr, "")
-	out = runWant(t, 0, "restore", "-config", cfgB, backup)
+	master, err := os.ReadFile(filepath.Join(dirA, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dirB, "master.key"), master, 0o600)
+	out = runWant(t, 0, "restore", "-config", cfgB, "-keys", snap, backup)
 	if !strings.Contains(out, "audit trail verified") || !strings.Contains(out, "keys: agent.key, consent.key") {
 		t.Errorf("restore: %q", out)
 	}
@@ -103,12 +110,12 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if len(keyA) == 0 || !bytes.Equal(keyA, keyB) {
 		t.Error("the consent key was not restored")
 	}
-	if _, errOut, code := ticketd(t, nil, "restore", "-config", cfgB, backup); code != 1 || !strings.Contains(errOut, "-force") {
+	if _, errOut, code := ticketd(t, nil, "restore", "-config", cfgB, "-keys", snap, backup); code != 1 || !strings.Contains(errOut, "-force") {
 		t.Errorf("restore over a store: exit %d %q", code, errOut)
 	}
 	d = startRun(t, cfgB)
 	d.waitLog(t, "ticketd started")
-	if _, errOut, code := ticketd(t, nil, "restore", "-config", cfgB, "-force", backup); code != 1 || !strings.Contains(errOut, "daemon is running") {
+	if _, errOut, code := ticketd(t, nil, "restore", "-config", cfgB, "-force", "-keys", snap, backup); code != 1 || !strings.Contains(errOut, "daemon is running") {
 		t.Errorf("restore while the daemon runs: exit %d %q", code, errOut)
 	}
 
