@@ -458,7 +458,7 @@ func containsFold(data []byte, s string) bool {
 }
 
 func TestEraseLeavesNoTrace(t *testing.T) {
-	e := newSubjectEnvOf(t, false) // plaintext: the data is looked for in clear
+	e := newSubjectEnvOf(t, false)                                             // plaintext: the data is looked for in clear
 	big := bytes.Repeat([]byte("Erika Mustermann, erika@example.org\n"), 3000) // over 64 KiB: a blob file
 	e.deliver(
 		withAttachments(erika, "Unterlagen", "e1@example.org", "anbei", map[string][]byte{"gross.txt": big, "klein.txt": []byte("Erika")}),

@@ -316,8 +316,8 @@ func TestErasureReachesOldBackups(t *testing.T) {
 	}
 	rdb.View(func(tx *Tx) error {
 		for what, err := range map[string]error{
-			"ticket": func() error { _, err := tx.Ticket(a.ticket); return err }(),
-			"person": func() error { _, err := tx.Person(a.id); return err }(),
+			"ticket":     func() error { _, err := tx.Ticket(a.ticket); return err }(),
+			"person":     func() error { _, err := tx.Person(a.id); return err }(),
 			"by address": func() error { _, err := tx.PersonByEmail(a.email); return err }(),
 			"quarantine": func() error { _, err := tx.Quarantine(a.quarantine); return err }(),
 		} {
@@ -651,8 +651,10 @@ func TestOpenRefusesAWrongOrMissingMasterKey(t *testing.T) {
 		setup func()
 		want  func(error) bool
 	}{
-		"wrong":     {func() { os.WriteFile(master, bytes.Repeat([]byte{1}, 32), 0o600) }, func(err error) bool { return errors.Is(err, ErrMasterKey) }},
-		"missing":   {func() { os.Remove(master) }, func(err error) bool { return errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), master) && strings.Contains(err.Error(), "restore") }},
+		"wrong": {func() { os.WriteFile(master, bytes.Repeat([]byte{1}, 32), 0o600) }, func(err error) bool { return errors.Is(err, ErrMasterKey) }},
+		"missing": {func() { os.Remove(master) }, func(err error) bool {
+			return errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), master) && strings.Contains(err.Error(), "restore")
+		}},
 		"truncated": {func() { os.WriteFile(master, good[:16], 0o600) }, func(err error) bool { return strings.Contains(err.Error(), "16 bytes, want 32") }},
 		"exposed":   {func() { os.WriteFile(master, good, 0o600); os.Chmod(master, 0o644) }, func(err error) bool { return strings.Contains(err.Error(), "group or others") }},
 		"none":      {func() {}, func(err error) bool { return strings.Contains(err.Error(), "encrypted") }},
