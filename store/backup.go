@@ -19,7 +19,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// A backup archive is self-sufficient: one uncompressed tar file with
+// A backup archive is one uncompressed tar file with
 //
 //	ticketd.db       a compacted copy of the database (live records only)
 //	<name>.key       every key file of the data directory (consent.key:
@@ -29,7 +29,12 @@ import (
 //	MANIFEST.json    BackupManifest: format, time, audit head, and the size
 //	                 and SHA-256 of every file above
 //
-// The keys are in it on purpose: a copy whose consent links no longer work
+// It never holds the person-key file keys.db: an archive of an encrypted
+// store (BackupFormatSealed, its manifest's Note says so) is read with a key
+// snapshot (BackupKeys, RestoreKeys) and the master key, so that erasing a
+// person's key reaches every archive made before (see doc.go).
+//
+// The link-signing keys are in it on purpose: a copy whose consent links no longer work
 // is no backup, and the key signs links only, it encrypts nothing, so it
 // adds no access to data a copy does not already give. Keep backups as
 // protected as the data directory.

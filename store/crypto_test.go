@@ -866,3 +866,48 @@ func FuzzOpenSealed(f *testing.F) {
 		decryptAll(data, key)
 	})
 }
+
+// TestArchiveOfAPlaintextStoreStillRestores: an archive made before
+// encryption (format 1, blobs named by their SHA-256) restores, and the
+// restored store is encrypted when opened with a master key. An archive
+// of an encrypted store says it holds no person keys.
+func TestArchiveOfAPlaintextStoreStillRestores(t *testing.T) {
+	dir := t.TempDir()
+	db := openPlain(t, dir)
+	p := newPerson("anna")
+	ingest(t, db, p)
+	archive := filepath.Join(t.TempDir(), "old.tar")
+	if _, err := db.BackupArchive(archive, false); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	restored := filepath.Join(t.TempDir(), "data")
+	info, err := Restore(archive, restored, false)
+	if err != nil || info.Format != BackupFormat {
+		t.Fatalf("restore: %+v %v", info, err)
+	}
+	db = openTest(t, restored)
+	if !db.Encrypted() {
+		t.Fatal("the restored plaintext store was not encrypted on open")
+	}
+	db.View(func(tx *Tx) error {
+		if pp, err := tx.PersonByEmail(p.email); err != nil || pp.Name != p.name {
+			t.Errorf("person: %v", err)
+		}
+		return nil
+	})
+	sealed := filepath.Join(t.TempDir(), "new.tar")
+	if _, err := db.BackupArchive(sealed, false); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	unpacked := t.TempDir()
+	untar(t, sealed, unpacked)
+	man := string(must(os.ReadFile(filepath.Join(unpacked, "MANIFEST.json"))))
+	if !strings.Contains(man, BackupFormatSealed) || !strings.Contains(man, "holds no person keys") {
+		t.Errorf("manifest: %s", man)
+	}
+	if _, err := os.Stat(filepath.Join(unpacked, "keys.db")); err == nil {
+		t.Error("the archive holds the key file")
+	}
+}

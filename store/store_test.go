@@ -35,7 +35,7 @@ func openPlain(t *testing.T, dir string) *DB {
 }
 
 // testMaster is the master key of the test store in dir: beside it, outside it.
-func testMaster(dir string) string { return "" }
+func testMaster(dir string) string { return filepath.Clean(dir) + ".master.key" }
 
 // fill stores one person, ticket and message.
 func fill(t *testing.T, db *DB, email, msgID string) *Ticket {
