@@ -911,3 +911,27 @@ func TestArchiveOfAPlaintextStoreStillRestores(t *testing.T) {
 		t.Error("the archive holds the key file")
 	}
 }
+
+// TestReadOnlyOpenOfAnEncryptedStore: a read-only open reads the sealed
+// records and writes nothing.
+func TestReadOnlyOpenOfAnEncryptedStore(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	fill(t, db, "erika@example.org", "a1@example.org")
+	db.Close()
+	before := must(os.ReadFile(filepath.Join(dir, "keys.db")))
+	ro, err := Open(dir, Options{ReadOnly: true, MasterKeyFile: testMaster(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro.View(func(tx *Tx) error {
+		if p, err := tx.PersonByEmail("erika@example.org"); err != nil || p.Name == "" {
+			t.Errorf("read-only: %v", err)
+		}
+		return nil
+	})
+	ro.Close()
+	if !bytes.Equal(before, must(os.ReadFile(filepath.Join(dir, "keys.db")))) {
+		t.Error("a read-only open changed the key file")
+	}
+}
