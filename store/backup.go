@@ -335,6 +335,12 @@ type RestoreInfo struct {
 // content's hash) and its audit trail verified; only then is it renamed
 // into place, the database last. The restore is an audit event in the
 // restored store ("store.restored").
+//
+// The key file keys.db of an encrypted store is no part of an archive and
+// is left where it is: a key file already in dir (the newest keys there
+// are) stays and reads the restored copy; otherwise RestoreKeys puts a key
+// snapshot in place before the store is opened. Records whose keys that
+// key file does not hold read as erased (Shredded).
 func Restore(from, dir string, force bool) (*RestoreInfo, error) {
 	src, err := os.Open(from)
 	if err != nil {

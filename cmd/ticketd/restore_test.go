@@ -32,7 +32,7 @@ func httpListen(t *testing.T, cfg string) string {
 // in the outbox of the (stopped) store of data directory dir.
 func consentPath(t *testing.T, dir string) string {
 	t.Helper()
-	db, err := store.Open(dir, store.Options{ReadOnly: true})
+	db, err := store.Open(dir, store.Options{ReadOnly: true, MasterKeyFile: filepath.Join(filepath.Dir(dir), "master.key")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +92,13 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	out = runWant(t, 0, "restore", "-config", cfgB, backup)
 	if !strings.Contains(out, "audit trail verified") || !strings.Contains(out, "keys: agent.key, consent.key") {
 		t.Errorf("restore: %q", out)
+	}
+	// The archive holds no person keys: the key file and the master key
+	// come from the old machine (a key snapshot in practice).
+	for _, f := range []string{"data/keys.db", "master.key"} {
+		if err := os.WriteFile(filepath.Join(dirB, f), must(os.ReadFile(filepath.Join(dirA, f))), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	keyA, _ := os.ReadFile(filepath.Join(dirA, "data", "consent.key"))
 	keyB, _ := os.ReadFile(filepath.Join(dirB, "data", "consent.key"))
