@@ -44,7 +44,7 @@ func newFileDesk(t *testing.T, mutate ...func(*config.Config)) *fileDesk {
 func openFileDesk(t *testing.T, cfg *config.Config) *fileDesk {
 	t.Helper()
 	fd := &fileDesk{t: t, now: time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)}
-	db, err := store.Open(cfg.Server.DataDir, store.Options{Now: func() time.Time { return fd.now }})
+	db, err := store.Open(cfg.Server.DataDir, store.Options{Now: func() time.Time { return fd.now }, MasterKeyFile: cfg.Server.MasterKeyFile})
 	if err != nil {
 		t.Fatal(err)
 	}

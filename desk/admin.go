@@ -32,7 +32,8 @@ type Options struct {
 // when another process holds it, and returns the Desk on it; Close closes
 // the store.
 func Open(cfg *config.Config, log *slog.Logger, opts Options) (*Desk, error) {
-	db, err := store.Open(cfg.Server.DataDir, store.Options{MustExist: opts.MustExist, Now: opts.Now, Log: log})
+	db, err := store.Open(cfg.Server.DataDir, store.Options{MustExist: opts.MustExist, Now: opts.Now, Log: log,
+		MasterKeyFile: cfg.Server.MasterKeyFile})
 	if err != nil {
 		return nil, &Error{KindOf(err), err}
 	}

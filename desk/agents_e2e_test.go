@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func newAgentHarness(t testing.TB, acct *mailtest.Account) *harness {
 	t.Helper()
 	host, port := splitAddr(t, acct.Addr)
 	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, host, port), agentTOML)
-	cfg.Server.DataDir = t.TempDir()
+	cfg.Server.DataDir, cfg.Server.MasterKeyFile = t.TempDir(), filepath.Join(t.TempDir(), "master.key")
 	cfg.Mailboxes[0].Username, cfg.Mailboxes[0].Password = acct.Username, acct.Password
 	return &harness{t: t, cfg: cfg, acct: acct}
 }

@@ -45,7 +45,7 @@ subject = ["invoice"]
 func newAgentDesk(t *testing.T) *fileDesk {
 	t.Helper()
 	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, "127.0.0.1", 1), agentTOML)
-	cfg.Server.DataDir = t.TempDir()
+	cfg.Server.DataDir, cfg.Server.MasterKeyFile = t.TempDir(), filepath.Join(t.TempDir(), "master.key")
 	return openFileDesk(t, cfg)
 }
 
@@ -609,7 +609,7 @@ start = "09:00"
 end = "17:00"
 time_zone = "Europe/Berlin"
 `)
-	cfg.Server.DataDir = t.TempDir()
+	cfg.Server.DataDir, cfg.Server.MasterKeyFile = t.TempDir(), filepath.Join(t.TempDir(), "master.key")
 	fd := openFileDesk(t, cfg)
 	fd.now = time.Date(2026, 11, 27, 17, 30, 0, 0, time.UTC) // Friday 18:30 in Berlin
 	n, ms := fd.customerTicket("c1@example.org", "Drucker", "Hilfe")
@@ -667,7 +667,7 @@ func TestAgentMailGolden(t *testing.T) {
 // missing key stops the desk from opening instead of making a new one.
 func TestAgentKeyOfAnOlderStore(t *testing.T) {
 	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, "127.0.0.1", 1), agentTOML)
-	cfg.Server.DataDir = t.TempDir()
+	cfg.Server.DataDir, cfg.Server.MasterKeyFile = t.TempDir(), filepath.Join(t.TempDir(), "master.key")
 	fd := openFileDesk(t, cfg)
 	key := filepath.Join(cfg.Server.DataDir, "agent.key")
 	fd.db.Close()
@@ -687,7 +687,7 @@ func TestAgentKeyOfAnOlderStore(t *testing.T) {
 	}
 	fd.db.Close()
 	os.Remove(key)
-	db, err := store.Open(cfg.Server.DataDir, store.Options{})
+	db, err := store.Open(cfg.Server.DataDir, store.Options{MasterKeyFile: cfg.Server.MasterKeyFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func testConfig(t testing.TB, acct *mailtest.Account, mutate ...func(*config.Mai
 	t.Helper()
 	host, port := splitAddr(t, acct.Addr)
 	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, host, port))
-	cfg.Server.DataDir = t.TempDir()
+	cfg.Server.DataDir, cfg.Server.MasterKeyFile = t.TempDir(), filepath.Join(t.TempDir(), "master.key")
 	box := &cfg.Mailboxes[0]
 	box.Username, box.Password = acct.Username, acct.Password
 	for _, m := range mutate {
@@ -141,7 +141,7 @@ func testLogger(t testing.TB) *slog.Logger {
 // start opens the store and runs the supervisor until stop.
 func (h *harness) start() {
 	h.t.Helper()
-	db, err := store.Open(h.cfg.Server.DataDir, store.Options{})
+	db, err := store.Open(h.cfg.Server.DataDir, store.Options{MasterKeyFile: h.cfg.Server.MasterKeyFile})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,7 +97,7 @@ body = ["Rückerstattung"]
 func newRouteDesk(t *testing.T) *fileDesk {
 	t.Helper()
 	cfg := configtest.Parse(t, fmt.Sprintf(testTOML, "127.0.0.1", 1), routeTOML)
-	cfg.Server.DataDir = t.TempDir()
+	cfg.Server.DataDir, cfg.Server.MasterKeyFile = t.TempDir(), filepath.Join(t.TempDir(), "master.key")
 	return openFileDesk(t, cfg)
 }
 
@@ -211,7 +212,7 @@ response_time = "2d"
 queue = "billing"
 to = ["support+billing@example.com"]
 `)
-	cfg.Server.DataDir = t.TempDir()
+	cfg.Server.DataDir, cfg.Server.MasterKeyFile = t.TempDir(), filepath.Join(t.TempDir(), "master.key")
 	cfg.Mailboxes[0].Username, cfg.Mailboxes[0].Password = acct.Username, acct.Password
 	h := &harness{t: t, cfg: cfg, acct: acct}
 	acct.Append(t, "INBOX", routeMail("i1@example.org", "From: erika@example.org\nTo: support@example.com\nSubject: Hallo", "x"))

@@ -41,11 +41,18 @@ type subjectEnv struct {
 	spool string
 }
 
-func newSubjectEnv(t testing.TB) *subjectEnv {
+func newSubjectEnv(t testing.TB) *subjectEnv { return newSubjectEnvOf(t, true) }
+
+// newSubjectEnvOf is newSubjectEnv over an encrypted store, or a plaintext
+// one for the tests that look for personal data in clear.
+func newSubjectEnvOf(t testing.TB, encrypted bool) *subjectEnv {
 	t.Helper()
 	cfg := testConfig(t, &mailtest.Account{Addr: "127.0.0.1:1", Username: "support", Password: "secret"})
 	e := &subjectEnv{t: t, cfg: cfg, now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), spool: t.TempDir()}
-	db, err := store.Open(cfg.Server.DataDir, store.Options{Now: func() time.Time { return e.now }})
+	if !encrypted {
+		cfg.Server.MasterKeyFile = ""
+	}
+	db, err := store.Open(cfg.Server.DataDir, store.Options{Now: func() time.Time { return e.now }, MasterKeyFile: cfg.Server.MasterKeyFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +458,7 @@ func containsFold(data []byte, s string) bool {
 }
 
 func TestEraseLeavesNoTrace(t *testing.T) {
-	e := newSubjectEnv(t)
+	e := newSubjectEnvOf(t, false)                                             // plaintext: the data is looked for in clear
 	big := bytes.Repeat([]byte("Erika Mustermann, erika@example.org\n"), 3000) // over 64 KiB: a blob file
 	e.deliver(
 		withAttachments(erika, "Unterlagen", "e1@example.org", "anbei", map[string][]byte{"gross.txt": big, "klein.txt": []byte("Erika")}),

@@ -19,7 +19,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// A backup archive is self-sufficient: one uncompressed tar file with
+// A backup archive is one uncompressed tar file with
 //
 //	ticketd.db       a compacted copy of the database (live records only)
 //	<name>.key       every key file of the data directory (consent.key:
@@ -29,7 +29,12 @@ import (
 //	MANIFEST.json    BackupManifest: format, time, audit head, and the size
 //	                 and SHA-256 of every file above
 //
-// The keys are in it on purpose: a copy whose consent links no longer work
+// It never holds the person-key file keys.db: an archive of an encrypted
+// store (BackupFormatSealed, its manifest's Note says so) is read with a key
+// snapshot (BackupKeys, RestoreKeys) and the master key, so that erasing a
+// person's key reaches every archive made before (see doc.go).
+//
+// The link-signing keys are in it on purpose: a copy whose consent links no longer work
 // is no backup, and the key signs links only, it encrypts nothing, so it
 // adds no access to data a copy does not already give. Keep backups as
 // protected as the data directory.
@@ -330,6 +335,12 @@ type RestoreInfo struct {
 // content's hash) and its audit trail verified; only then is it renamed
 // into place, the database last. The restore is an audit event in the
 // restored store ("store.restored").
+//
+// The key file keys.db of an encrypted store is no part of an archive and
+// is left where it is: a key file already in dir (the newest keys there
+// are) stays and reads the restored copy; otherwise RestoreKeys puts a key
+// snapshot in place before the store is opened. Records whose keys that
+// key file does not hold read as erased (Shredded).
 func Restore(from, dir string, force bool) (*RestoreInfo, error) {
 	src, err := os.Open(from)
 	if err != nil {

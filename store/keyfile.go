@@ -55,6 +55,7 @@ type keyStore struct {
 
 	lookupKey []byte
 	blob      *blobCrypt
+	readOnly  bool
 }
 
 // loadMaster reads the master key file: a regular file of exactly 32
@@ -145,7 +146,10 @@ func unwrapKey(master []byte, kid string, w []byte) ([]byte, error) {
 // made (and the master key too, when it does not exist either); without
 // create, a missing key file is an error. Nothing is written when the
 // master key is missing or wrong.
-func openKeyStore(path, masterPath string, create bool, timeout time.Duration, log *slog.Logger) (*keyStore, bool, error) {
+func openKeyStore(path, masterPath string, create, readOnly bool, timeout time.Duration, log *slog.Logger) (*keyStore, bool, error) {
+	if readOnly {
+		create = false
+	}
 	_, err := os.Stat(path)
 	made := false
 	var master []byte
@@ -177,17 +181,19 @@ func openKeyStore(path, masterPath string, create bool, timeout time.Duration, l
 			return nil, false, err
 		}
 	}
-	if err := tighten(path, 0o600, log); err != nil {
-		return nil, false, err
+	if !readOnly {
+		if err := tighten(path, 0o600, log); err != nil {
+			return nil, false, err
+		}
 	}
-	kb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	kb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, ReadOnly: readOnly})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, false, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("open key file %s: %w", path, err)
 	}
-	ks := &keyStore{path: path, masterPath: masterPath, bolt: kb, masters: map[string][]byte{}}
+	ks := &keyStore{path: path, masterPath: masterPath, bolt: kb, masters: map[string][]byte{}, readOnly: readOnly}
 	if made {
 		err = ks.init(master)
 	} else {
@@ -198,7 +204,7 @@ func openKeyStore(path, masterPath string, create bool, timeout time.Duration, l
 		return nil, false, err
 	}
 	ks.masters[masterID(master)] = master
-	if !made {
+	if !made && !readOnly {
 		// A .new left by a rotation that never committed opens nothing.
 		if _, err := os.Stat(masterPath + ".new"); err == nil {
 			os.Remove(masterPath + ".new")
@@ -275,6 +281,9 @@ func (ks *keyStore) check(master []byte) ([]byte, error) {
 	}
 	next, nerr := loadMaster(ks.masterPath + ".new")
 	if nerr == nil && bytes.Equal(masterCheck(next), want) {
+		if ks.readOnly {
+			return next, nil
+		}
 		if err := os.Rename(ks.masterPath+".new", ks.masterPath); err != nil {
 			return nil, fmt.Errorf("complete the master key rotation: %w", err)
 		}
@@ -325,6 +334,7 @@ func (ks *keyStore) put(keys map[string][]byte) error {
 			return fmt.Errorf("key file %s: the master key in force is not at hand", ks.path)
 		}
 		b := tx.Bucket(bKKeys)
+		b.FillPercent = 0.9 // ids grow: pages filled, not split in half
 		for kid, k := range keys {
 			w, err := wrapKey(m, kid, k)
 			if err != nil {

@@ -211,7 +211,7 @@ func Open(dir string, opts Options) (*DB, error) {
 			return fail(fmt.Errorf("key file %s: %w: the store is encrypted and its keys are kept there; restore the newest key snapshot "+
 				"(ticketd restore -keys) before starting", keyFile, fs.ErrNotExist))
 		}
-		ks, _, err := openKeyStore(keyFile, opts.MasterKeyFile, schema != schemaSealed, opts.LockTimeout, opts.Log)
+		ks, _, err := openKeyStore(keyFile, opts.MasterKeyFile, schema != schemaSealed, opts.ReadOnly, opts.LockTimeout, opts.Log)
 		if err != nil {
 			return fail(err)
 		}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ticketd/store"
 )
 
 func TestAuditVerifyAndBackup(t *testing.T) {
@@ -25,18 +27,19 @@ func TestAuditVerifyAndBackup(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "backup written") {
 		t.Fatalf("backup: exit %d %q %q", code, out, errOut)
 	}
-	raw, err := os.ReadFile(backup)
-	// It holds the live records (the audit trail shows), encrypted.
-	if err != nil || !bytes.Contains(raw, []byte(`"action":"ticket.created"`)) {
-		t.Fatalf("backup does not hold the live data: %v", err)
+	if bytes.Contains(must(os.ReadFile(backup)), []byte("erika@example.org")) {
+		t.Error("the backup holds the address in clear")
 	}
-	if bytes.Contains(raw, []byte("erika@example.org")) {
-		t.Fatal("backup holds the address in clear")
-	}
+	openBackupCopy(t, backup, dir).View(func(tx *store.Tx) error {
+		if _, err := tx.PersonByEmail("erika@example.org"); err != nil {
+			t.Fatalf("backup does not hold the live data: %v", err)
+		}
+		return nil
+	})
 
 	// One changed byte in an audit event is reported with the event's number.
 	path := filepath.Join(dir, "data", "ticketd.db")
-	raw, err = os.ReadFile(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
