@@ -9,11 +9,12 @@
 // One TOML file with a [server] table, a [controller] table, an [smtp] table,
 // an optional [acknowledgement] table, one or more [[queue]] tables, one or
 // more [[mailbox]] tables and one or more [[purpose]] tables, and optional
-// [[route]], [[hold]], [[processor]], [retention], [consent], [spam] and
-// [agents] tables ([route]: the routing rules of new tickets, route.go;
+// [[route]], [[hold]], [[processor]], [retention], [consent], [spam],
+// [agents] and [keys] tables ([route]: the routing rules of new tickets, route.go;
 // [spam]: which spam-filter header fields are believed, spam.go; [agents]:
 // how an agent's reply is believed and when agents are reminded,
-// agents.go). A [[queue]] may hold a [queue.business_hours] table, the
+// agents.go; [keys]: where key snapshots go and how long they are kept,
+// keys.go). A [[queue]] may hold a [queue.business_hours] table, the
 // working time its response_time is counted in (hours.go; package sla
 // counts it): a [queue.business_hours] header belongs to the [[queue]]
 // above it, and the queue's BusinessHours is nil without one.
@@ -60,10 +61,13 @@
 //     required, texts in German and English. Each such error names the
 //     article that asks for the item.
 //   - Relative paths (data_dir, admin_socket, templates_dir, ca_file,
-//     password_file) are resolved against the directory of the configuration
+//     password_file, master_key_file, keys.snapshot_dir) are resolved against the directory of the configuration
 //     file, so the daemon does not depend on its working directory.
 //   - A password is never sent over an unencrypted connection (tls = "none")
-//     except to a loopback host.
+//     except to a loopback host, and certificate checks are turned off
+//     (tls_verify = false) for a loopback host only, with a warning.
+//   - The master key and the key snapshots live outside data_dir, so a copy
+//     of the data directory carries nothing that opens it.
 //   - Parse does not touch the filesystem; Load adds path resolution, reads
 //     the secret and CA files and checks that templates_dir is a directory, so
 //     a reload that would fail is rejected before the running configuration
