@@ -23,6 +23,8 @@ type Config struct {
 	Consent         Consent         `toml:"consent"`
 	Spam            Spam            `toml:"spam"`
 	Agents          Agents          `toml:"agents"`
+	Redact          []RedactRule    `toml:"redact"`
+	Minimise        Minimise        `toml:"minimise"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`
