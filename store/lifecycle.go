@@ -194,7 +194,7 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 			return err
 		}
 	}
-	for _, a := range m.Attachments {
+	for _, a := range m.Blobs() {
 		if err := t.unrefBlob(a.SHA256, 'm', m.ID); err != nil {
 			return err
 		}
@@ -521,7 +521,7 @@ func (t *Tx) migrateIndexes() error {
 		return err
 	}
 	err = forEach(t.b(bMessages), func(m *Message) bool {
-		for _, a := range m.Attachments {
+		for _, a := range m.Blobs() {
 			if werr = t.refBlob(a.SHA256, 'm', m.ID); werr != nil {
 				return false
 			}
