@@ -203,10 +203,20 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 }
 
 // PutMessage stores a changed message; e is its audit event
-// (MessageRectified, MessageRedacted).
+// (MessageRectified, MessageRedacted). A blob the message no longer names
+// (an original dropped by a redaction) loses its reference.
 func (t *Tx) PutMessage(m *Message, e AuditEvent) error {
 	if e.Message != m.ID {
 		return fmt.Errorf("message %d: audit event %s is about message %d", m.ID, e.Action, e.Message)
+	}
+	if old, err := t.Message(m.ID); err == nil {
+		for _, a := range old.Blobs() {
+			if !slices.ContainsFunc(m.Blobs(), func(b Attachment) bool { return b.SHA256 == a.SHA256 }) {
+				if err := t.unrefBlob(a.SHA256, 'm', m.ID); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	if err := putJSON(t.b(bMessages), be64(m.ID), m); err != nil {
 		return err
