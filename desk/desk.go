@@ -152,6 +152,7 @@ type parsed struct {
 	// mail's blob with keep_original.
 	redacted map[string]int
 	original *store.Attachment
+	headers  map[string][]string // the keep_headers fields, redacted
 }
 
 // Prepare implements imap.Deliverer: it parses the batch (in parallel, the

@@ -78,11 +78,20 @@ func (d *Desk) minimise(rt *setup, it *parsed, counts redact.Counts, blobs *stor
 		}
 	}
 	counts.Add(ct)
+	// The kept fields are redacted copies: the loop and spam rules read
+	// the fields as they came.
 	for _, h := range rt.cfg.Minimise.KeepHeaders {
-		vs := m.Headers[textproto.CanonicalMIMEHeaderKey(h)]
-		for i, v := range vs {
-			vs[i], c = r.Text(v)
+		k := textproto.CanonicalMIMEHeaderKey(h)
+		if _, dup := it.headers[k]; dup {
+			continue // listed twice
+		}
+		for _, v := range m.Headers[k] {
+			if it.headers == nil {
+				it.headers = map[string][]string{}
+			}
+			v, c = r.Text(v)
 			counts.Add(c)
+			it.headers[k] = append(it.headers[k], v)
 		}
 	}
 	if len(counts) > 0 {
@@ -113,14 +122,8 @@ func minimal(rt *setup, it *parsed, sm *store.Message) {
 	}
 	sm.AutoSubmitted = m.AutoSubmitted
 	sm.AuthResult = mime.AuthSummary(m.Headers["Authentication-Results"], trustedAuthserv(rt.cfg))
-	for _, h := range rt.cfg.Minimise.KeepHeaders {
-		k := textproto.CanonicalMIMEHeaderKey(h)
-		if vs := m.Headers[k]; len(vs) > 0 {
-			if sm.Headers == nil {
-				sm.Headers = map[string][]string{}
-			}
-			sm.Headers[k] = slices.Clone(vs)
-		}
+	if len(it.headers) > 0 {
+		sm.Headers = it.headers
 	}
 	if len(it.redacted) > 0 {
 		sm.Redacted = maps.Clone(it.redacted)
