@@ -24,6 +24,8 @@ type Config struct {
 	Spam            Spam            `toml:"spam"`
 	Agents          Agents          `toml:"agents"`
 	Keys            Keys            `toml:"keys"`
+	Redact          []RedactRule    `toml:"redact"`
+	Minimise        Minimise        `toml:"minimise"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`

@@ -112,6 +112,7 @@ func (d *decoder) defaults(c *Config) {
 	d.spamDefaults(c)
 	d.agentsDefaults(c)
 	d.keysDefaults(c)
+	d.minimiseDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -196,6 +197,7 @@ func (d *decoder) validate(c *Config) {
 	d.spamValidate(c)
 	d.agentsValidate(c)
 	d.keysValidate(c)
+	d.minimiseValidate(c)
 
 	mailboxes := map[string]string{}
 	for i := range c.Mailboxes {

@@ -35,7 +35,7 @@ const (
 // of a new ticket, in the ticket's own transaction: no ticket without its
 // queued mail, no mail for a rolled-back ticket. A suppression is recorded on
 // the ticket with its reason.
-func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mime.Message, person *store.Person, from string, suppress, spam string) (queued bool, err error) {
+func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mime.Message, person *store.Person, from string, suppress, spam string, redacted map[string]int) (queued bool, err error) {
 	cfg := rt.cfg
 	// The acknowledgement goes to the requester, the address the ticket's
 	// person was made from, never to a Reply-To: the consent link in it acts
@@ -85,7 +85,7 @@ func (d *Desk) acknowledge(tx *store.Tx, rt *setup, tk *store.Ticket, m *mime.Me
 	r, err := rt.templates.Ack(templates.Ack{
 		Lang: tk.Language, Ticket: tk.Number, Subject: tk.Subject, RequesterName: to.Name, Due: due,
 		ResponseTime: queue.ResponseTime.Duration, ConsentURL: strings.TrimSuffix(cfg.Server.PublicURL, "/") + "/consent/" + token,
-		Controller: cfg.Controller, Purpose: *purpose, SupportAddress: from,
+		Controller: cfg.Controller, Purpose: *purpose, SupportAddress: from, Redacted: redactedKinds(redacted),
 	})
 	if err != nil {
 		return false, fmt.Errorf("render acknowledgement of ticket %d: %w", tk.Number, err)

@@ -334,7 +334,7 @@ func (d *Desk) refuseAgentMail(tx *store.Tx, rt *setup, it *parsed, origin store
 	}
 	if tk != nil {
 		agentAddr, _ := tx.AgentAddress(rf.agent)
-		sm := agentMessage(it, origin, store.DirectionRefused, rf.agent, agentAddr, m.Text)
+		sm := agentMessage(rt, it, origin, store.DirectionRefused, rf.agent, agentAddr, m.Text)
 		sm.Refused = english(rf.reasons)
 		if err := tx.AddMessage(tk, sm, key, rf.actor()); err != nil {
 			return Outcome{}, err
@@ -381,13 +381,14 @@ func (d *Desk) refuseAgentMail(tx *store.Tx, rt *setup, it *parsed, origin store
 }
 
 // agentMessage is the stored form of an agent's mail on a ticket.
-func agentMessage(it *parsed, origin store.Origin, direction string, agentID uint64, agentAddr, text string) *store.Message {
+func agentMessage(rt *setup, it *parsed, origin store.Origin, direction string, agentID uint64, agentAddr, text string) *store.Message {
 	m := it.msg
 	origin.MessageID = m.MessageID
 	sm := &store.Message{Direction: direction, AgentID: agentID, Agent: agentAddr,
 		From: stored(m.From), To: storedList(m.To), Cc: storedList(m.Cc), Subject: m.Subject, MessageID: m.MessageID,
 		InReplyTo: m.InReplyTo, References: m.References, Date: m.Date, Language: m.ContentLanguage,
 		Text: text, Size: it.f.Size, ContentHash: it.f.Hash, Warnings: m.Warnings, ThreadedBy: "reply address", Origin: origin}
+	minimal(rt, it, sm)
 	for _, a := range m.Attachments {
 		sm.Attachments = append(sm.Attachments, store.Attachment(a))
 	}

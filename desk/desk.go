@@ -19,6 +19,7 @@ import (
 	"ticketd/mail"
 	"ticketd/mail/imap"
 	"ticketd/mail/mime"
+	"ticketd/mail/redact"
 	"ticketd/retention"
 	"ticketd/store"
 	"ticketd/templates"
@@ -48,6 +49,9 @@ type setup struct {
 	signer    *consent.Signer
 	instance  string
 	staff     map[string]*staff // agents and supervisors by address
+	// redactor and keepHeaders minimise each mail (minimise.go).
+	redactor    *redact.Redactor
+	keepHeaders []string
 }
 
 // New returns a Desk working with cfg: it loads the templates (with the
@@ -97,7 +101,12 @@ func (d *Desk) PrepareConfig(cfg *config.Config) (apply func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	red, err := redact.New(cfg.RedactRules())
+	if err != nil {
+		return nil, err
+	}
 	rt := &setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(), staff: staffOf(cfg),
+		redactor: red, keepHeaders: headersToParse(cfg),
 		policy: &mime.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)},
 		spam:   &mime.SpamPolicy{Trust: cfg.Spam.Trust, AuthservIDs: cfg.Spam.AuthservIDs}}
 	return func() { d.rt.Store(rt) }, nil
@@ -139,6 +148,11 @@ type parsed struct {
 	// reasonSpam prefix, "" for none: no acknowledgement goes to such mail,
 	// and with [spam] action = "quarantine" it is also the reason.
 	spam string
+	// redacted counts what minimise removed, by kind; original is the raw
+	// mail's blob with keep_original.
+	redacted map[string]int
+	original *store.Attachment
+	headers  map[string][]string // the keep_headers fields, redacted
 }
 
 // Prepare implements imap.Deliverer: it parses the batch (in parallel, the
@@ -299,7 +313,7 @@ func (d *Desk) parseAll(rt *setup, mails []*mail.Fetched, blobs *store.BlobWrite
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = d.parseOne(items[i], blobs)
+			errs[i] = d.parseOne(rt, items[i], blobs)
 		}()
 	}
 	wg.Wait()
@@ -320,7 +334,7 @@ func (d *Desk) parseAll(rt *setup, mails []*mail.Fetched, blobs *store.BlobWrite
 	return items, nil
 }
 
-func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
+func (d *Desk) parseOne(rt *setup, it *parsed, blobs *store.BlobWriter) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			it.reason = fmt.Sprintf("parser failure: %v", r)
@@ -332,7 +346,8 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 		return err
 	}
 	defer r.Close()
-	msg, err := mime.Parse(r, blobs, mime.ParseOptions{KeepHeaders: keepHeaders})
+	counts := redact.Counts{}
+	msg, err := mime.Parse(r, blobs, rt.parseOptions(counts))
 	var pe *mime.ParseError
 	switch {
 	case errors.As(err, &pe):
@@ -344,8 +359,9 @@ func (d *Desk) parseOne(it *parsed, blobs *store.BlobWriter) (err error) {
 	it.msg = msg
 	if sender(msg).Email == "" {
 		it.reason = "no sender address (From, Sender, Reply-To and Return-Path are empty or unreadable)"
+		return nil
 	}
-	return nil
+	return d.minimise(rt, it, counts, blobs)
 }
 
 // keepHeaders are the header fields the loop, spam and routing rules read;
@@ -447,6 +463,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		InReplyTo: m.InReplyTo, References: m.References, Date: m.Date, Language: m.ContentLanguage,
 		Text: m.Text, HTML: m.HTML, TextFromHTML: m.TextFromHTML, Size: f.Size, ContentHash: f.Hash,
 		Warnings: m.Warnings, ThreadedBy: how, Origin: origin}
+	minimal(rt, it, sm)
 	for _, a := range m.Attachments {
 		sm.Attachments = append(sm.Attachments, store.Attachment(a))
 	}
@@ -455,7 +472,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 	}
 	out.Message = sm.ID
 	if created != nil {
-		if out.AckQueued, err = d.acknowledge(tx, rt, tk, m, person, from, suppress, it.spam); err != nil {
+		if out.AckQueued, err = d.acknowledge(tx, rt, tk, m, person, from, suppress, it.spam, it.redacted); err != nil {
 			return Outcome{}, err
 		}
 		if tk.Ack != nil {

@@ -7,6 +7,11 @@
 //  1. Parse (mime.Parse). A mail that cannot be parsed, is over the size limit,
 //     has no sender address, or makes the parser fail becomes a quarantine
 //     record with its reason and its raw content; it never blocks the mailbox.
+//     Minimise a parsed mail, still outside any transaction (minimise.go):
+//     card numbers, IBANs and [[redact]] patterns are replaced in subject,
+//     text, HTML, kept header fields and text attachments (counted in
+//     Message.Redacted), only the minimal header and keep_headers are
+//     kept, and the raw mail only with keep_original.
 //  2. Dedup: mailbox + Message-ID + SHA-256 of the raw mail. A mail stored
 //     before (a crash between commit and after_import, a UIDVALIDITY rescan, a
 //     file imported twice) is skipped. The same mail in two mailboxes makes two

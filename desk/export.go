@@ -275,7 +275,7 @@ func exportFiles(tickets []ExportTicket) []ExportFile {
 	files := map[string]ExportFile{}
 	for _, t := range tickets {
 		for _, m := range t.Messages {
-			for _, a := range m.Attachments {
+			for _, a := range m.Blobs() {
 				p := "attachments/" + a.SHA256 + "/" + safeFilename(a.Filename)
 				files[p] = ExportFile{Path: p, SHA256: a.SHA256, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size}
 			}

@@ -158,7 +158,7 @@ func messageMentions(m *store.Message, addr string) []Mention {
 	for _, f := range []struct {
 		where string
 		list  []store.Address
-	}{{"to", m.To}, {"cc", m.Cc}} {
+	}{{"to", m.To}, {"cc", m.Cc}, {"reply-to", m.ReplyTo}} {
 		for _, a := range f.list {
 			if addressEntryMatches(a, addr) {
 				add(f.where, FormatAddress(a))
@@ -168,6 +168,13 @@ func messageMentions(m *store.Message, addr string) []Mention {
 	for _, f := range []struct{ where, s string }{{"subject", m.Subject}, {"text", m.Text}, {"html", m.HTML}} {
 		for _, sp := range addressSpans(f.s, addr) {
 			add(f.where, passage(f.s, sp))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
+		for _, v := range m.Headers[k] {
+			for _, sp := range addressSpans(v, addr) {
+				add("header "+k, passage(v, sp))
+			}
 		}
 	}
 	return out

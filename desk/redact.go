@@ -8,8 +8,11 @@ import (
 	"ticketd/store"
 )
 
-// redactMessage replaces the address in m's subject, text and HTML and drops
-// the To and Cc entries with it; it returns how many places it changed.
+// redactMessage replaces the address in m's subject, text, HTML and kept
+// header fields and drops the To, Cc and Reply-To entries with it; it
+// returns how many places it changed. A message it changes loses its
+// original (keep_original), which cannot be redacted: the store drops the
+// blob with the record's last reference.
 func redactMessage(m *store.Message, addr string, names []string) int {
 	n := 0
 	for _, s := range []*string{&m.Subject, &m.Text, &m.HTML} {
@@ -17,10 +20,20 @@ func redactMessage(m *store.Message, addr string, names []string) int {
 		*s, k = redactAddress(*s, addr, names)
 		n += k
 	}
-	for _, list := range []*[]store.Address{&m.To, &m.Cc} {
+	for _, vs := range m.Headers {
+		for i := range vs {
+			var k int
+			vs[i], k = redactAddress(vs[i], addr, names)
+			n += k
+		}
+	}
+	for _, list := range []*[]store.Address{&m.To, &m.Cc, &m.ReplyTo} {
 		before := len(*list)
 		*list = slices.DeleteFunc(slices.Clone(*list), func(a store.Address) bool { return addressEntryMatches(a, addr) })
 		n += before - len(*list)
+	}
+	if n > 0 {
+		m.Original = nil
 	}
 	return n
 }

@@ -136,7 +136,7 @@ func (d *Desk) agentReply(tx *store.Tx, rt *setup, it *parsed, origin store.Orig
 	if answer {
 		direction = store.DirectionOut
 	}
-	sm := agentMessage(it, origin, direction, v.Agent, addr, body)
+	sm := agentMessage(rt, it, origin, direction, v.Agent, addr, body)
 	sm.Commands = applied
 	out := Outcome{Ticket: tk.Number}
 	if answer {

@@ -193,7 +193,7 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 			return err
 		}
 	}
-	for _, a := range m.Attachments {
+	for _, a := range m.Blobs() {
 		if err := t.unrefBlob(a.SHA256, 'm', m.ID); err != nil {
 			return err
 		}
@@ -202,10 +202,20 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 }
 
 // PutMessage stores a changed message; e is its audit event
-// (MessageRectified, MessageRedacted).
+// (MessageRectified, MessageRedacted). A blob the message no longer names
+// (an original dropped by a redaction) loses its reference.
 func (t *Tx) PutMessage(m *Message, e AuditEvent) error {
 	if e.Message != m.ID {
 		return fmt.Errorf("message %d: audit event %s is about message %d", m.ID, e.Action, e.Message)
+	}
+	if old, err := t.Message(m.ID); err == nil {
+		for _, a := range old.Blobs() {
+			if !slices.ContainsFunc(m.Blobs(), func(b Attachment) bool { return b.SHA256 == a.SHA256 }) {
+				if err := t.unrefBlob(a.SHA256, 'm', m.ID); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	if err := t.putRec(bMessages, be64(m.ID), m, t.messageKeyID(m)); err != nil {
 		return err
@@ -551,7 +561,7 @@ func (t *Tx) migrateIndexes() error {
 		return err
 	}
 	err = forEach(t.b(bMessages), func(m *Message) bool {
-		for _, a := range m.Attachments {
+		for _, a := range m.Blobs() {
 			if werr = t.refBlob(a.SHA256, 'm', m.ID); werr != nil {
 				return false
 			}

@@ -96,7 +96,7 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message, dedupKey []byte, actor Actor) er
 	if err := t.b(bIdxTicket).Put(append(be64(m.Ticket), be64(id)...), nil); err != nil {
 		return err
 	}
-	for _, a := range m.Attachments {
+	for _, a := range m.Blobs() {
 		if err := t.refBlob(a.SHA256, 'm', id); err != nil {
 			return err
 		}

@@ -224,6 +224,35 @@ type Message struct {
 	ThreadedBy   string       `json:"threaded_by,omitempty"` // how it was matched to an existing ticket
 	DedupKey     string       `json:"dedup_key,omitempty"`   // the key AddMessage recorded it under, removed with it
 	Origin       Origin       `json:"origin"`
+
+	// Redacted counts what was removed from subject, text, HTML and text
+	// attachments before storing, by kind ("card number": 2); never the
+	// value.
+	Redacted map[string]int `json:"redacted,omitempty"`
+	// ReplyTo is the Reply-To of the mail.
+	ReplyTo []Address `json:"reply_to,omitempty"`
+	// AutoSubmitted is the Auto-Submitted header field as given (RFC 3834).
+	AutoSubmitted string `json:"auto_submitted,omitempty"`
+	// AuthResult is the verdict of the topmost Authentication-Results field
+	// of a trusted authserv-id: its method=result pairs ("dkim=pass
+	// spf=pass"); "" when there is none.
+	AuthResult string `json:"auth_result,omitempty"`
+	// Headers are the header fields [minimise] keep_headers names, by
+	// canonical name, in the order of the mail.
+	Headers map[string][]string `json:"headers,omitempty"`
+	// Original is the raw mail as received, before redaction, stored only
+	// with [minimise] keep_original; its blob is referenced, encrypted and
+	// purged like the attachments' (Blobs).
+	Original *Attachment `json:"original,omitempty"`
+}
+
+// Blobs are the blobs a message refers to: its attachments and its
+// original.
+func (m *Message) Blobs() []Attachment {
+	if m.Original == nil {
+		return m.Attachments
+	}
+	return append(append([]Attachment{}, m.Attachments...), *m.Original)
 }
 
 // Message directions.

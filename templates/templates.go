@@ -67,6 +67,12 @@ type Ack struct {
 	Controller     config.Controller
 	Purpose        config.Purpose
 	SupportAddress string
+	// Redacted are the kinds of data removed from the stored copy of the
+	// mail ("card number", "IBAN", the names of [[redact]] rules), sorted;
+	// empty when nothing was. The acknowledgement then says so and asks
+	// the customer never to send payment data by mail ({{kinds .Redacted}}
+	// names them in the template's language).
+	Redacted []string
 }
 
 // Rendered is one acknowledgement.
@@ -199,6 +205,7 @@ func htmlFuncs(lang string) htemplate.FuncMap {
 		"duration":  func(d time.Duration) string { return Duration(d, lang) },
 		"localdate": func(t time.Time) string { return LocalDate(t, lang) },
 		"period":    func(p config.Period) string { return Period(p, lang) },
+		"kinds":     func(k []string) string { return redactedKinds(k, lang) },
 	}
 }
 
@@ -207,6 +214,7 @@ func textFuncs(lang string) ttemplate.FuncMap {
 		"duration":  func(d time.Duration) string { return Duration(d, lang) },
 		"localdate": func(t time.Time) string { return LocalDate(t, lang) },
 		"period":    func(p config.Period) string { return Period(p, lang) },
+		"kinds":     func(k []string) string { return redactedKinds(k, lang) },
 	}
 }
 
@@ -407,6 +415,7 @@ func samples() []Ack {
 			case 0:
 				a.Purpose.Retention = config.Period{}
 				a.Purpose.OnExpiry = "delete"
+				a.Redacted = []string{"IBAN", "card number"}
 			case 1:
 				a.Controller.DPO = "" // none designated
 				a.RequesterName = ""

@@ -147,6 +147,12 @@ func goldenCases() map[string]Ack {
 		a = ack(lang, "contract")
 		a.Due = time.Date(2026, 11, 24, 17, 0, 0, 0, time.FixedZone("CET", 3600))
 		cases[lang+"-business-hours"] = a
+		a = ack(lang, "contract")
+		a.Redacted = []string{"IBAN", "card number"}
+		cases[lang+"-redacted"] = a
+		a = ack(lang, "contract")
+		a.Redacted = []string{"customer number"}
+		cases[lang+"-redacted-rule"] = a
 	}
 	return cases
 }

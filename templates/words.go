@@ -216,3 +216,20 @@ func echo(s string, limit int) string {
 	r := []rune(s)
 	return strings.TrimRight(string(r[:limit-1]), " ") + "…"
 }
+
+// redactedKind are the built-in kinds of redaction (package redact) in German.
+var redactedKindDE = map[string]string{"card number": "Kartennummer", "IBAN": "IBAN"}
+
+// redactedKinds lists the kinds of redacted data in lang: "card number and
+// IBAN", "Kartennummer und IBAN"; names of [[redact]] rules stay as the
+// configuration writes them.
+func redactedKinds(kinds []string, lang string) string {
+	out := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		if de, ok := redactedKindDE[k]; ok && lang == "de" {
+			k = de
+		}
+		out = append(out, k)
+	}
+	return list(out, lang)
+}

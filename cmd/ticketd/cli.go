@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"ticketd/desk"
+	"ticketd/mail/redact"
 	"ticketd/templates"
 )
 
@@ -373,9 +374,15 @@ func printTicket(out io.Writer, t *desk.TicketDetail) error {
 		if m.Refused != "" {
 			fmt.Fprintf(w, "Refused: %s\n", printable(oneLine(m.Refused, 200)))
 		}
+		if len(m.Redacted) > 0 {
+			fmt.Fprintf(w, "Redacted: %s\n", printable(redact.Counts(m.Redacted).String()))
+		}
 		fmt.Fprintf(w, "Subject: %s\n\n%s\n", m.Subject, strings.TrimRight(m.Text, "\n"))
 		for _, a := range m.Attachments {
 			fmt.Fprintf(w, "[attachment %q, %s, %d bytes]\n", a.Filename, a.ContentType, a.Size)
+		}
+		if m.Original != nil {
+			fmt.Fprintf(w, "[original mail kept (keep_original), %d bytes]\n", m.Original.Size)
 		}
 	}
 	printNotified(w, t.Notified)

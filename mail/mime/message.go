@@ -60,6 +60,8 @@ type BlobSink interface {
 type ParseOptions struct {
 	MaxTextBytes int64    // cap on Text and HTML each (default 4 MiB); a longer body is also kept whole as an attachment "body.txt"/"body.html"
 	KeepHeaders  []string // extra header fields to copy into Message.Headers
+	// RedactText, when set, is applied to the decoded UTF-8 content of every text attachment before it is stored.
+	RedactText func(string) string
 }
 
 // ParseError is a mail that cannot become a ticket. It is quarantined with Reason.
