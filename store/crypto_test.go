@@ -935,3 +935,59 @@ func TestReadOnlyOpenOfAnEncryptedStore(t *testing.T) {
 		t.Error("a read-only open changed the key file")
 	}
 }
+
+// TestOpenFinishesPendingShreds: a key whose record was deleted by a
+// commit, but not yet from the key file (a crash in between), is deleted
+// by the next Open.
+func TestOpenFinishesPendingShreds(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	fill(t, db, "erika@example.org", "a1@example.org")
+	kid := personKeyID(1)
+	// What DeletePerson's transaction commits, without what follows it.
+	db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bShred).Put([]byte(kid), nil) })
+	db.Close()
+	db = openTest(t, dir)
+	defer db.Close()
+	if _, ok, _ := db.keys.get(kid); ok {
+		t.Error("the key of the pending shred is still in the key file")
+	}
+	db.View(func(tx *Tx) error {
+		if tx.b(bShred).Stats().KeyN != 0 {
+			t.Error("the shred bucket was not cleared")
+		}
+		return nil
+	})
+}
+
+// TestOrphanKeyOfARolledBackTransaction: a key written for a transaction
+// that then failed is used again when its record id comes again.
+func TestOrphanKeyOfARolledBackTransaction(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	boom := errors.New("boom")
+	if err := db.Update(func(tx *Tx) error {
+		if _, err := tx.EnsurePerson("erika@example.org", "Erika", "system"); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error {
+		_, err := tx.EnsurePerson("max@example.org", "Max", "system")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *Tx) error {
+		if p, err := tx.PersonByEmail("max@example.org"); err != nil || p.Name != "Max" {
+			t.Errorf("person: %+v %v", p, err)
+		}
+		if _, err := tx.PersonByEmail("erika@example.org"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("rolled back person: %v", err)
+		}
+		return nil
+	})
+	checkAllLive(t, db, "a rolled back transaction")
+}
