@@ -991,3 +991,102 @@ func TestOrphanKeyOfARolledBackTransaction(t *testing.T) {
 	})
 	checkAllLive(t, db, "a rolled back transaction")
 }
+
+// TestMigrationThatFailsLeavesThePlaintextStore: a migration whose
+// transaction does not commit leaves the plaintext store readable as it
+// was; the next open migrates it, and no plaintext blob file is left.
+func TestMigrationThatFailsLeavesThePlaintextStore(t *testing.T) {
+	dir := t.TempDir()
+	db := openPlain(t, dir)
+	p := newPerson("anna")
+	ingest(t, db, p)
+	db.Close()
+	migrateHook = func() error { return errors.New("crash") }
+	_, err := Open(dir, Options{MasterKeyFile: testMaster(dir)})
+	migrateHook = nil
+	if err == nil || !strings.Contains(err.Error(), "crash") {
+		t.Fatalf("open with a failing migration: %v", err)
+	}
+	db = openPlain(t, dir)
+	db.View(func(tx *Tx) error {
+		if pp, err := tx.PersonByEmail(p.email); err != nil || pp.Name != p.name {
+			t.Errorf("the plaintext store after a failed migration: %v", err)
+		}
+		return nil
+	})
+	db.Close()
+	db = openTest(t, dir)
+	r, err := db.OpenBlob(p.sums[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(got, p.big) {
+		t.Error("the big blob differs after the second migration")
+	}
+	checkAllLive(t, db, "a second migration")
+	db.Close()
+	findNeedles(t, rawFiles(t, dir), p.needles())
+}
+
+// TestKeySnapshots: a snapshot is 0600, holds live keys only, is not
+// replaced without force, and restores as the key file only when it is one
+// and the master key opens it.
+func TestKeySnapshots(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	defer db.Close()
+	for _, f := range []string{testMaster(dir), filepath.Join(dir, "keys.db")} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, fi.Mode(), err)
+		}
+	}
+	a, b := newPerson("anna"), newPerson("bert")
+	ingest(t, db, a)
+	ingest(t, db, b)
+	var wrapped []byte
+	db.keys.bolt.View(func(tx *bolt.Tx) error {
+		wrapped = bytes.Clone(tx.Bucket(bKKeys).Get([]byte(personKeyID(a.id))))
+		return nil
+	})
+	erase(t, db, a)
+	snap := filepath.Join(t.TempDir(), "keys.snap")
+	info, err := db.BackupKeys(snap, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Keys != 3+2 || info.MasterID == "" || info.Size == 0 { // the system keys, B's person and quarantine keys
+		t.Errorf("snapshot info %+v", info)
+	}
+	if fi, err := os.Stat(snap); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("snapshot mode: %v %v", fi.Mode(), err)
+	}
+	if raw := must(os.ReadFile(snap)); bytes.Contains(raw, wrapped) {
+		t.Error("the snapshot holds the erased key")
+	}
+	if _, err := db.BackupKeys(snap, false); !errors.Is(err, ErrExists) {
+		t.Errorf("snapshot over a file: %v", err)
+	}
+	target := t.TempDir()
+	if err := RestoreKeys(filepath.Join(dir, "ticketd.db"), target, false); err == nil {
+		t.Error("a data file restored as a key file")
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong.key")
+	os.WriteFile(wrong, bytes.Repeat([]byte{3}, 32), 0o600)
+	if err := RestoreKeysWith(snap, target, wrong, false); !errors.Is(err, ErrMasterKey) {
+		t.Errorf("restore with a wrong master key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(target, "keys.db")); err == nil {
+		t.Error("a refused restore put a key file in place")
+	}
+	if err := RestoreKeysWith(snap, target, testMaster(dir), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := RestoreKeys(snap, target, false); !errors.Is(err, ErrExists) {
+		t.Errorf("restore over a key file: %v", err)
+	}
+	if err := RestoreKeys(snap, target, true); err != nil {
+		t.Errorf("restore with force: %v", err)
+	}
+}

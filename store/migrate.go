@@ -15,6 +15,10 @@ import (
 
 var keySweep = []byte("sweep_blobs") // meta: blob files of the plaintext store may be left to remove
 
+// migrateHook, when set (by tests), runs at the end of the migration's
+// transaction; an error rolls it back, as a crash there would.
+var migrateHook func() error
+
 // migrate encrypts a plaintext store in place (schema 1 to 2): the blob
 // files are written encrypted under their new names first; then one
 // transaction seals every record, re-keys the lookup indexes by HMAC,
@@ -53,6 +57,11 @@ func (db *DB) migrate() error {
 	err = db.Update(func(t *Tx) error {
 		if err := t.sealAll(); err != nil {
 			return err
+		}
+		if migrateHook != nil {
+			if err := migrateHook(); err != nil {
+				return err
+			}
 		}
 		if err := t.b(bMeta).Put(keySweep, []byte{1}); err != nil {
 			return err

@@ -200,7 +200,7 @@ func Open(dir string, opts Options) (*DB, error) {
 	switch {
 	case opts.raw:
 	case opts.MasterKeyFile == "":
-		if schema == schemaSealed || fileExists(keyFile) {
+		if schema == schemaSealed {
 			return fail(fmt.Errorf("store %s is encrypted: it opens only with its master key ([server] master_key_file)", dir))
 		}
 	default:
