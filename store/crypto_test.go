@@ -723,6 +723,22 @@ func TestMovedSealedValueDoesNotOpen(t *testing.T) {
 		}
 		return nil
 	})
+	// A key id changed to one that is no key's, or to another person's, is
+	// damage too, never an erasure.
+	for _, kid := range []string{"z" + personKeyID(1)[1:], personKeyID(2)} {
+		db.bolt.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bTickets)
+			v := bytes.Clone(b.Get(be64(tk1.Number)))
+			copy(v[2:], kid)
+			return b.Put(be64(tk1.Number), v)
+		})
+		db.View(func(tx *Tx) error {
+			if _, err := tx.Ticket(tk1.Number); err == nil || errors.Is(err, ErrNotFound) {
+				t.Errorf("key id %q: %v, want damage", kid, err)
+			}
+			return nil
+		})
+	}
 }
 
 // TestBlobFileTamperingIsDetected: a truncated, extended or reordered blob
