@@ -686,6 +686,13 @@ func TestOpenRefusesAWrongOrMissingMasterKey(t *testing.T) {
 	}
 	os.Remove(master)
 	os.WriteFile(master, good, 0o600)
+	// A master key inside the data directory would go into every backup.
+	inDir := filepath.Join(dir, "master.key")
+	os.WriteFile(inDir, good, 0o600)
+	if _, err := Open(dir, Options{MasterKeyFile: inDir}); err == nil || !strings.Contains(err.Error(), "inside the data directory") {
+		t.Errorf("master key inside the data directory: %v", err)
+	}
+	os.Remove(inDir)
 	// A key file that is gone is not made anew over an encrypted store.
 	os.Rename(filepath.Join(dir, "keys.db"), filepath.Join(dir, "keys.away"))
 	if _, err := Open(dir, Options{MasterKeyFile: master}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "key snapshot") {
