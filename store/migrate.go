@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -283,5 +282,3 @@ func (db *DB) sweepMigrated() error {
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Delete(keySweep) })
 }
-
-var _ = binary.BigEndian
