@@ -1152,3 +1152,39 @@ func TestRestoreOverTheLiveStoreKeepsItsKeyFile(t *testing.T) {
 		t.Error("nothing counted as erased")
 	}
 }
+
+// TestRestoredStoreKeepsIDsOfNewerKeys: a data backup restored with a newer
+// key snapshot never gives a new person the id (and so the key) of a person
+// the snapshot knows but the backup does not.
+func TestRestoredStoreKeepsIDsOfNewerKeys(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	ingest(t, db, newPerson("anna"))
+	old := filepath.Join(t.TempDir(), "old.tar")
+	if _, err := db.BackupArchive(old, false); err != nil {
+		t.Fatal(err)
+	}
+	later := newPerson("carl")
+	ingest(t, db, later)
+	snap := filepath.Join(t.TempDir(), "keys.snap")
+	if _, err := db.BackupKeys(snap, false); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	restored := filepath.Join(t.TempDir(), "data")
+	if _, err := Restore(old, restored, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := RestoreKeysWith(snap, restored, testMaster(dir), false); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, testMaster(dir), testMaster(restored))
+	rdb := openTest(t, restored)
+	defer rdb.Close()
+	next := newPerson("dora")
+	ingest(t, rdb, next)
+	if next.id <= later.id {
+		t.Errorf("a person made after the restore has id %d, the snapshot already holds the key of id %d", next.id, later.id)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -315,4 +316,54 @@ func RestoreKeysWith(snapshot, dir, masterKeyFile string, force bool) error {
 		return fmt.Errorf("restore keys: %w", err)
 	}
 	return syncDir(dir)
+}
+
+// reserveKeyIDs keeps a new person or quarantine record from taking an id
+// whose key the key file already holds. After a data backup is restored
+// with a newer key snapshot, the snapshot holds the keys of persons the
+// restored data never saw; a new person given such an id would share that
+// key, and erasing one of the two would shred both.
+func (db *DB) reserveKeyIDs() error {
+	var people, quarantine uint64
+	if err := db.keys.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bKKeys).Cursor()
+		people, quarantine = lastKeyID(c, 'p'), lastKeyID(c, 'q')
+		return nil
+	}); err != nil {
+		return err
+	}
+	raise := func(tx *bolt.Tx, name []byte, id uint64) error {
+		if b := tx.Bucket(name); b != nil && b.Sequence() < id {
+			return b.SetSequence(id)
+		}
+		return nil
+	}
+	behind := false
+	db.bolt.View(func(tx *bolt.Tx) error {
+		behind = tx.Bucket(bPeople).Sequence() < people || tx.Bucket(bQuarantine).Sequence() < quarantine
+		return nil
+	})
+	if !behind {
+		return nil
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := raise(tx, bPeople, people); err != nil {
+			return err
+		}
+		return raise(tx, bQuarantine, quarantine)
+	})
+}
+
+// lastKeyID is the highest id among the key ids prefix ‖ be64(id).
+func lastKeyID(c *bolt.Cursor, prefix byte) uint64 {
+	k, _ := c.Seek([]byte{prefix + 1})
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if len(k) == 9 && k[0] == prefix {
+		return binary.BigEndian.Uint64(k[1:])
+	}
+	return 0
 }

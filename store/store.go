@@ -245,6 +245,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err := db.finishShreds(nil); err != nil {
 		return fail(err)
 	}
+	if err := db.reserveKeyIDs(); err != nil {
+		return fail(err)
+	}
 	if err := db.sweepMigrated(); err != nil {
 		return fail(err)
 	}
