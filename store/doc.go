@@ -162,7 +162,10 @@
 // gone, the person's records in every data backup ever made open with no
 // key there is. A backup restored with a newer key snapshot reads those
 // records as erased: a read returns an error that is both ErrNotFound and
-// ErrShredded, walks skip them, and Shredded counts them. A record that
+// ErrShredded, walks skip them, and Shredded counts them. Open moves the
+// people and quarantine sequences past the highest key id in the key file,
+// so that a record made after such a restore never takes the key of a
+// person the snapshot knows and the backup does not. A record that
 // fails authentication with a key that is present is corruption: an error,
 // never skipped. The whole lifecycle (erasure, purge, anonymisation,
 // offboarding, quarantine deletion and retry) leaves no live record under
