@@ -100,7 +100,7 @@ func TestPolicyTypes(t *testing.T) {
 		reason  string
 	}{
 		{"elf", sampleELF, "application/x-executable", "type application/x-executable refused"}, // refused as a kind of application/x-elf
-		{"script", sampleShell, "text/x-shellscript", "type text/x-shellscript refused"},         // refused by its alias application/x-sh
+		{"script", sampleShell, "text/x-shellscript", "type text/x-shellscript refused"},        // refused by its alias application/x-sh
 		{"disk image", sampleISO[:9000], "application/octet-stream", "type not allowed"},
 		{"pdf", samplePDF, "application/pdf", ""},
 		{"text", []byte("plain words\n"), "text/plain", ""},
@@ -122,7 +122,9 @@ func TestPolicyTypes(t *testing.T) {
 }
 
 func TestPolicySizes(t *testing.T) {
-	pdf := func(n int) []byte { return append(bytes.Clone(samplePDF), bytes.Repeat([]byte{'x'}, n-len(samplePDF))...) }
+	pdf := func(n int) []byte {
+		return append(bytes.Clone(samplePDF), bytes.Repeat([]byte{'x'}, n-len(samplePDF))...)
+	}
 	raw := mailWith(part{"big.pdf", "application/pdf", pdf(31_500)}, part{"a.pdf", "application/pdf", pdf(9000)},
 		part{"b.pdf", "application/pdf", pdf(7000)}, part{"c.pdf", "application/pdf", pdf(6000)})
 	m, sink := parseWith(t, raw, ParseOptions{Attachments: testPolicy})
