@@ -23,6 +23,7 @@ type Config struct {
 	Consent         Consent         `toml:"consent"`
 	Spam            Spam            `toml:"spam"`
 	Agents          Agents          `toml:"agents"`
+	Attachments     Attachments     `toml:"attachments"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`

@@ -110,6 +110,7 @@ func (d *decoder) defaults(c *Config) {
 	d.retentionDefaults(c)
 	d.spamDefaults(c)
 	d.agentsDefaults(c)
+	d.attachmentsDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -192,6 +193,7 @@ func (d *decoder) validate(c *Config) {
 	d.retentionValidate(c, queues)
 	d.spamValidate(c)
 	d.agentsValidate(c)
+	d.attachmentsValidate(c)
 
 	mailboxes := map[string]string{}
 	for i := range c.Mailboxes {
