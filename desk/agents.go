@@ -391,6 +391,7 @@ func agentMessage(it *parsed, origin store.Origin, direction string, agentID uin
 	for _, a := range m.Attachments {
 		sm.Attachments = append(sm.Attachments, store.Attachment(a))
 	}
+	sm.Dropped = droppedOf(m)
 	return sm
 }
 

@@ -188,6 +188,16 @@ type Attachment struct {
 	SHA256      string `json:"sha256"`
 }
 
+// DroppedAttachment is an attachment of a mail that was not stored: its
+// content is gone, what is left is the note why.
+type DroppedAttachment struct {
+	Filename    string `json:"filename,omitempty"` // as the mail named it
+	ContentType string `json:"content_type"`       // the type its content was sniffed as
+	Declared    string `json:"declared,omitempty"` // the part's declared Content-Type
+	Size        int64  `json:"size"`               // decoded bytes
+	Reason      string `json:"reason"`             // e.g. "type application/vnd.microsoft.portable-executable refused"
+}
+
 // Message is one mail of a ticket.
 type Message struct {
 	ID        uint64 `json:"id"`
@@ -218,12 +228,15 @@ type Message struct {
 	HTML         string       `json:"html,omitempty"`
 	TextFromHTML bool         `json:"text_from_html,omitempty"`
 	Attachments  []Attachment `json:"attachments,omitempty"`
-	Size         int64        `json:"size"`
-	ContentHash  string       `json:"content_hash"` // SHA-256 of the raw mail
-	Warnings     []string     `json:"warnings,omitempty"`
-	ThreadedBy   string       `json:"threaded_by,omitempty"` // how it was matched to an existing ticket
-	DedupKey     string       `json:"dedup_key,omitempty"`   // the key AddMessage recorded it under, removed with it
-	Origin       Origin       `json:"origin"`
+	// Dropped are the attachments the [attachments] policy refused: not
+	// stored, noted here so that the refusal is never silent.
+	Dropped     []DroppedAttachment `json:"dropped,omitempty"`
+	Size        int64               `json:"size"`
+	ContentHash string              `json:"content_hash"` // SHA-256 of the raw mail
+	Warnings    []string            `json:"warnings,omitempty"`
+	ThreadedBy  string              `json:"threaded_by,omitempty"` // how it was matched to an existing ticket
+	DedupKey    string              `json:"dedup_key,omitempty"`   // the key AddMessage recorded it under, removed with it
+	Origin      Origin              `json:"origin"`
 }
 
 // Message directions.
