@@ -44,11 +44,19 @@ func logRun(t *testing.T, format string) {
 	text, _ := os.ReadFile(cfg)
 	conf := strings.Replace(string(text), "language = \"de\"", fmt.Sprintf("language = \"de\"\nlog_level = \"debug\"\nlog_format = %q", format), 1)
 	conf = strings.Replace(conf, "response_time = \"1d\"", "response_time = \"1d\"\nagents = [\"anna.agentin@example.com\"]", 1)
+	// Polled every second: a mail appended between a search and the start
+	// of IDLE would wait for the next minute's poll.
+	conf = strings.Replace(conf, "password_file = \"imap.pass\"", "password_file = \"imap.pass\"\nidle = false\npoll_interval = \"1s\"", 1)
+	for _, want := range []string{"log_format", "agents = ", "poll_interval"} {
+		if !strings.Contains(conf, want) {
+			t.Fatalf("the configuration lacks %s:\n%s", want, conf)
+		}
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d := startRun(t, cfg)
-	mailtest.WaitFor(t, 20*time.Second, "the mailbox connected (/healthz 200)", func() bool {
+	mailtest.WaitFor(t, 60*time.Second, "the mailbox connected (/healthz 200)", func() bool {
 		resp, err := http.Get("http://" + httpAddr + "/healthz")
 		if err != nil {
 			return false
@@ -61,7 +69,7 @@ func logRun(t *testing.T, format string) {
 	imapSrv.Append(t, "INBOX", []byte("From: Erika Mustermann <erika.kundin@example.org>\r\nTo: support@example.com\r\n"+
 		"Subject: Drucker Zeta raucht\r\nMessage-ID: <zeta-1@example.org>\r\nContent-Language: de\r\n"+
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nDer Drucker Omega brennt seit heute morgen.\r\n"))
-	msgs := sink.WaitMsgs(t, 2, 30*time.Second)
+	msgs := waitSink(t, sink, d, 2)
 	var link, replyAddr string
 	for _, m := range msgs {
 		pm, err := mime.Parse(bytes.NewReader(m.Data), discardBlobs{}, mime.ParseOptions{})
@@ -85,16 +93,16 @@ func logRun(t *testing.T, format string) {
 	imapSrv.Append(t, "INBOX", []byte("From: Erika Mustermann <erika.kundin@example.org>\r\nTo: support@example.com\r\n"+
 		"Subject: Re: Drucker Zeta raucht\r\nMessage-ID: <zeta-2@example.org>\r\nIn-Reply-To: <zeta-1@example.org>\r\n"+
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nNachtrag Sigma: jetzt auch der Scanner.\r\n"))
-	sink.WaitMsgs(t, 3, 30*time.Second)
+	waitSink(t, sink, d, 3)
 	imapSrv.Append(t, "INBOX", []byte("From: Anna Agentin <anna.agentin@example.com>\r\nTo: "+replyAddr+"\r\n"+
 		"Subject: Re: [#1] Drucker Zeta raucht\r\nMessage-ID: <kappa-1@example.com>\r\n"+
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nAntwort Kappa: bitte den Stecker ziehen.\r\n"))
-	sink.WaitMsgs(t, 4, 30*time.Second)
+	waitSink(t, sink, d, 4)
 
 	// A mail without any sender is quarantined.
 	imapSrv.Append(t, "INBOX", []byte("To: support@example.com\r\nSubject: Verlorene Post Lambda\r\nMessage-ID: <lambda-1@example.org>\r\n\r\n"+
 		"Inhalt Lambda von quarantaene.person@example.org\r\n"))
-	d.waitLog(t, "mail quarantined")
+	waitLine(t, d, "mail quarantined")
 
 	// The customer grants consent on the page the link opens.
 	resp, err := http.Get(link)
@@ -120,7 +128,7 @@ func logRun(t *testing.T, format string) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("consent POST: %s", resp.Status)
 	}
-	d.waitLog(t, "consent recorded")
+	waitLine(t, d, "consent recorded")
 
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -161,5 +169,27 @@ func logRun(t *testing.T, format string) {
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Logf("log:\n%s", log)
+	}
+}
+
+// waitSink waits for n mails in sink; on a timeout the daemon's log is shown.
+func waitSink(t *testing.T, sink *mailtest.SMTPSink, d *daemonProc, n int) []mailtest.SinkMsg {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); len(sink.Msgs()) < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %d mails in the SMTP sink, got %d; log:\n%s", n, len(sink.Msgs()), d.log())
+		}
+	}
+	return sink.Msgs()
+}
+
+// waitLine waits for a log line holding s, longer than waitLog: the test
+// runs beside the others on a loaded machine.
+func waitLine(t *testing.T, d *daemonProc, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(d.log(), s); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the log line %q; log:\n%s", s, d.log())
+		}
 	}
 }
