@@ -9,11 +9,12 @@
 // One TOML file with a [server] table, a [controller] table, an [smtp] table,
 // an optional [acknowledgement] table, one or more [[queue]] tables, one or
 // more [[mailbox]] tables and one or more [[purpose]] tables, and optional
-// [[route]], [[hold]], [[processor]], [retention], [consent], [spam] and
-// [agents] tables ([route]: the routing rules of new tickets, route.go;
-// [spam]: which spam-filter header fields are believed, spam.go; [agents]:
-// how an agent's reply is believed and when agents are reminded,
-// agents.go). A [[queue]] may hold a [queue.business_hours] table, the
+// [[route]], [[hold]], [[processor]], [retention], [consent], [spam],
+// [agents] and [attachments] tables ([route]: the routing rules of new
+// tickets, route.go; [spam]: which spam-filter header fields are believed,
+// spam.go; [agents]: how an agent's reply is believed and when agents are
+// reminded, agents.go; [attachments]: the size limits and the media types,
+// by content, that attachments are kept or dropped by, attachments.go). A [[queue]] may hold a [queue.business_hours] table, the
 // working time its response_time is counted in (hours.go; package sla
 // counts it): a [queue.business_hours] header belongs to the [[queue]]
 // above it, and the queue's BusinessHours is nil without one.
