@@ -228,15 +228,16 @@ type Message struct {
 	HTML         string       `json:"html,omitempty"`
 	TextFromHTML bool         `json:"text_from_html,omitempty"`
 	Attachments  []Attachment `json:"attachments,omitempty"`
+	Size         int64        `json:"size"`
+	ContentHash  string       `json:"content_hash"` // SHA-256 of the raw mail
+	Warnings     []string     `json:"warnings,omitempty"`
+	ThreadedBy   string       `json:"threaded_by,omitempty"` // how it was matched to an existing ticket
+	DedupKey     string       `json:"dedup_key,omitempty"`   // the key AddMessage recorded it under, removed with it
+	Origin       Origin       `json:"origin"`
+
 	// Dropped are the attachments the [attachments] policy refused: not
 	// stored, noted here so that the refusal is never silent.
-	Dropped     []DroppedAttachment `json:"dropped,omitempty"`
-	Size        int64               `json:"size"`
-	ContentHash string              `json:"content_hash"` // SHA-256 of the raw mail
-	Warnings    []string            `json:"warnings,omitempty"`
-	ThreadedBy  string              `json:"threaded_by,omitempty"` // how it was matched to an existing ticket
-	DedupKey    string              `json:"dedup_key,omitempty"`   // the key AddMessage recorded it under, removed with it
-	Origin      Origin              `json:"origin"`
+	Dropped []DroppedAttachment `json:"dropped,omitempty"`
 }
 
 // Message directions.
