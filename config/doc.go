@@ -10,11 +10,15 @@
 // an optional [acknowledgement] table, one or more [[queue]] tables, one or
 // more [[mailbox]] tables and one or more [[purpose]] tables, and optional
 // [[route]], [[hold]], [[processor]], [retention], [consent], [spam],
-// [agents] and [keys] tables ([route]: the routing rules of new tickets, route.go;
-// [spam]: which spam-filter header fields are believed, spam.go; [agents]:
-// how an agent's reply is believed and when agents are reminded,
-// agents.go; [keys]: where key snapshots go and how long they are kept,
-// keys.go). A [[queue]] may hold a [queue.business_hours] table, the
+// [agents], [keys], [[redact]], [minimise] and [attachments] tables ([route]:
+// the routing rules of new tickets, route.go; [spam]: which spam-filter
+// header fields are believed, spam.go; [agents]: how an agent's reply is
+// believed and when agents are reminded, agents.go; [keys]: where key
+// snapshots go and how long they are kept, keys.go; [[redact]] and
+// [minimise]: what is removed from a mail and which header fields are
+// kept, minimise.go; [attachments]: the size limits and the media types,
+// by content, that attachments are kept or dropped by, attachments.go). A
+// [[queue]] may hold a [queue.business_hours] table, the
 // working time its response_time is counted in (hours.go; package sla
 // counts it): a [queue.business_hours] header belongs to the [[queue]]
 // above it, and the queue's BusinessHours is nil without one.

@@ -105,7 +105,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		{"purpose[1]", Purpose{}, nil, consentOnly}, {"purpose[2]", Purpose{}, consentOnly, nil},
 		{"hold[1]", Hold{}, nil, nil}, {"processor[1]", Processor{}, nil, nil},
 		{"retention", Retention{}, nil, nil}, {"consent", Consent{}, nil, nil},
-		{"agents", Agents{}, nil, nil}, {"keys", Keys{}, nil, nil}, {"redact[1]", RedactRule{}, nil, nil}, {"minimise", Minimise{}, nil, nil},
+		{"agents", Agents{}, nil, nil}, {"keys", Keys{}, nil, nil}, {"redact[1]", RedactRule{}, nil, nil}, {"minimise", Minimise{}, nil, nil}, {"attachments", Attachments{}, nil, nil},
 	} {
 		typ := reflect.TypeOf(table.v)
 		prev := 0

@@ -26,6 +26,7 @@ type Config struct {
 	Keys            Keys            `toml:"keys"`
 	Redact          []RedactRule    `toml:"redact"`
 	Minimise        Minimise        `toml:"minimise"`
+	Attachments     Attachments     `toml:"attachments"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`

@@ -113,6 +113,7 @@ func (d *decoder) defaults(c *Config) {
 	d.agentsDefaults(c)
 	d.keysDefaults(c)
 	d.minimiseDefaults(c)
+	d.attachmentsDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -198,6 +199,7 @@ func (d *decoder) validate(c *Config) {
 	d.agentsValidate(c)
 	d.keysValidate(c)
 	d.minimiseValidate(c)
+	d.attachmentsValidate(c)
 
 	mailboxes := map[string]string{}
 	for i := range c.Mailboxes {

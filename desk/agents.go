@@ -392,6 +392,7 @@ func agentMessage(rt *setup, it *parsed, origin store.Origin, direction string, 
 	for _, a := range m.Attachments {
 		sm.Attachments = append(sm.Attachments, store.Attachment(a))
 	}
+	sm.Dropped = droppedOf(m)
 	return sm
 }
 

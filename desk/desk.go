@@ -46,9 +46,11 @@ type setup struct {
 	templates *templates.Set
 	policy    *mime.AutoReplyPolicy
 	spam      *mime.SpamPolicy
-	signer    *consent.Signer
-	instance  string
-	staff     map[string]*staff // agents and supervisors by address
+	// attachments is the [attachments] policy the parser applies.
+	attachments *mime.AttachmentPolicy
+	signer      *consent.Signer
+	instance    string
+	staff       map[string]*staff // agents and supervisors by address
 	// redactor and keepHeaders minimise each mail (minimise.go).
 	redactor    *redact.Redactor
 	keepHeaders []string
@@ -107,8 +109,9 @@ func (d *Desk) PrepareConfig(cfg *config.Config) (apply func(), err error) {
 	}
 	rt := &setup{cfg: cfg, templates: tmpl, signer: d.signer, instance: d.DB.InstanceID(), staff: staffOf(cfg),
 		redactor: red, keepHeaders: headersToParse(cfg),
-		policy: &mime.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)},
-		spam:   &mime.SpamPolicy{Trust: cfg.Spam.Trust, AuthservIDs: cfg.Spam.AuthservIDs}}
+		policy:      &mime.AutoReplyPolicy{OwnAddresses: ownAddresses(cfg)},
+		spam:        &mime.SpamPolicy{Trust: cfg.Spam.Trust, AuthservIDs: cfg.Spam.AuthservIDs},
+		attachments: attachmentPolicy(cfg)}
 	return func() { d.rt.Store(rt) }, nil
 }
 
@@ -144,6 +147,9 @@ type parsed struct {
 	f      *mail.Fetched
 	msg    *mime.Message
 	reason string // non-empty: quarantine with this reason
+	// logged is the reason as a log line may carry it: a parse error's
+	// kind without its detail, which can quote the mail.
+	logged string
 	// spam is the verdict of a trusted spam filter header with its
 	// reasonSpam prefix, "" for none: no acknowledgement goes to such mail,
 	// and with [spam] action = "quarantine" it is also the reason.
@@ -337,7 +343,7 @@ func (d *Desk) parseAll(rt *setup, mails []*mail.Fetched, blobs *store.BlobWrite
 func (d *Desk) parseOne(rt *setup, it *parsed, blobs *store.BlobWriter) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			it.reason = fmt.Sprintf("parser failure: %v", r)
+			it.reason, it.logged = fmt.Sprintf("parser failure: %v", r), "parser failure"
 			err = nil
 		}
 	}()
@@ -351,7 +357,7 @@ func (d *Desk) parseOne(rt *setup, it *parsed, blobs *store.BlobWriter) (err err
 	var pe *mime.ParseError
 	switch {
 	case errors.As(err, &pe):
-		it.reason = pe.Error()
+		it.reason, it.logged = pe.Error(), "parse mail: "+pe.Reason
 		return nil
 	case err != nil:
 		return err
@@ -362,6 +368,14 @@ func (d *Desk) parseOne(rt *setup, it *parsed, blobs *store.BlobWriter) (err err
 		return nil
 	}
 	return d.minimise(rt, it, counts, blobs)
+}
+
+// logReason is why it was quarantined, as the log says it.
+func logReason(it *parsed) string {
+	if it.logged != "" {
+		return it.logged
+	}
+	return it.reason
 }
 
 // keepHeaders are the header fields the loop, spam and routing rules read;
@@ -467,6 +481,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 	for _, a := range m.Attachments {
 		sm.Attachments = append(sm.Attachments, store.Attachment(a))
 	}
+	sm.Dropped = droppedOf(m)
 	if err := tx.AddMessage(tk, sm, key, store.ActorSystem); err != nil {
 		return Outcome{}, err
 	}
@@ -520,7 +535,7 @@ func (d *Desk) quarantine(tx *store.Tx, it *parsed, origin store.Origin, blobs *
 	if err := tx.AddQuarantine(q, key, store.ActorSystem); err != nil {
 		return Outcome{}, err
 	}
-	d.Log.Warn("mail quarantined", "quarantine", q.ID, "mailbox", origin.Mailbox, "uid", origin.UID, "reason", it.reason)
+	d.Log.Warn("mail quarantined", "quarantine", q.ID, "mailbox", origin.Mailbox, "uid", origin.UID, "reason", logReason(it))
 	return Outcome{Quarantine: q.ID, Reason: it.reason}, nil
 }
 

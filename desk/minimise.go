@@ -38,7 +38,7 @@ const redactHTMLDropped = "HTML body not stored: it holds payment data that coul
 // parseOptions are the mime.ParseOptions of rt for one mail, whose
 // text attachments' redactions go to counts.
 func (rt *setup) parseOptions(counts redact.Counts) mime.ParseOptions {
-	return mime.ParseOptions{KeepHeaders: rt.keepHeaders, RedactText: rt.redactor.Func(counts)}
+	return mime.ParseOptions{KeepHeaders: rt.keepHeaders, Attachments: rt.attachments, RedactText: rt.redactor.Func(counts)}
 }
 
 // headersToParse are the header fields the loop, spam and routing rules

@@ -587,7 +587,7 @@ func TestEraseIMAPCopies(t *testing.T) {
 
 func TestExportRoundTrip(t *testing.T) {
 	e := newSubjectEnv(t)
-	big := bytes.Repeat([]byte{0, 1, 2, 3, 0xff}, 20000) // a blob file
+	big := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0, 1, 2, 3, 0xff}, 20000)...) // a blob file, of a type [attachments] allows
 	e.deliver(
 		withAttachments(erika, "Unterlagen", "e1@example.org", "anbei", map[string][]byte{"scan.bin": big, "../../etc/passwd": []byte("klein")}),
 		msg{From: "Olga <olga@example.net>", Subject: "Lieferung", MessageID: "o2@example.net", Body: "Wo?"}.raw(),

@@ -23,6 +23,15 @@
 // empty, and the workflow quarantines it with that reason; it never blocks
 // the mailbox.
 //
+// # Masked logs
+//
+// MaskEmail masks an address for a log line ("j***@e***.com"),
+// MaskAddresses every address in a text, and MaskingHandler wraps the
+// daemon's slog handler so that no address reaches the log in clear, in
+// whatever attribute it comes (an SMTP server's error quotes the
+// recipient). Log lines carry numbers, not content: no call site logs a
+// subject, a body, a name, a token or a password.
+//
 // Shared by mail/imap and mail/smtp: TLSConfig (TLS 1.2 or later, an
 // optional CA bundle, certificate checks off only with tls_verify = false,
 // which config allows for a loopback host alone), Jitter (±20% on every

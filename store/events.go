@@ -285,8 +285,17 @@ func ticketDeleted(ticket uint64, actor Actor, why string) AuditEvent {
 }
 
 func messageAdded(m *Message, actor Actor) AuditEvent {
+	detail := m.ThreadedBy
+	if len(m.Dropped) > 0 {
+		// Types and reasons only: a file name may be personal data.
+		var reasons []string
+		for _, d := range m.Dropped {
+			reasons = append(reasons, d.Reason)
+		}
+		detail = strings.TrimPrefix(fmt.Sprintf("%s; dropped %d attachment(s): %s", detail, len(m.Dropped), strings.Join(reasons, ", ")), "; ")
+	}
 	return AuditEvent{Actor: actor, Action: ActionMessageAdded, Ticket: m.Ticket, Message: m.ID,
-		Person: m.PersonID, Mailbox: m.Origin.Mailbox, Channel: m.Origin.Channel, Detail: m.ThreadedBy}
+		Person: m.PersonID, Mailbox: m.Origin.Mailbox, Channel: m.Origin.Channel, Detail: detail}
 }
 
 // MessageRectified is the event of PutMessage for a message whose sender was corrected (Art. 16).

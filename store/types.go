@@ -188,6 +188,16 @@ type Attachment struct {
 	SHA256      string `json:"sha256"`
 }
 
+// DroppedAttachment is an attachment of a mail that was not stored: its
+// content is gone, what is left is the note why.
+type DroppedAttachment struct {
+	Filename    string `json:"filename,omitempty"` // as the mail named it
+	ContentType string `json:"content_type"`       // the type its content was sniffed as
+	Declared    string `json:"declared,omitempty"` // the part's declared Content-Type
+	Size        int64  `json:"size"`               // decoded bytes
+	Reason      string `json:"reason"`             // e.g. "type application/vnd.microsoft.portable-executable refused"
+}
+
 // Message is one mail of a ticket.
 type Message struct {
 	ID        uint64 `json:"id"`
@@ -244,6 +254,10 @@ type Message struct {
 	// with [minimise] keep_original; its blob is referenced, encrypted and
 	// purged like the attachments' (Blobs).
 	Original *Attachment `json:"original,omitempty"`
+
+	// Dropped are the attachments the [attachments] policy refused: not
+	// stored, noted here so that the refusal is never silent.
+	Dropped []DroppedAttachment `json:"dropped,omitempty"`
 }
 
 // Blobs are the blobs a message refers to: its attachments and its

@@ -381,6 +381,9 @@ func printTicket(out io.Writer, t *desk.TicketDetail) error {
 		for _, a := range m.Attachments {
 			fmt.Fprintf(w, "[attachment %q, %s, %d bytes]\n", a.Filename, a.ContentType, a.Size)
 		}
+		for _, d := range m.Dropped {
+			fmt.Fprintf(w, "[dropped attachment %q, %s (declared %s), %d bytes: %s]\n", d.Filename, d.ContentType, dash(d.Declared), d.Size, d.Reason)
+		}
 		if m.Original != nil {
 			fmt.Fprintf(w, "[original mail kept (keep_original), %d bytes]\n", m.Original.Size)
 		}

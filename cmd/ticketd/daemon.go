@@ -16,6 +16,7 @@ import (
 
 	"ticketd/config"
 	"ticketd/desk"
+	"ticketd/mail"
 	"ticketd/mail/imap"
 	"ticketd/mail/smtp"
 )
@@ -83,10 +84,13 @@ func newLogger(w io.Writer, cfg *config.Config) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log_level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	// Log lines name tickets, messages and people by number; addresses
+	// that still reach a line (in an error of a mail server, a warning
+	// of the configuration) are masked.
 	if cfg.Server.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(mail.MaskingHandler(slog.NewJSONHandler(w, opts))), nil
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return slog.New(mail.MaskingHandler(slog.NewTextHandler(w, opts))), nil
 }
 
 // daemon is a running ticketd: the store, the desk, one supervisor per

@@ -24,6 +24,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"ticketd/desk"
+	"ticketd/mail"
 	"ticketd/mail/imapmem"
 	"ticketd/mail/mime"
 	"ticketd/store"
@@ -115,7 +116,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if *verbose {
 		logTo = e.stderr
 	}
-	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(mail.MaskingHandler(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	d, err := startDaemon(cfg, log)
 	if err != nil {
 		return err

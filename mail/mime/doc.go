@@ -12,10 +12,25 @@
 // caller quarantines with its reason. Addresses are store.Address, the one
 // address type the packages share.
 //
+// # Attachments
+//
+// ParseOptions.Attachments (an AttachmentPolicy, attach.go and policy.go)
+// limits what reaches the BlobSink: the type of a part is sniffed from its
+// first SniffBytes of decoded content (github.com/gabriel-vasile/mimetype),
+// never taken from its file name or declared Content-Type; refused types
+// and parts over MaxSize or MaxTotal become a Dropped of the result, with
+// the reason. A part over a limit is streamed until the limit and then
+// aborted (the sink stores nothing when its reader fails), and read on only
+// to count its size. An attached mail (message/rfc822) is parsed as it
+// streams, with the same policy, and dropped when one of its own parts is.
+// ParseOptions.RedactText rewrites the decoded UTF-8 text of every text/*
+// part before it is stored.
+//
 // The files follow the jobs of the parser: parse.go walks the MIME tree and
 // elects the bodies, charset.go finds and decodes charsets, encoding.go the
 // transfer encodings, params.go the MIME parameters and file names,
-// header.go the top-level fields and encoded words, address.go, msgid.go
+// header.go the top-level fields and encoded words, attach.go and
+// policy.go the attachment policy, address.go, msgid.go
 // and date.go the structured fields, html.go renders HTML as text.
 //
 // # One scanner of structured fields

@@ -28,12 +28,21 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// Attachments for the policy: a disguised executable, an attached mail
+	// holding one, text to redact.
+	f.Add(mailWith(part{"invoice.pdf", "application/pdf", samplePE}, part{"a.csv", "text/csv", []byte("a;4111\n")}))
+	f.Add(mailWith(part{"fwd.eml", "message/rfc822", mailWith(part{"x.pdf", "application/pdf", samplePE})}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A small cap exercises truncation; it depends on the input so that
-		// the default is covered too.
+		// the default is covered too. So does the attachment policy.
 		opts := ParseOptions{KeepHeaders: []string{"X-Test"}}
 		if len(data)%2 == 1 {
 			opts.MaxTextBytes = 32
+		}
+		if len(data)%3 != 0 {
+			opts.Attachments = &AttachmentPolicy{MaxSize: 200, MaxTotal: 300, Allow: []string{"text/*", "application/pdf", "message/rfc822"},
+				Refuse: []string{"application/vnd.microsoft.portable-executable"}}
+			opts.RedactText = func(s string) string { return strings.ReplaceAll(s, "4", "[x]") }
 		}
 		sink := newMemSink()
 		type result struct {
@@ -66,6 +75,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse returned neither a Message nor an error")
 		}
 		checkBlobs(t, m, sink)
+		for _, d := range m.Dropped {
+			if d.Reason == "" || d.ContentType == "" {
+				t.Errorf("dropped without a reason or type: %+v", d)
+			}
+		}
+		if opts.Attachments == nil && len(m.Dropped) > 0 {
+			t.Errorf("dropped without a policy: %+v", m.Dropped)
+		}
 		limit := opts.MaxTextBytes
 		if limit == 0 {
 			limit = DefaultMaxTextBytes

@@ -25,6 +25,9 @@ type Message struct {
 	TextFromHTML    bool   // Text was derived from HTML
 
 	Attachments []Attachment
+	// Dropped are the attachments ParseOptions.Attachments refused: not
+	// stored, to be noted on the ticket.
+	Dropped []Dropped `json:",omitempty"`
 
 	// Loop-relevant headers (RFC 3834 and common practice), raw values; "" when absent.
 	AutoSubmitted   string              // Auto-Submitted
@@ -52,6 +55,9 @@ type Attachment struct {
 
 // BlobSink stores attachment contents while a mail is parsed.
 // Put reads r to EOF and returns the hex SHA-256 of what it read and its length.
+// When reading r fails, Put stores nothing and returns an error: that is how
+// Parse aborts an attachment that passes a size limit or that the policy
+// refuses at its end (an attached mail), after it was partly written.
 type BlobSink interface {
 	Put(r io.Reader) (sha256hex string, size int64, err error)
 }
@@ -60,8 +66,19 @@ type BlobSink interface {
 type ParseOptions struct {
 	MaxTextBytes int64    // cap on Text and HTML each (default 4 MiB); a longer body is also kept whole as an attachment "body.txt"/"body.html"
 	KeepHeaders  []string // extra header fields to copy into Message.Headers
-	// RedactText, when set, is applied to the decoded UTF-8 content of every text attachment before it is stored.
+	// Attachments limits the attachments kept, by size and sniffed type;
+	// nil: no limits. Refused ones are in Message.Dropped.
+	Attachments *AttachmentPolicy
+	// RedactText, when set, is applied to the decoded UTF-8 content of
+	// every part stored as a blob whose sniffed type is text/* (plain,
+	// csv, calendar, html...) before it reaches the BlobSink, and to the
+	// whole copy of a long body ("body.txt"); such a part is then stored
+	// as the UTF-8 text it returns (held in memory: at most
+	// Attachments.MaxSize, or 32 MiB). Message.Text, HTML and Subject are
+	// left to the caller.
 	RedactText func(string) string
+
+	nested int // how deep in attached mails this parse is
 }
 
 // ParseError is a mail that cannot become a ticket. It is quarantined with Reason.

@@ -195,6 +195,9 @@ type partMeta struct {
 	filename  string
 	contentID string
 	inline    bool
+	charset   string // the charset parameter of a text part
+	utf8      bool   // the content read is UTF-8 already (a text part converted)
+	body      bool   // the whole copy of a long body: not an attachment of its own, no type check
 }
 
 type parser struct {
@@ -209,6 +212,7 @@ type parser struct {
 	topParams    map[string]string
 	firstCharset string // first charset declared by a text part, for raw 8-bit header bytes
 	parts        int
+	total        int64 // decoded bytes of the attachments kept (AttachmentPolicy.MaxTotal)
 	text, html   bodyCandidate
 	seen         map[string]bool // warnings already given
 }
@@ -470,6 +474,7 @@ func (p *parser) leaf(h mtextproto.Header, media string, params map[string]strin
 		filename:  p.filename(dparams, params),
 		contentID: strings.Trim(strings.TrimSpace(h.Get("Content-Id")), "<>"),
 		inline:    disp == "inline",
+		charset:   charset,
 	}
 	named := disp != "attachment" && meta.filename == ""
 	isBody := (media == "text/plain" || media == "text/html") && named
@@ -538,7 +543,7 @@ func looksLikeDSNFields(sample []byte) bool {
 // attachment streams one part to the blob sink.
 func (p *parser) attachment(meta partMeta, r io.Reader) error {
 	br := &bodyReader{r: r}
-	sha, size, err := p.blobs.Put(br)
+	sha, size, kept, err := p.put(meta, br)
 	if err != nil {
 		if p.src.err != nil {
 			return p.src.err
@@ -548,7 +553,9 @@ func (p *parser) attachment(meta partMeta, r io.Reader) error {
 	if br.err != nil {
 		p.damaged(meta.no, br.err)
 	}
-	p.addAttachment(meta, sha, size)
+	if kept {
+		p.addAttachment(meta, sha, size)
+	}
 	return nil
 }
 
@@ -597,6 +604,7 @@ func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt, wea
 		keep = weak
 	}
 	if keep {
+		meta.utf8 = true
 		return p.attachment(meta, text)
 	}
 	limit := p.opts.MaxTextBytes
@@ -605,14 +613,22 @@ func (p *parser) bodyPart(meta partMeta, charset string, r io.Reader, inAlt, wea
 	head := p.buf.head.Bytes()
 	next := bodyCandidate{set: true, inAlt: inAlt, weak: weak, meta: meta}
 	if int64(len(head)) > limit {
-		sha, size, err := p.blobs.Put(io.MultiReader(bytes.NewReader(head), text))
+		whole := meta
+		whole.utf8, whole.body = true, true
+		whole.filename = "body.txt"
+		if meta.media == "text/html" {
+			whole.filename = "body.html"
+		}
+		sha, size, kept, err := p.put(whole, io.MultiReader(bytes.NewReader(head), text))
 		if err != nil {
 			if p.src.err != nil {
 				return p.src.err
 			}
 			return err
 		}
-		next.whole = &Attachment{ContentType: meta.media, Size: size, SHA256: sha}
+		if kept {
+			next.whole = &Attachment{ContentType: meta.media, Size: size, SHA256: sha}
+		}
 		head = head[:mail.CutUTF8(head, int(limit))]
 	}
 	next.content = string(head)
@@ -631,11 +647,15 @@ func (p *parser) demote(c *bodyCandidate) error {
 		p.addAttachment(c.meta, c.whole.SHA256, c.whole.Size)
 		return nil
 	}
-	sha, size, err := p.blobs.Put(strings.NewReader(c.content))
+	meta := c.meta
+	meta.utf8 = true
+	sha, size, kept, err := p.put(meta, strings.NewReader(c.content))
 	if err != nil {
 		return err
 	}
-	p.addAttachment(c.meta, sha, size)
+	if kept {
+		p.addAttachment(c.meta, sha, size)
+	}
 	return nil
 }
 

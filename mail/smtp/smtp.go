@@ -377,7 +377,11 @@ func (s *Sender) transaction(from string, to []string, msg []byte) (string, erro
 	if err != nil {
 		return "end of DATA", err
 	}
-	s.log.Debug("smtp message accepted", "from", from, "to", to, "reply", resp.StatusText)
+	masked := make([]string, len(to))
+	for i, a := range to {
+		masked[i] = mail.MaskEmail(a)
+	}
+	s.log.Debug("smtp message accepted", "from", mail.MaskEmail(from), "to", masked, "reply", mail.MaskAddresses(resp.StatusText))
 	return "", nil
 }
 
