@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -314,4 +315,37 @@ func TestEraseReachesMinimisedFields(t *testing.T) {
 		r.Close()
 		t.Errorf("the original's blob is still there")
 	}
+}
+
+// A text attachment is redacted before it is stored: the blob holds the
+// redacted text, the message counts what went, the acknowledgement says so.
+func TestTextAttachmentIsRedacted(t *testing.T) {
+	fd := newFileDesk(t)
+	csv := "Datum;Karte;Konto\n2026-11-20;4111 1111 1111 1111;DE89 3704 0044 0532 0130 00\n"
+	out := fd.ingest(mailWithFiles("From: Erika <erika@example.org>\nTo: support@example.com\nSubject: Abbuchungen\nMessage-ID: <csv1@example.org>",
+		"Die Liste anbei.", [3]string{"abbuchungen.csv", "text/csv", csv}))
+	if !out.NewTicket {
+		t.Fatalf("outcome %+v", out)
+	}
+	m := fd.messages(out.Ticket)[0]
+	if want := map[string]int{"card number": 1, "IBAN": 1}; !maps.Equal(m.Redacted, want) {
+		t.Errorf("Redacted %v, want %v", m.Redacted, want)
+	}
+	if len(m.Attachments) != 1 {
+		t.Fatalf("attachments %+v", m.Attachments)
+	}
+	r, err := fd.db.OpenBlob(m.Attachments[0].SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if want := "Datum;Karte;Konto\n2026-11-20;[redacted: card number];[redacted: IBAN]\n"; string(got) != want {
+		t.Errorf("stored attachment %q, want %q", got, want)
+	}
+	if ack := string(fd.outbox()[0].Raw); !strings.Contains(ack, "Kartennummer") {
+		t.Errorf("acknowledgement lacks the notice:\n%s", ack)
+	}
+	fd.db.Close()
+	scanDataDir(t, fd.d.Config().Server.DataDir, planted)
 }
