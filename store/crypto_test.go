@@ -686,6 +686,13 @@ func TestOpenRefusesAWrongOrMissingMasterKey(t *testing.T) {
 	}
 	os.Remove(master)
 	os.WriteFile(master, good, 0o600)
+	// A master key inside the data directory would go into every backup.
+	inDir := filepath.Join(dir, "master.key")
+	os.WriteFile(inDir, good, 0o600)
+	if _, err := Open(dir, Options{MasterKeyFile: inDir}); err == nil || !strings.Contains(err.Error(), "inside the data directory") {
+		t.Errorf("master key inside the data directory: %v", err)
+	}
+	os.Remove(inDir)
 	// A key file that is gone is not made anew over an encrypted store.
 	os.Rename(filepath.Join(dir, "keys.db"), filepath.Join(dir, "keys.away"))
 	if _, err := Open(dir, Options{MasterKeyFile: master}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "key snapshot") {
@@ -723,6 +730,22 @@ func TestMovedSealedValueDoesNotOpen(t *testing.T) {
 		}
 		return nil
 	})
+	// A key id changed to one that is no key's, or to another person's, is
+	// damage too, never an erasure.
+	for _, kid := range []string{"z" + personKeyID(1)[1:], personKeyID(2)} {
+		db.bolt.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bTickets)
+			v := bytes.Clone(b.Get(be64(tk1.Number)))
+			copy(v[2:], kid)
+			return b.Put(be64(tk1.Number), v)
+		})
+		db.View(func(tx *Tx) error {
+			if _, err := tx.Ticket(tk1.Number); err == nil || errors.Is(err, ErrNotFound) {
+				t.Errorf("key id %q: %v, want damage", kid, err)
+			}
+			return nil
+		})
+	}
 }
 
 // TestBlobFileTamperingIsDetected: a truncated, extended or reordered blob
@@ -933,5 +956,160 @@ func TestReadOnlyOpenOfAnEncryptedStore(t *testing.T) {
 	ro.Close()
 	if !bytes.Equal(before, must(os.ReadFile(filepath.Join(dir, "keys.db")))) {
 		t.Error("a read-only open changed the key file")
+	}
+}
+
+// TestOpenFinishesPendingShreds: a key whose record was deleted by a
+// commit, but not yet from the key file (a crash in between), is deleted
+// by the next Open.
+func TestOpenFinishesPendingShreds(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	fill(t, db, "erika@example.org", "a1@example.org")
+	kid := personKeyID(1)
+	// What DeletePerson's transaction commits, without what follows it.
+	db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bShred).Put([]byte(kid), nil) })
+	db.Close()
+	db = openTest(t, dir)
+	defer db.Close()
+	if _, ok, _ := db.keys.get(kid); ok {
+		t.Error("the key of the pending shred is still in the key file")
+	}
+	db.View(func(tx *Tx) error {
+		if tx.b(bShred).Stats().KeyN != 0 {
+			t.Error("the shred bucket was not cleared")
+		}
+		return nil
+	})
+}
+
+// TestOrphanKeyOfARolledBackTransaction: a key written for a transaction
+// that then failed is used again when its record id comes again.
+func TestOrphanKeyOfARolledBackTransaction(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	defer db.Close()
+	boom := errors.New("boom")
+	if err := db.Update(func(tx *Tx) error {
+		if _, err := tx.EnsurePerson("erika@example.org", "Erika", "system"); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error {
+		_, err := tx.EnsurePerson("max@example.org", "Max", "system")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *Tx) error {
+		if p, err := tx.PersonByEmail("max@example.org"); err != nil || p.Name != "Max" {
+			t.Errorf("person: %+v %v", p, err)
+		}
+		if _, err := tx.PersonByEmail("erika@example.org"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("rolled back person: %v", err)
+		}
+		return nil
+	})
+	checkAllLive(t, db, "a rolled back transaction")
+}
+
+// TestMigrationThatFailsLeavesThePlaintextStore: a migration whose
+// transaction does not commit leaves the plaintext store readable as it
+// was; the next open migrates it, and no plaintext blob file is left.
+func TestMigrationThatFailsLeavesThePlaintextStore(t *testing.T) {
+	dir := t.TempDir()
+	db := openPlain(t, dir)
+	p := newPerson("anna")
+	ingest(t, db, p)
+	db.Close()
+	migrateHook = func() error { return errors.New("crash") }
+	_, err := Open(dir, Options{MasterKeyFile: testMaster(dir)})
+	migrateHook = nil
+	if err == nil || !strings.Contains(err.Error(), "crash") {
+		t.Fatalf("open with a failing migration: %v", err)
+	}
+	db = openPlain(t, dir)
+	db.View(func(tx *Tx) error {
+		if pp, err := tx.PersonByEmail(p.email); err != nil || pp.Name != p.name {
+			t.Errorf("the plaintext store after a failed migration: %v", err)
+		}
+		return nil
+	})
+	db.Close()
+	db = openTest(t, dir)
+	r, err := db.OpenBlob(p.sums[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(got, p.big) {
+		t.Error("the big blob differs after the second migration")
+	}
+	checkAllLive(t, db, "a second migration")
+	db.Close()
+	findNeedles(t, rawFiles(t, dir), p.needles())
+}
+
+// TestKeySnapshots: a snapshot is 0600, holds live keys only, is not
+// replaced without force, and restores as the key file only when it is one
+// and the master key opens it.
+func TestKeySnapshots(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	defer db.Close()
+	for _, f := range []string{testMaster(dir), filepath.Join(dir, "keys.db")} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, fi.Mode(), err)
+		}
+	}
+	a, b := newPerson("anna"), newPerson("bert")
+	ingest(t, db, a)
+	ingest(t, db, b)
+	var wrapped []byte
+	db.keys.bolt.View(func(tx *bolt.Tx) error {
+		wrapped = bytes.Clone(tx.Bucket(bKKeys).Get([]byte(personKeyID(a.id))))
+		return nil
+	})
+	erase(t, db, a)
+	snap := filepath.Join(t.TempDir(), "keys.snap")
+	info, err := db.BackupKeys(snap, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Keys != 3+2 || info.MasterID == "" || info.Size == 0 { // the system keys, B's person and quarantine keys
+		t.Errorf("snapshot info %+v", info)
+	}
+	if fi, err := os.Stat(snap); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("snapshot mode: %v %v", fi.Mode(), err)
+	}
+	if raw := must(os.ReadFile(snap)); bytes.Contains(raw, wrapped) {
+		t.Error("the snapshot holds the erased key")
+	}
+	if _, err := db.BackupKeys(snap, false); !errors.Is(err, ErrExists) {
+		t.Errorf("snapshot over a file: %v", err)
+	}
+	target := t.TempDir()
+	if err := RestoreKeys(filepath.Join(dir, "ticketd.db"), target, false); err == nil {
+		t.Error("a data file restored as a key file")
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong.key")
+	os.WriteFile(wrong, bytes.Repeat([]byte{3}, 32), 0o600)
+	if err := RestoreKeysWith(snap, target, wrong, false); !errors.Is(err, ErrMasterKey) {
+		t.Errorf("restore with a wrong master key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(target, "keys.db")); err == nil {
+		t.Error("a refused restore put a key file in place")
+	}
+	if err := RestoreKeysWith(snap, target, testMaster(dir), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := RestoreKeys(snap, target, false); !errors.Is(err, ErrExists) {
+		t.Errorf("restore over a key file: %v", err)
+	}
+	if err := RestoreKeys(snap, target, true); err != nil {
+		t.Errorf("restore with force: %v", err)
 	}
 }

@@ -64,8 +64,8 @@ func (db *DB) Shredded() int {
 			c := tx.b(name).Cursor()
 			for k, v := c.First(); k != nil; k, v = c.Next() {
 				kid, _, ok := envelope(v)
-				if !ok {
-					continue
+				if !ok || !validKeyID(kid) {
+					continue // damage, reported when it is read
 				}
 				p, seen := present[kid]
 				if !seen {

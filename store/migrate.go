@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,10 @@ import (
 )
 
 var keySweep = []byte("sweep_blobs") // meta: blob files of the plaintext store may be left to remove
+
+// migrateHook, when set (by tests), runs at the end of the migration's
+// transaction; an error rolls it back, as a crash there would.
+var migrateHook func() error
 
 // migrate encrypts a plaintext store in place (schema 1 to 2): the blob
 // files are written encrypted under their new names first; then one
@@ -53,6 +56,11 @@ func (db *DB) migrate() error {
 	err = db.Update(func(t *Tx) error {
 		if err := t.sealAll(); err != nil {
 			return err
+		}
+		if migrateHook != nil {
+			if err := migrateHook(); err != nil {
+				return err
+			}
 		}
 		if err := t.b(bMeta).Put(keySweep, []byte{1}); err != nil {
 			return err
@@ -274,5 +282,3 @@ func (db *DB) sweepMigrated() error {
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Delete(keySweep) })
 }
-
-var _ = binary.BigEndian

@@ -7,12 +7,9 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // A sealed value is
@@ -30,7 +27,13 @@ const (
 	keyBlob   = "s.blob"   // the secret blob names and blob keys are derived from
 )
 
-func personKeyID(id uint64) string     { return "p" + string(be64(id)) }
+func personKeyID(id uint64) string { return "p" + string(be64(id)) }
+
+// validKeyID reports whether kid is a key id a record may be sealed under:
+// a record naming another one was tampered with, it is not erased.
+func validKeyID(kid string) bool {
+	return len(kid) == 9 && (kid[0] == 'p' || kid[0] == 'q') || kid == keySystem
+}
 func quarantineKeyID(id uint64) string { return "q" + string(be64(id)) }
 
 // sealedBuckets hold sealed values when the store is encrypted.
@@ -140,7 +143,7 @@ func (t *Tx) decode(name, k, v []byte, rec any) error {
 		return json.Unmarshal(v, rec)
 	}
 	kid, body, ok := envelope(v)
-	if !ok {
+	if !ok || !validKeyID(kid) {
 		return fmt.Errorf("record %s/%x: %w", name, k, errCorrupt)
 	}
 	key, present, err := t.key(kid)
@@ -295,6 +298,3 @@ func hmacSum(key []byte, parts ...[]byte) []byte {
 	}
 	return h.Sum(nil)
 }
-
-var _ = binary.BigEndian
-var _ = (*bolt.Bucket)(nil)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,10 +201,13 @@ func Open(dir string, opts Options) (*DB, error) {
 	switch {
 	case opts.raw:
 	case opts.MasterKeyFile == "":
-		if schema == schemaSealed || fileExists(keyFile) {
+		if schema == schemaSealed {
 			return fail(fmt.Errorf("store %s is encrypted: it opens only with its master key ([server] master_key_file)", dir))
 		}
 	default:
+		if inside(opts.MasterKeyFile, dir) {
+			return fail(fmt.Errorf("master key %s is inside the data directory %s: it would go into every backup; keep it outside", opts.MasterKeyFile, dir))
+		}
 		if opts.ReadOnly && !fileExists(keyFile) && schema != schemaSealed {
 			break // a plaintext store read as it is
 		}
@@ -245,6 +249,17 @@ func Open(dir string, opts Options) (*DB, error) {
 		return fail(err)
 	}
 	return db, nil
+}
+
+// inside reports whether path is in the directory dir (or below it).
+func inside(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // schema reads the schema version of the file (0 for a new one).
