@@ -1113,3 +1113,42 @@ func TestKeySnapshots(t *testing.T) {
 		t.Errorf("restore with force: %v", err)
 	}
 }
+
+// TestRestoreOverTheLiveStoreKeepsItsKeyFile: restoring an old archive
+// with force over the store it came from moves the old data aside and
+// keeps the key file in place: the newest keys read the copy, and what was
+// erased since stays erased.
+func TestRestoreOverTheLiveStoreKeepsItsKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	a, b := newPerson("anna"), newPerson("bert")
+	ingest(t, db, a)
+	ingest(t, db, b)
+	old := filepath.Join(t.TempDir(), "old.tar")
+	if _, err := db.BackupArchive(old, false); err != nil {
+		t.Fatal(err)
+	}
+	erase(t, db, a)
+	db.Close()
+	info, err := Restore(old, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(info.Replaced, "keys.db")); err == nil {
+		t.Error("the key file was moved aside")
+	}
+	db = openTest(t, dir)
+	defer db.Close()
+	db.View(func(tx *Tx) error {
+		if _, err := tx.Ticket(a.ticket); !errors.Is(err, ErrShredded) {
+			t.Errorf("A's ticket: %v, want erased", err)
+		}
+		if tk, err := tx.Ticket(b.ticket); err != nil || tk.Subject != b.subject {
+			t.Errorf("B's ticket: %v", err)
+		}
+		return nil
+	})
+	if db.Shredded() == 0 {
+		t.Error("nothing counted as erased")
+	}
+}
