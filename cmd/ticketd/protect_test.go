@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"ticketd/mail/mailtest"
+	"ticketd/store"
 )
 
 // customer is a person whose mail the proofs ingest, with every value of
@@ -530,5 +531,26 @@ func TestKeysCommands(t *testing.T) {
 	out = runWant(t, 0, "keys", "-config", cfg, "rotate")
 	if !strings.Contains(out, "take a new one (ticketd keys backup)") {
 		t.Errorf("keys rotate without a daemon:\n%s", out)
+	}
+	// Each snapshot and the rotation are audit events, identifiers only.
+	db, err := store.Open(filepath.Join(dir, "data"), store.Options{ReadOnly: true, MasterKeyFile: filepath.Join(dir, "master.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := map[store.Action]int{}
+	db.View(func(tx *store.Tx) error {
+		return tx.AuditEvents(func(e *store.AuditEvent) bool {
+			if e.Action == store.ActionKeysRotated || e.Action == store.ActionKeysBackedUp {
+				got[e.Action]++
+				if e.Actor != store.ActorAdmin || strings.Contains(e.Detail, "kunde") || strings.Contains(e.Detail, file) {
+					t.Errorf("event %+v", e)
+				}
+			}
+			return true
+		})
+	})
+	if got[store.ActionKeysRotated] != 1 || got[store.ActionKeysBackedUp] != 2 {
+		t.Errorf("audit events %v, want 1 rotation and 2 snapshots", got)
 	}
 }
