@@ -245,7 +245,7 @@ func (d *decoder) masterKey(path, dataDir string) {
 		d.keyErrorf("server.master_key_file", "must not be empty")
 		return
 	}
-	if inside(path, dataDir) {
+	if Inside(path, dataDir) {
 		d.keyErrorf("server.master_key_file", "%s is inside data_dir %s: keep the master key apart from the data it opens", path, dataDir)
 		return
 	}
@@ -254,9 +254,9 @@ func (d *decoder) masterKey(path, dataDir string) {
 	}
 }
 
-// inside reports whether path is dir or below it, comparing cleaned
+// Inside reports whether path is dir or below it, comparing cleaned
 // absolute paths, with symbolic links of the existing part resolved.
-func inside(path, dir string) bool {
+func Inside(path, dir string) bool {
 	abs := func(p string) string {
 		p, err := filepath.Abs(p)
 		if err != nil {

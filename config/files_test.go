@@ -144,3 +144,24 @@ func TestMasterKeyFile(t *testing.T) {
 		}
 	}
 }
+
+// TestInside: a path inside data_dir is found, also through a symbolic
+// link; a sibling whose name starts like it is not inside.
+func TestInside(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	os.Mkdir(data, 0o700)
+	os.Symlink(data, filepath.Join(root, "alias"))
+	for _, tc := range []struct {
+		path string
+		in   bool
+	}{
+		{data, true}, {filepath.Join(data, "k.snapshot"), true}, {filepath.Join(root, "alias", "k"), true},
+		{filepath.Join(data, "sub", "..", "k"), true}, {filepath.Join(root, "data2", "k"), false},
+		{filepath.Join(root, "k"), false}, {filepath.Join(data, "..", "k"), false},
+	} {
+		if got := Inside(tc.path, data); got != tc.in {
+			t.Errorf("Inside(%s) = %v, want %v", tc.path, got, tc.in)
+		}
+	}
+}

@@ -65,7 +65,7 @@ func (d *decoder) keysFiles(c *Config, resolve func(string) string) {
 		return
 	}
 	k.SnapshotDir = resolve(k.SnapshotDir)
-	if inside(k.SnapshotDir, c.Server.DataDir) {
+	if Inside(k.SnapshotDir, c.Server.DataDir) {
 		d.keyErrorf("keys.snapshot_dir", "%s is inside data_dir %s: keep the key snapshots apart from the data and its backups", k.SnapshotDir, c.Server.DataDir)
 		return
 	}

@@ -281,7 +281,7 @@ func (t *Tx) removeFile(path string) {
 	if len(t.removeFiles) == 0 {
 		t.tx.OnCommit(func() {
 			for _, p := range t.removeFiles {
-				if shredFile(p) != nil {
+				if ShredFile(p) != nil {
 					t.db.unshredded.add(p)
 				}
 			}
@@ -290,9 +290,9 @@ func (t *Tx) removeFile(path string) {
 	t.removeFiles = append(t.removeFiles, path)
 }
 
-// shredFile overwrites a file with zeros, syncs it and removes it; a file
+// ShredFile overwrites a file with zeros, syncs it and removes it; a file
 // that is gone already is no error.
-func shredFile(path string) error {
+func ShredFile(path string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -338,7 +338,7 @@ func (s *pathSet) retry() error {
 	defer s.mu.Unlock()
 	var errs []error
 	for p := range s.paths {
-		if err := shredFile(p); err != nil {
+		if err := ShredFile(p); err != nil {
 			errs = append(errs, err)
 			continue
 		}

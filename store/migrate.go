@@ -71,7 +71,7 @@ func (db *DB) migrate() error {
 		return err
 	}
 	for _, sum := range files {
-		if err := shredFile(filepath.Join(db.Blobs.dir, sum[:2], sum)); err != nil {
+		if err := ShredFile(filepath.Join(db.Blobs.dir, sum[:2], sum)); err != nil {
 			db.unshredded.add(filepath.Join(db.Blobs.dir, sum[:2], sum))
 		}
 	}
@@ -275,7 +275,7 @@ func (db *DB) sweepMigrated() error {
 			if _, err := hex.DecodeString(e.Name()); err != nil || len(e.Name()) != 64 || refs[e.Name()] {
 				continue
 			}
-			if err := shredFile(filepath.Join(db.Blobs.dir, fan.Name(), e.Name())); err != nil {
+			if err := ShredFile(filepath.Join(db.Blobs.dir, fan.Name(), e.Name())); err != nil {
 				return err
 			}
 		}

@@ -173,7 +173,7 @@ func snapshotKeys(db *store.DB, cfg *config.Config, file string, force bool, act
 	if !filepath.IsAbs(file) {
 		return nil, badRequest("a key snapshot needs an absolute path, got %q", file)
 	}
-	if within(file, cfg.Server.DataDir) {
+	if config.Inside(file, cfg.Server.DataDir) {
 		return nil, badRequest("%s is inside data_dir %s: keep key snapshots apart from the data and its backups", file, cfg.Server.DataDir)
 	}
 	info, err := db.BackupKeys(file, force)
@@ -214,7 +214,7 @@ func pruneSnapshots(dir string, keep time.Duration, now time.Time, except string
 		if err != nil || path == except || now.Sub(made) <= keep {
 			continue
 		}
-		if err := shredFile(path); err != nil {
+		if err := store.ShredFile(path); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -229,35 +229,6 @@ func pruneSnapshots(dir string, keep time.Duration, now time.Time, except string
 	return out, errors.Join(errs...)
 }
 
-// shredFile overwrites the regular file at path with zeros, syncs it and
-// removes it.
-func shredFile(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s: not a regular file", path)
-	}
-	if err == nil {
-		zeros := make([]byte, 64<<10)
-		for left := fi.Size(); left > 0 && err == nil; left -= int64(len(zeros)) {
-			_, err = f.Write(zeros[:min(left, int64(len(zeros)))])
-		}
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Remove(path)
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -267,29 +238,12 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// realPath is p absolute, with the symbolic links of its existing part resolved.
-func realPath(p string) string {
-	p, err := filepath.Abs(p)
-	if err != nil {
-		return filepath.Clean(p)
-	}
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		return r
-	}
-	if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-		return filepath.Join(r, filepath.Base(p))
-	}
-	return p
-}
-
-// within reports whether path is dir or below it.
-func within(path, dir string) bool {
-	rel, err := filepath.Rel(realPath(dir), realPath(path))
-	return err == nil && (rel == "." || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)))
-}
-
 // sameDir reports whether a and b name the same directory.
-func sameDir(a, b string) bool { return realPath(a) == realPath(b) }
+func sameDir(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
 
 // keySchedule takes a key snapshot into snapshot_dir on [keys] schedule,
 // in the daemon, and prunes the expired ones; no schedule, no snapshots.
