@@ -407,13 +407,3 @@ func (ks *keyStore) scrub() (ScrubStats, error) {
 func (ks *keyStore) lookup(name, k []byte) []byte { return hmacSum(ks.lookupKey, name, k)[:16] }
 
 func (ks *keyStore) close() error { return ks.bolt.Close() }
-
-// count is the number of keys in the key file.
-func (ks *keyStore) count() int {
-	n := 0
-	ks.bolt.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bKKeys).Stats().KeyN
-		return nil
-	})
-	return n
-}

@@ -42,15 +42,6 @@ var sealedBuckets = [][]byte{bPeople, bTickets, bMessages, bQuarantine, bOutbox,
 // lookupBuckets are keyed by HMAC-SHA256 under s.lookup when the store is encrypted.
 var lookupBuckets = [][]byte{bIdxEmail, bAckRate, bIdxMsgID, bIdxDedup, bIdxQDedup}
 
-func isSealed(name []byte) bool {
-	for _, b := range sealedBuckets {
-		if bytes.Equal(b, name) {
-			return true
-		}
-	}
-	return false
-}
-
 // errCorrupt marks a sealed value that does not open with a key that is present.
 var errCorrupt = errors.New("store: a sealed record fails authentication: the file is damaged or was tampered with")
 

@@ -57,8 +57,7 @@ func redactIBANs(s string) (string, int) {
 			j += sep
 		}
 		n := 0 // characters of the IBAN found
-		cc := string(chars[:2])
-		if l, ok := ibanLength[cc]; ok {
+		if l, ok := ibanLength[string(chars[:2])]; ok {
 			if len(chars) >= l && chunkEnd[l-1] && boundaryAfter(s, ends[l-1]) && mod97(chars[:l]) {
 				n = l
 			}
