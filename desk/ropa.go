@@ -171,12 +171,27 @@ func measures(cfg *config.Config) []Measure {
 	ack := cfg.Acknowledgement
 	return []Measure{
 		{"Encryption in transit", strings.Join(transport, "; ") + ". TLS is version 1.2 or later and the server " +
-			"certificate is verified (against ca_file where one is configured); STARTTLS never falls back to " +
+			"certificate is verified (against ca_file where one is configured); the configuration check allows " +
+			"turning the check off (tls_verify = false) only for a loopback host. STARTTLS never falls back to " +
 			"plain text. A password is never sent unencrypted except to a loopback address: the configuration " +
 			"check refuses it."},
+		{"Encryption at rest", "Names, addresses, subjects, texts, attachments, consent records and outgoing mail " +
+			"are encrypted in the database and in the attachment files with AES-256-GCM under a key per person. " +
+			"The person keys are kept in a key file of their own, wrapped by a master key kept outside the data " +
+			"directory (master_key_file). Lookups by address, Message-ID or content use keyed hashes " +
+			"(HMAC-SHA256), never the value. `ticketd keys rotate` replaces the master key."},
+		{"Minimisation before storage", "Before a mail is stored, payment card numbers (Luhn-checked), IBANs " +
+			"(mod-97-checked) and the configured [[redact]] patterns are removed from its subject, text, HTML and " +
+			"text attachments, for customer mail and agents' answers alike; the message records only how many of " +
+			"each kind, and the acknowledgement asks the customer not to send payment data by mail. Of the header " +
+			"only the fields a ticket needs are kept" + keptHeaders(cfg) + "; the raw mail is " + keptOriginal(cfg) +
+			". Attachments are limited in size and kept or dropped by the type their content shows, never by " +
+			"their name; a dropped one is noted on its ticket. Log lines carry no text, subject, token or password " +
+			"and mask every mail address."},
 		{"Secrets outside the configuration", "Passwords are read from the files named by the `*_file` keys, never " +
 			"written in the configuration file (a password key there is an error). The key that signs consent " +
-			"links is generated on first start and kept in the data directory."},
+			"links is generated on first start and kept in the data directory; the master key is generated on " +
+			"first start with mode 0600 and must be outside the data directory (the check refuses it there)."},
 		{"Access to the stored data", "The data directory is created with mode 0700; the database, the attachment " +
 			"files and the consent-link key have mode 0600. One ticketd process owns the database (a file lock); " +
 			"administrative commands reach it through a unix socket of mode 0600 in the data directory."},
@@ -196,7 +211,10 @@ func measures(cfg *config.Config) []Measure {
 			"after " + cfg.Retention.Quarantine.String() + "."},
 		{"Erasure", "After every erasure, offboarding and purge the free pages of the database file are " +
 			"overwritten with zeros; attachment files are overwritten before they are removed. `ticketd backup` " +
-			"writes compacted copies, which hold only live records. " + imapErasure(cfg)},
+			"writes compacted copies, which hold only live records and no person keys. Erasing a person deletes " +
+			"their key at once and overwrites the key file's free pages (crypto-shredding): their data in every " +
+			"older backup can no longer be read once the last key snapshot that held the key has expired " +
+			"(`ticketd keys backup` keeps snapshots for " + shortDuration(cfg.Keys.SnapshotKeep.Duration) + "). " + imapErasure(cfg)},
 		{"Retention on a schedule", fmt.Sprintf("Each purpose's retention rule is applied by a scheduled purge "+
 			"(`%s`); the consent grace period is checked on its own schedule (`%s`). `ticketd purge -dry-run` lists "+
 			"what is due.", cfg.Retention.Schedule, cfg.Consent.Schedule)},
@@ -206,6 +224,22 @@ func measures(cfg *config.Config) []Measure {
 		{"No tracking on the consent page", "The consent page loads no external resources (no CDN, fonts or " +
 			"trackers) and sets no cookie beyond the anti-forgery value its form needs."},
 	}
+}
+
+// keptHeaders names the header fields keep_headers adds, if any.
+func keptHeaders(cfg *config.Config) string {
+	if len(cfg.Minimise.KeepHeaders) == 0 {
+		return ""
+	}
+	return " and " + strings.Join(cfg.Minimise.KeepHeaders, ", ")
+}
+
+// keptOriginal says whether the raw mail is stored.
+func keptOriginal(cfg *config.Config) string {
+	if cfg.Minimise.KeepOriginal {
+		return "kept (keep_original), encrypted and purged with its message"
+	}
+	return "not kept"
 }
 
 // shortDuration writes d without zero parts: "1h", "90m", "2d".
