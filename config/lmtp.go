@@ -119,10 +119,11 @@ func (d *decoder) lmtpValidate(c *Config, mailboxes map[string]string) {
 	if l.SocketGroup != "" && l.Network() != "unix" {
 		d.keyErrorf("lmtp.socket_group", "only for a unix socket")
 	}
-	if l.Mailbox != MailboxAny && mailboxes[l.Mailbox] == "" && len(c.Mailboxes) > 0 {
+	if d.has("lmtp.mailbox") && l.Mailbox != MailboxAny && mailboxes[l.Mailbox] == "" {
 		d.keyErrorf("lmtp.mailbox", `no [[mailbox]] named %q (or "*" for the recipient's)`, l.Mailbox)
 	}
-	if l.MaxMessageSize < minMessageSize {
+	// Left out, it is a mailbox's, which is checked there.
+	if d.has("lmtp.max_message_size") && l.MaxMessageSize < minMessageSize {
 		d.keyErrorf("lmtp.max_message_size", "must be at least %s, got %s", Size(minMessageSize), l.MaxMessageSize)
 	}
 	d.inRange("lmtp.max_connections", l.MaxConnections, 1, 1024)
