@@ -3,17 +3,22 @@ package desk
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"ticketd/config"
 	"ticketd/config/configtest"
 	"ticketd/store"
 )
@@ -47,13 +52,20 @@ mailbox = "*"
 // directory and returns its path; the server stops with the test.
 func serveLMTP(t *testing.T, fd *fileDesk, mutate ...func(*LMTPServer)) string {
 	t.Helper()
+	l := fd.d.Config().LMTP
+	return serveLMTPWith(t, fd, &l, mutate...)
+}
+
+// serveLMTPWith is serveLMTP with the limits of l.
+func serveLMTPWith(t *testing.T, fd *fileDesk, l *config.LMTP, mutate ...func(*LMTPServer)) string {
+	t.Helper()
 	fd.d.Spool = t.TempDir()
 	path := filepath.Join(t.TempDir(), "lmtp.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := fd.d.NewLMTP(&fd.d.Config().LMTP)
+	s := fd.d.NewLMTP(l)
 	for _, m := range mutate {
 		m(s)
 	}
@@ -227,6 +239,46 @@ func TestLMTPStoreFailureIs451AndTheRetryLandsOnce(t *testing.T) {
 	}
 }
 
+func TestLMTPDiskFullIs452(t *testing.T) {
+	fd := newLMTPDesk(t)
+	c := lmtpClient(t, serveLMTP(t, fd, func(s *LMTPServer) {
+		s.beforeCommit = func() error { return &os.PathError{Op: "write", Path: "tickets.db", Err: syscall.ENOSPC} }
+	}))
+	raw := routeMail("full@example.org", "From: erika@example.org\nTo: support@example.com\nSubject: x", "y")
+	if got := lmtpSend(t, c, raw, "support@example.com"); got["support@example.com"] != 452 {
+		t.Fatalf("replies %v, want 452", got)
+	}
+}
+
+// TestLMTPCommitTimeoutIs451: a commit that takes longer than the timeout
+// is answered 451; when it lands after all, the mail server's retry is a
+// duplicate.
+func TestLMTPCommitTimeoutIs451(t *testing.T) {
+	fd := newLMTPDesk(t)
+	l := fd.d.Config().LMTP
+	l.Timeout.Duration = 200 * time.Millisecond
+	release, committed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c := lmtpClient(t, serveLMTPWith(t, fd, &l, func(s *LMTPServer) {
+		s.beforeCommit = func() error {
+			once.Do(func() { <-release; close(committed) })
+			return nil
+		}
+	}))
+	raw := routeMail("slow@example.org", "From: erika@example.org\nTo: support@example.com\nSubject: x", "y")
+	if got := lmtpSend(t, c, raw, "support@example.com"); got["support@example.com"] != 451 {
+		t.Fatalf("replies %v, want 451", got)
+	}
+	close(release)
+	<-committed
+	if got := lmtpSend(t, c, raw, "support@example.com"); got["support@example.com"] != 250 {
+		t.Fatalf("retry: replies %v, want 250", got)
+	}
+	if n := len(fd.tickets()); n != 1 {
+		t.Errorf("%d tickets, want 1", n)
+	}
+}
+
 func TestLMTPStoreClosedIs451(t *testing.T) {
 	fd := newLMTPDesk(t)
 	c := lmtpClient(t, serveLMTP(t, fd))
@@ -310,5 +362,28 @@ func TestLMTPForgedAgentReplyIsRefused(t *testing.T) {
 	msgs := fd.messages(n)
 	if last := msgs[len(msgs)-1]; last.Direction != store.DirectionRefused || last.Origin.Channel != store.ChannelLMTP {
 		t.Errorf("last message of ticket %d: direction %q channel %q, want refused over lmtp", n, last.Direction, last.Origin.Channel)
+	}
+}
+
+// TestLMTPStuckClientIsDropped: a client that stops talking is closed
+// after the timeout, and its place is free for the next one.
+func TestLMTPStuckClientIsDropped(t *testing.T) {
+	fd := newLMTPDesk(t)
+	l := fd.d.Config().LMTP
+	l.Timeout.Duration, l.MaxConnections = 200*time.Millisecond, 1
+	path := serveLMTPWith(t, fd, &l)
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, _ := io.ReadAll(conn) // the greeting, then what it says on closing
+	if !strings.HasPrefix(string(got), "220 ") || !strings.Contains(string(got), "\n421 ") {
+		t.Errorf("stuck session got %q, want the greeting and a 421", got)
+	}
+	c := lmtpClient(t, path)
+	if err := c.Noop(); err != nil {
+		t.Errorf("the next session: %v", err)
 	}
 }
