@@ -47,6 +47,9 @@ type LMTPServer struct {
 	done    chan struct{} // the committer has ended
 	wg      sync.WaitGroup
 	closed  atomic.Bool
+	// busy is held shared by each LMTPData, and taken by Close, so that
+	// none is still at work when Close returns (and the store closes).
+	busy sync.RWMutex
 
 	// beforeCommit, when set, runs in the transaction after the batch's
 	// writes; its error aborts the transaction (tests).
@@ -105,7 +108,12 @@ func (s *LMTPServer) Close() {
 	close(s.stop)
 	<-s.done
 	ended := make(chan struct{})
-	go func() { s.wg.Wait(); close(ended) }()
+	go func() {
+		s.busy.Lock() // every LMTPData has returned: they end at stop
+		s.busy.Unlock()
+		s.wg.Wait()
+		close(ended)
+	}()
 	select {
 	case <-ended:
 	case <-time.After(s.timeout):
@@ -296,6 +304,11 @@ func (f statusFunc) SetStatus(rcpt string, err error) { f(rcpt, err) }
 // and answers each recipient with its mailbox's result.
 func (ss *lmtpSession) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
 	s := ss.s
+	s.busy.RLock()
+	defer s.busy.RUnlock()
+	if s.closed.Load() {
+		return s.lmtpStatus(errLMTPStopping)
+	}
 	rt := s.d.rt.Load()
 	spool := s.d.Spool
 	if spool == "" {
