@@ -47,9 +47,12 @@ type LMTPServer struct {
 	done    chan struct{} // the committer has ended
 	wg      sync.WaitGroup
 	closed  atomic.Bool
-	// busy is held shared by each LMTPData, and taken by Close, so that
-	// none is still at work when Close returns (and the store closes).
-	busy sync.RWMutex
+	// busy counts the LMTPData calls at work, so that Close can wait for
+	// them (none outlives the store); ending, under mu, lets none start
+	// once Close has begun.
+	mu     sync.Mutex
+	ending bool
+	busy   sync.WaitGroup
 
 	// beforeCommit, when set, runs in the transaction after the batch's
 	// writes; its error aborts the transaction (tests).
@@ -104,13 +107,15 @@ func (s *LMTPServer) Close() {
 	if s.closed.Swap(true) {
 		return
 	}
+	s.mu.Lock()
+	s.ending = true
+	s.mu.Unlock()
 	s.srv.Close()
 	close(s.stop)
 	<-s.done
 	ended := make(chan struct{})
 	go func() {
-		s.busy.Lock() // every LMTPData has returned: they end at stop
-		s.busy.Unlock()
+		s.busy.Wait() // each LMTPData returns soon after stop
 		s.wg.Wait()
 		close(ended)
 	}()
@@ -304,11 +309,14 @@ func (f statusFunc) SetStatus(rcpt string, err error) { f(rcpt, err) }
 // and answers each recipient with its mailbox's result.
 func (ss *lmtpSession) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
 	s := ss.s
-	s.busy.RLock()
-	defer s.busy.RUnlock()
-	if s.closed.Load() {
+	s.mu.Lock()
+	if s.ending {
+		s.mu.Unlock()
 		return s.lmtpStatus(errLMTPStopping)
 	}
+	s.busy.Add(1)
+	s.mu.Unlock()
+	defer s.busy.Done()
 	rt := s.d.rt.Load()
 	spool := s.d.Spool
 	if spool == "" {
@@ -366,7 +374,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// limitConn gives its token back when closed.
+// limitConn gives its token back when closed, before the client can see
+// the end of the connection, so that it may connect again at once.
 type limitConn struct {
 	net.Conn
 	s    *LMTPServer
@@ -374,9 +383,8 @@ type limitConn struct {
 }
 
 func (c *limitConn) Close() error {
-	err := c.Conn.Close()
 	c.once.Do(func() { <-c.s.conns; c.s.wg.Done() })
-	return err
+	return c.Conn.Close()
 }
 
 // lmtpLog passes go-smtp's own messages (accept errors, a panic) to the log.

@@ -20,6 +20,7 @@ import (
 
 	"ticketd/config"
 	"ticketd/config/configtest"
+	"ticketd/mail/mailtest"
 	"ticketd/store"
 )
 
@@ -339,10 +340,16 @@ func TestLMTPConnectionLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Quit()
-	c := lmtpClient(t, path)
-	if err := c.Noop(); err != nil {
-		t.Errorf("after the first session ended: %v", err)
-	}
+	// The server ends the session just after its 221: poll for the free place.
+	mailtest.WaitFor(t, 10*time.Second, "a session after the first ended", func() bool {
+		conn, err := net.Dial("unix", path)
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		n, _ := conn.Read(buf)
+		return strings.HasPrefix(string(buf[:n]), "220 ")
+	})
 }
 
 func TestLMTPForgedAgentReplyIsRefused(t *testing.T) {
