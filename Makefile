@@ -34,6 +34,7 @@ interop:
 # Benchmarks print figures; see README.md for what they measure.
 bench:
 	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./desk/
+	$(GO) test -run='^$$' -bench=LMTP -benchtime=1x -count=1 ./cmd/ticketd/
 	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/
 	$(GO) test -run='^$$' -bench='Erase|Rotate' -benchtime=1x -count=1 -timeout=60m ./store/
 

@@ -106,6 +106,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		{"hold[1]", Hold{}, nil, nil}, {"processor[1]", Processor{}, nil, nil},
 		{"retention", Retention{}, nil, nil}, {"consent", Consent{}, nil, nil},
 		{"agents", Agents{}, nil, nil}, {"keys", Keys{}, nil, nil}, {"redact[1]", RedactRule{}, nil, nil}, {"minimise", Minimise{}, nil, nil}, {"attachments", Attachments{}, nil, nil},
+		{"lmtp", LMTP{}, nil, nil},
 	} {
 		typ := reflect.TypeOf(table.v)
 		prev := 0

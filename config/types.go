@@ -27,6 +27,7 @@ type Config struct {
 	Redact          []RedactRule    `toml:"redact"`
 	Minimise        Minimise        `toml:"minimise"`
 	Attachments     Attachments     `toml:"attachments"`
+	LMTP            LMTP            `toml:"lmtp"`
 
 	// File is the path the configuration was loaded from ("" for Parse without a name).
 	File string `toml:"-"`

@@ -114,6 +114,7 @@ func (d *decoder) defaults(c *Config) {
 	d.keysDefaults(c)
 	d.minimiseDefaults(c)
 	d.attachmentsDefaults(c)
+	d.lmtpDefaults(c)
 }
 
 // validate checks the decoded and defaulted configuration.
@@ -214,6 +215,7 @@ func (d *decoder) validate(c *Config) {
 		d.errorf("mailbox", "no [[mailbox]] defined, at least one is required")
 	}
 	d.routeValidate(c, queues, mailboxes)
+	d.lmtpValidate(c, mailboxes)
 }
 
 // controller checks the [controller] table, which the transparency notice

@@ -77,6 +77,28 @@
 // the subject and display name of the mail (templates.EchoSubject,
 // EchoName), never its body.
 //
+// # Mail from a local mail server (LMTP)
+//
+// LMTPServer (lmtp.go) is the [lmtp] listener, RFC 2033 over go-smtp's LMTP
+// mode: a recipient that is none of ticketd's addresses (a [[mailbox]]
+// address or a +subaddress of one, config.Config.LMTPMailbox) is refused at
+// RCPT with 550 5.1.1; the mail of the accepted ones goes through the same
+// steps as IngestFrom (parse and minimise outside any transaction, dedup,
+// quarantine with the reason, threading, routing, acknowledgement), with
+// channel "lmtp" and the [lmtp] mailbox (or the recipient's, with "*") in
+// the origin, once for each mailbox its recipients count as. Each
+// recipient is answered 250 only after the mail's commit; a malformed mail
+// is a quarantine record and answered 250 too (never bounced). A failed
+// commit, a closed store, a commit slower than lmtp.timeout or a stop is
+// 451 (452 when the disk is full): the mail server keeps the mail and
+// tries again, and a retry of a mail that did commit is a duplicate. One
+// committer goroutine writes the mails waiting from all sessions in one
+// transaction (up to 256 mails or 32 MiB); when that fails, each is
+// written alone, so that one bad mail is the only one refused. Sessions
+// are limited in number (max_connections; one more is answered 421), in
+// recipients, in line length (2000 bytes) and in the time each read and
+// write may take.
+//
 // # Quarantine
 //
 // ShowQuarantine shows a record with the header of its stored raw copy

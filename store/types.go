@@ -6,6 +6,7 @@ import "time"
 const (
 	ChannelEmail = "email" // fetched over IMAP from a configured mailbox
 	ChannelFile  = "file"  // ticketd ingest: a file, stdin or an MTA pipe
+	ChannelLMTP  = "lmtp"  // delivered by a local mail server over LMTP
 )
 
 // Ticket statuses.

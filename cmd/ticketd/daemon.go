@@ -94,7 +94,7 @@ func newLogger(w io.Writer, cfg *config.Config) (*slog.Logger, error) {
 }
 
 // daemon is a running ticketd: the store, the desk, one supervisor per
-// mailbox, the admin socket and the HTTP listener.
+// mailbox, the admin socket, the HTTP listener and the LMTP listener.
 type daemon struct {
 	log   *slog.Logger
 	desk  *desk.Desk
@@ -102,7 +102,8 @@ type daemon struct {
 	http  *httpServer
 	sched *desk.Scheduler
 	svc   *desk.ServiceScheduler
-	keys  *keySchedule // key snapshots on [keys] schedule
+	keys  *keySchedule  // key snapshots on [keys] schedule
+	lmtp  *lmtpListener // [lmtp], nil when off
 	spool string
 	// started is when the daemon started, for ticketd status.
 	started time.Time
@@ -160,6 +161,12 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	}
 	d.http, err = startHTTP(cfg.Server.HTTPListen, d.healthy, desk.ConsentHandler(dk))
 	if err != nil {
+		d.admin.close()
+		dk.Close()
+		return nil, err
+	}
+	if err := d.openLMTP(&cfg.LMTP); err != nil {
+		d.http.close()
 		d.admin.close()
 		dk.Close()
 		return nil, err
@@ -289,7 +296,7 @@ func (d *daemon) apply(cfg *config.Config) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := fixedWhileRunning(d.cfg, cfg)
-	var applyDesk, applySched, applySvc, applyKeys func()
+	var applyDesk, applySched, applySvc, applyKeys, applyLMTP func()
 	if err == nil {
 		applyDesk, err = d.desk.PrepareConfig(cfg)
 	}
@@ -301,6 +308,9 @@ func (d *daemon) apply(cfg *config.Config) {
 	}
 	if err == nil {
 		applyKeys, err = d.keys.Prepare(cfg)
+	}
+	if err == nil { // last: it opens the new listener, which nothing after may fail to use
+		applyLMTP, err = d.prepareLMTP(&cfg.LMTP)
 	}
 	if err != nil {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
@@ -314,6 +324,7 @@ func (d *daemon) apply(cfg *config.Config) {
 	applySched()
 	applySvc()
 	applyKeys()
+	applyLMTP()
 	d.cfg = cfg
 	d.startOutbox()
 	d.startMailboxes()
@@ -336,14 +347,16 @@ func fixedWhileRunning(old, cfg *config.Config) error {
 	return nil
 }
 
-// stop shuts down in order: mailboxes (finishing their batches), the outbox
-// (finishing its send), the retention scheduler (ending its run between two
-// batches), the service-level scheduler (finishing its run), the key
-// snapshot scheduler (finishing its snapshot), the listeners, and the store last.
+// stop shuts down in order: mailboxes (finishing their batches), the LMTP
+// listener (finishing its commit), the outbox (finishing its send), the
+// retention scheduler (ending its run between two batches), the
+// service-level scheduler (finishing its run), the key snapshot scheduler
+// (finishing its snapshot), the listeners, and the store last.
 func (d *daemon) stop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := d.stopMailboxes()
+	d.lmtp.close()
 	d.stopOutbox()
 	d.sched.Stop()
 	d.svc.Stop()

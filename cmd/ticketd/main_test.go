@@ -60,7 +60,7 @@ func ticketd(t *testing.T, stdin []byte, args ...string) (string, string, int) {
 }
 
 // writeConfig writes a configuration for one mailbox on addr into dir.
-func writeConfig(t *testing.T, dir, addr string, extra string) string {
+func writeConfig(t testing.TB, dir, addr string, extra string) string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	os.WriteFile(filepath.Join(dir, "imap.pass"), []byte("secret\n"), 0o600)
@@ -97,7 +97,7 @@ queue = "support"
 }
 
 // freePort is a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
