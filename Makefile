@@ -5,7 +5,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(GOBIN)/staticcheck)
 
-.PHONY: build test demo check fmt bench interop fuzz clean
+.PHONY: build test demo check fmt bench profile interop fuzz clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ticketd ./cmd/ticketd
@@ -36,6 +36,16 @@ bench:
 	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./desk/
 	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/
 	$(GO) test -run='^$$' -bench='Erase|Rotate' -benchtime=1x -count=1 -timeout=60m ./store/
+
+# Profile: CPU and allocations of BenchmarkIngest10k (encrypted store)
+# against Dovecot, written to $(PROFILE_DIR), with the top entries of each.
+PROFILE_DIR ?= profile
+profile:
+	mkdir -p $(PROFILE_DIR)
+	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench='^BenchmarkIngest10k$$/^encrypted$$' -benchtime=1x -count=1 \
+		-cpuprofile=$(PROFILE_DIR)/cpu.pprof -memprofile=$(PROFILE_DIR)/mem.pprof -o $(PROFILE_DIR)/desk.test ./desk/
+	$(GO) tool pprof -top -nodecount=40 $(PROFILE_DIR)/desk.test $(PROFILE_DIR)/cpu.pprof
+	$(GO) tool pprof -top -nodecount=40 -sample_index=alloc_space $(PROFILE_DIR)/desk.test $(PROFILE_DIR)/mem.pprof
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./mail/mime/
