@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -51,6 +52,7 @@ type keyStore struct {
 	mu      sync.RWMutex
 	masters map[string][]byte // master id -> master key
 	cache   sync.Map          // key id -> []byte
+	aeads   sync.Map          // key id -> cipher.AEAD of that key, made once
 	rotMu   sync.Mutex        // one rotation at a time
 
 	lookupKey []byte
@@ -323,6 +325,26 @@ func (ks *keyStore) get(kid string) ([]byte, bool, error) {
 	return key, true, nil
 }
 
+// aead returns the AES-256-GCM cipher of key kid (whose bytes are key),
+// made once per key and kept as long as the key is: a record is sealed or
+// opened without setting up a cipher of its own.
+func (ks *keyStore) aead(kid string, key []byte) (cipher.AEAD, error) {
+	if g, ok := ks.aeads.Load(kid); ok {
+		return g.(cipher.AEAD), nil
+	}
+	g, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	// A key removed meanwhile is not cached again.
+	if _, ok := ks.cache.Load(kid); ok {
+		ks.aeads.Store(kid, g)
+	}
+	return g, nil
+}
+
 // put writes keys to the key file in one transaction, wrapped under the
 // master key in force at its commit.
 func (ks *keyStore) put(keys map[string][]byte) error {
@@ -363,6 +385,7 @@ func (ks *keyStore) remove(kids []string) (ScrubStats, error) {
 	defer ks.mu.Unlock()
 	for _, kid := range kids {
 		ks.cache.Delete(kid)
+		ks.aeads.Delete(kid)
 	}
 	err := ks.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bKKeys)
