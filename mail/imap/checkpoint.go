@@ -37,10 +37,11 @@ func (s *Supervisor) startCheckpoint(sel *imap.SelectData, log *slog.Logger) (st
 	return cp, err
 }
 
-// catchUp imports every mail above the checkpoint, in batches. The next batch
-// is fetched while the previous one is parsed and committed in the background;
-// the connection stays with this goroutine, and a batch's after_import actions
-// run only after its commit.
+// catchUp imports every mail above the checkpoint, in batches, in three
+// overlapping stages: while batch n is written and committed in the
+// background, batch n+1 is parsed (Prepare, in the background too) and batch
+// n+2 fetched. The connection stays with this goroutine, batches commit in
+// order, and a batch's after_import actions run only after its commit.
 func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint, log *slog.Logger) error {
 	for {
 		var set imap.UIDSet
@@ -73,8 +74,16 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			batch := uids[:n]
 			uids = uids[n:]
 			mails, err := s.fetchBatch(cn, batch, log)
+			var prep *preparing
+			if err == nil && len(mails) > 0 {
+				// Parse it while the batch before is still being stored.
+				prep = s.prepare(ctx, &Batch{Mailbox: s.Box.Name, UIDValidity: cp.UIDValidity, FirstUIDNext: cp.FirstUIDNext, Mails: mails})
+			}
 			if inflight != nil {
 				if ferr := s.finish(cp, inflight, log); ferr != nil {
+					if prep != nil {
+						<-prep.done // it reads the mails' spool files
+					}
 					release(mails)
 					return ferr
 				}
@@ -83,8 +92,8 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			if err != nil {
 				return err
 			}
-			if len(mails) > 0 {
-				inflight = s.deliver(ctx, *cp, batch, mails)
+			if prep != nil {
+				inflight = s.deliver(ctx, *cp, batch, prep)
 			} else {
 				// Every UID vanished between SEARCH and FETCH (expunged by another client).
 				cp.LastUID = max(cp.LastUID, batch[len(batch)-1])
@@ -124,6 +133,26 @@ func (s *Supervisor) afterImport(cn *conn, cp *store.Checkpoint, log *slog.Logge
 	return s.applyPending(cn, cp, log)
 }
 
+// preparing is a batch the Deliverer is preparing in the background.
+type preparing struct {
+	b    *Batch
+	done chan struct{} // closed when Prepare returned
+	p    Prepared
+	err  error
+}
+
+// prepare starts the Deliverer's Prepare of b (parsing, attachment
+// contents), outside any transaction; it is finished even when ctx is
+// cancelled meanwhile.
+func (s *Supervisor) prepare(ctx context.Context, b *Batch) *preparing {
+	pr := &preparing{b: b, done: make(chan struct{})}
+	go func() {
+		defer close(pr.done)
+		pr.p, pr.err = s.Deliver.Prepare(context.WithoutCancel(ctx), b)
+	}()
+	return pr
+}
+
 // delivery is a batch being stored in the background.
 type delivery struct {
 	done  chan error
@@ -131,26 +160,29 @@ type delivery struct {
 	mails []*mail.Fetched
 }
 
-// deliver starts storing mails with the checkpoint moved past uids. The batch
-// is finished even when ctx is cancelled meanwhile (a clean stop). The
-// Deliverer's writes and the checkpoint are one transaction, opened here.
-func (s *Supervisor) deliver(ctx context.Context, cp store.Checkpoint, uids []uint32, mails []*mail.Fetched) *delivery {
-	d := &delivery{done: make(chan error, 1), next: cp, mails: mails}
+// deliver starts storing the prepared batch with the checkpoint moved past
+// uids, once it is prepared. The batch is finished even when ctx is
+// cancelled meanwhile (a clean stop). The Deliverer's writes and the
+// checkpoint are one transaction, opened here.
+func (s *Supervisor) deliver(ctx context.Context, cp store.Checkpoint, uids []uint32, pr *preparing) *delivery {
+	d := &delivery{done: make(chan error, 1), next: cp, mails: pr.b.Mails}
 	d.next.LastUID = max(cp.LastUID, uids[len(uids)-1])
-	b := &Batch{Mailbox: s.Box.Name, UIDValidity: cp.UIDValidity, FirstUIDNext: cp.FirstUIDNext, Mails: mails}
-	go func() { d.done <- s.store(context.WithoutCancel(ctx), b, &d.next) }()
+	go func() {
+		<-pr.done
+		if pr.err != nil {
+			d.done <- pr.err
+			return
+		}
+		d.done <- s.store(pr.b, pr.p, &d.next)
+	}()
 	return d
 }
 
-// store has the Deliverer prepare b, then writes its mails and next, with
-// the after_import actions of the mails added, in one transaction.
-func (s *Supervisor) store(ctx context.Context, b *Batch, next *store.Checkpoint) error {
-	p, err := s.Deliver.Prepare(ctx, b)
-	if err != nil {
-		return err
-	}
+// store writes the prepared mails of b and next, with the after_import
+// actions of the mails added, in one transaction.
+func (s *Supervisor) store(b *Batch, p Prepared, next *store.Checkpoint) error {
 	pending := next.Pending
-	err = s.DB.Update(func(tx *store.Tx) error {
+	err := s.DB.Update(func(tx *store.Tx) error {
 		results, err := p.Write(tx)
 		if err != nil {
 			return err
