@@ -31,11 +31,18 @@ fmt:
 interop:
 	TICKETD_INTEROP=1 $(GO) test -race -count=1 ./mail/... ./desk/... ./cmd/ticketd/
 
-# Benchmarks print figures; see README.md for what they measure.
+# Benchmarks print figures; see README.md for what they measure. Their
+# output goes to $(BENCH_DIR), and internal/benchtable prints every figure
+# of the run as one table beside its floor (raw IMAP fetch, bbolt insert).
+BENCH_DIR ?= bench.out
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench:
-	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./desk/
-	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/
-	$(GO) test -run='^$$' -bench='Erase|Rotate' -benchtime=1x -count=1 -timeout=60m ./store/
+	mkdir -p $(BENCH_DIR)
+	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout=60m ./desk/ 2>&1 | tee $(BENCH_DIR)/desk.txt
+	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/ 2>&1 | tee $(BENCH_DIR)/retention.txt
+	$(GO) test -run='^$$' -bench='Erase|Rotate' -benchtime=1x -count=1 -timeout=60m ./store/ 2>&1 | tee $(BENCH_DIR)/store.txt
+	$(GO) run ./internal/benchtable $(BENCH_DIR)/*.txt
 
 # Profile: CPU and allocations of BenchmarkIngest10k (encrypted store)
 # against Dovecot, written to $(PROFILE_DIR), with the top entries of each.
