@@ -24,6 +24,9 @@ type Tx struct {
 	newKeys  map[string][]byte
 	newAEADs map[string]cipher.AEAD // ciphers of newKeys
 	shreds   []string
+	// indexedTickets are the indexed fields of the tickets written in this
+	// transaction, as written (putTicket).
+	indexedTickets map[uint64]indexed
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.
