@@ -8,6 +8,7 @@ import (
 	"slices"
 	"ticketd/mail"
 	"ticketd/store"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -66,8 +67,9 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 		}
 		slices.Sort(uids)
 		var inflight *delivery
+		size := newSizer(s.Box.BatchSize)
 		for len(uids) > 0 && ctx.Err() == nil {
-			n := min(len(uids), s.Box.BatchSize)
+			n := min(len(uids), size.next())
 			if uids[0] <= s.suspect {
 				n = 1 // a batch with these mails broke a fetch: find the culprit one at a time
 			}
@@ -80,7 +82,7 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 				prep = s.prepare(ctx, &Batch{Mailbox: s.Box.Name, UIDValidity: cp.UIDValidity, FirstUIDNext: cp.FirstUIDNext, Mails: mails})
 			}
 			if inflight != nil {
-				if ferr := s.finish(cp, inflight, log); ferr != nil {
+				if ferr := s.finish(cp, inflight, size, log); ferr != nil {
 					if prep != nil {
 						<-prep.done // it reads the mails' spool files
 					}
@@ -101,13 +103,13 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			// The previous batch's flags and moves go out while this one is stored.
 			if err := s.afterImport(cn, cp, log); err != nil {
 				if inflight != nil {
-					s.finish(cp, inflight, log)
+					s.finish(cp, inflight, size, log)
 				}
 				return err
 			}
 		}
 		if inflight != nil {
-			if err := s.finish(cp, inflight, log); err != nil {
+			if err := s.finish(cp, inflight, size, log); err != nil {
 				return err
 			}
 			if err := s.afterImport(cn, cp, log); err != nil {
@@ -139,6 +141,7 @@ type preparing struct {
 	done chan struct{} // closed when Prepare returned
 	p    Prepared
 	err  error
+	took time.Duration // Prepare's time
 }
 
 // prepare starts the Deliverer's Prepare of b (parsing, attachment
@@ -148,7 +151,9 @@ func (s *Supervisor) prepare(ctx context.Context, b *Batch) *preparing {
 	pr := &preparing{b: b, done: make(chan struct{})}
 	go func() {
 		defer close(pr.done)
+		start := time.Now()
 		pr.p, pr.err = s.Deliver.Prepare(context.WithoutCancel(ctx), b)
+		pr.took = time.Since(start)
 	}()
 	return pr
 }
@@ -158,6 +163,7 @@ type delivery struct {
 	done  chan error
 	next  store.Checkpoint // the checkpoint the batch commits
 	mails []*mail.Fetched
+	took  time.Duration // preparing and writing it, without the waits between
 }
 
 // deliver starts storing the prepared batch with the checkpoint moved past
@@ -173,7 +179,10 @@ func (s *Supervisor) deliver(ctx context.Context, cp store.Checkpoint, uids []ui
 			d.done <- pr.err
 			return
 		}
-		d.done <- s.store(pr.b, pr.p, &d.next)
+		start := time.Now()
+		err := s.store(pr.b, pr.p, &d.next)
+		d.took = pr.took + time.Since(start)
+		d.done <- err
 	}()
 	return d
 }
@@ -204,12 +213,14 @@ func (s *Supervisor) store(b *Batch, p Prepared, next *store.Checkpoint) error {
 // finish waits for a delivery and takes its checkpoint, less the actions that
 // were applied while it was stored (its commit still lists them; applying
 // them again after a crash is harmless).
-func (s *Supervisor) finish(cp *store.Checkpoint, d *delivery, log *slog.Logger) error {
+func (s *Supervisor) finish(cp *store.Checkpoint, d *delivery, size *sizer, log *slog.Logger) error {
 	err := <-d.done
+	bytes := bytesOf(d.mails)
 	release(d.mails)
 	if err != nil {
 		return fmt.Errorf("deliver batch: %w", err)
 	}
+	size.observe(len(d.mails), bytes, d.took)
 	s.stored = d.next
 	*cp = d.next
 	cp.Pending = slices.DeleteFunc(slices.Clone(cp.Pending), func(p store.PendingAction) bool { return s.applied[p.UID] })

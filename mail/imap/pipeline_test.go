@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,3 +104,63 @@ func TestNextBatchParsedWhileOneIsStored(t *testing.T) {
 }
 
 func containsEvent(events []string, e string) bool { return slices.Contains(events, e) }
+
+// sizingDeliverer records the number and bytes of the mails of each batch.
+type sizingDeliverer struct {
+	mu      sync.Mutex
+	batches [][2]int64
+}
+
+func (d *sizingDeliverer) Prepare(_ context.Context, b *imap.Batch) (imap.Prepared, error) {
+	var bytes int64
+	for _, m := range b.Mails {
+		bytes += m.Size
+	}
+	d.mu.Lock()
+	d.batches = append(d.batches, [2]int64{int64(len(b.Mails)), bytes})
+	d.mu.Unlock()
+	return sizedBatch(len(b.Mails)), nil
+}
+
+func (d *sizingDeliverer) seen() [][2]int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.batches)
+}
+
+type sizedBatch int
+
+func (n sizedBatch) Write(*store.Tx) ([]imap.Result, error) { return make([]imap.Result, n), nil }
+func (sizedBatch) Committed()                               {}
+
+// TestBatchesSizedByBytes: batch_size (50 here) is only the most mails
+// per batch.
+// A catch-up starts with a small batch (stored early, the stages fill),
+// and a batch of large mails holds about 8 MB, not batch_size of them.
+func TestBatchesSizedByBytes(t *testing.T) {
+	srv := mailtest.MemIMAP(t, nil)
+	const n, size = 60, 512 << 10
+	var last uint32
+	for i := range n {
+		last = srv.Append(t, "INBOX", supMail(i, strings.Repeat("x", size)))
+	}
+	d := &sizingDeliverer{}
+	_, db := startDeliverer(t, &srv.Account, d, "") // batch_size 50
+	mailtest.WaitFor(t, 20*time.Second, "every mail stored", func() bool { return checkpointUID(t, db) == last })
+	batches := d.seen()
+	total := int64(0)
+	for _, b := range batches {
+		total += b[0]
+	}
+	if total != n {
+		t.Fatalf("batches %v hold %d mails, want %d", batches, total, n)
+	}
+	if batches[0][0] > 16 {
+		t.Errorf("the first batch holds %d mails, want at most 16 (batches %v)", batches[0][0], batches)
+	}
+	for _, b := range batches[1:] {
+		if b[1] > 9<<20 {
+			t.Errorf("a batch holds %d mails of %d bytes, want about 8 MB at most (batches %v)", b[0], b[1], batches)
+		}
+	}
+}
