@@ -40,9 +40,10 @@ bench: .SHELLFLAGS := -o pipefail -c
 bench:
 	mkdir -p $(BENCH_DIR)
 	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout=60m ./desk/ 2>&1 | tee $(BENCH_DIR)/desk.txt
+	$(GO) test -run='^$$' -bench='^Benchmark(Parse|Deliver)$$' -benchtime=2s -count=1 ./desk/ 2>&1 | tee $(BENCH_DIR)/desk-steady.txt
 	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/ 2>&1 | tee $(BENCH_DIR)/retention.txt
 	$(GO) test -run='^$$' -bench='Erase|Rotate' -benchtime=1x -count=1 -timeout=60m ./store/ 2>&1 | tee $(BENCH_DIR)/store.txt
-	$(GO) run ./internal/benchtable $(BENCH_DIR)/*.txt
+	$(GO) run ./internal/benchtable $(BENCH_DIR)/desk.txt $(BENCH_DIR)/desk-steady.txt $(BENCH_DIR)/retention.txt $(BENCH_DIR)/store.txt
 
 # Profile: CPU and allocations of BenchmarkIngest10k (encrypted store)
 # against Dovecot, written to $(PROFILE_DIR), with the top entries of each.

@@ -9,7 +9,10 @@
 // reported with b.ReportMetric(value, metric). A row of the table shows one
 // (benchmark, metric); its floor is another figure of the same input, so
 // the ratio compares figures of one run on one machine. A row whose figure
-// is missing shows "not measured"; a label ending in [scale], [lmtp] or
+// is missing shows "not measured"; a figure that comes twice counts as it
+// came last (make bench runs BenchmarkParse and BenchmarkDeliver a second
+// time for steadier figures; a part that adds a package to make bench adds
+// its output file to the benchtable line of the Makefile). A label ending in [scale], [lmtp] or
 // [purge] names the part of issue 16 whose benchmark fills it.
 //
 // # Metric names
