@@ -87,7 +87,8 @@ func TestNextBatchParsedWhileOneIsStored(t *testing.T) {
 	if !containsEvent(d.seen(), second) {
 		t.Fatalf("the second batch was not prepared while the first was written: %v", d.seen())
 	}
-	mailtest.WaitFor(t, 20*time.Second, "every batch stored", func() bool { return checkpointUID(t, db) == uids[5] })
+	lastCommit := fmt.Sprint("committed ", uids[4])
+	mailtest.WaitFor(t, 20*time.Second, "every batch committed", func() bool { return containsEvent(d.seen(), lastCommit) })
 	var order []string
 	for _, e := range d.seen() {
 		if e[0] != 'p' {
