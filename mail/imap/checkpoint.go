@@ -95,7 +95,7 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 				return err
 			}
 			if prep != nil {
-				inflight = s.deliver(ctx, *cp, batch, prep)
+				inflight = s.deliver(*cp, batch, prep)
 			} else {
 				// Every UID vanished between SEARCH and FETCH (expunged by another client).
 				cp.LastUID = max(cp.LastUID, batch[len(batch)-1])
@@ -167,10 +167,10 @@ type delivery struct {
 }
 
 // deliver starts storing the prepared batch with the checkpoint moved past
-// uids, once it is prepared. The batch is finished even when ctx is
-// cancelled meanwhile (a clean stop). The Deliverer's writes and the
-// checkpoint are one transaction, opened here.
-func (s *Supervisor) deliver(ctx context.Context, cp store.Checkpoint, uids []uint32, pr *preparing) *delivery {
+// uids, once it is prepared. The batch is finished even when the session's
+// context is cancelled meanwhile (a clean stop). The Deliverer's writes and
+// the checkpoint are one transaction, opened here.
+func (s *Supervisor) deliver(cp store.Checkpoint, uids []uint32, pr *preparing) *delivery {
 	d := &delivery{done: make(chan error, 1), next: cp, mails: pr.b.Mails}
 	d.next.LastUID = max(cp.LastUID, uids[len(uids)-1])
 	go func() {
