@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -146,4 +147,55 @@ func mallocs(f func()) float64 {
 	f()
 	runtime.ReadMemStats(&b)
 	return float64(b.Mallocs - a.Mallocs)
+}
+
+// TestPersonReadOncePerTransaction: a person read again in the same
+// transaction (the retention planner reads the requester at every write of
+// a ticket) is not opened again, and a change or deletion of the person in
+// that transaction is what the next read sees.
+func TestPersonReadOncePerTransaction(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{MasterKeyFile: testMaster(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var id uint64
+	if err := db.Update(func(tx *Tx) error {
+		p, err := tx.EnsurePerson("erika@example.org", "", ActorSystem)
+		id = p.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *Tx) error {
+		first := mallocs(func() { tx.Person(id) })
+		again := mallocs(func() { tx.Person(id) })
+		t.Logf("allocations: first read %.0f, again %.0f", first, again)
+		// Opening and decoding it is about a dozen allocations; the copy one.
+		if again > 3 {
+			t.Errorf("reading a person again in the transaction allocates %.0f times, the first read %.0f: it is opened again", again, first)
+		}
+		p, _ := tx.Person(id)
+		p.Name = "changed by the caller only"
+		if q, _ := tx.Person(id); q.Name != "" {
+			t.Errorf("a caller's change to its copy shows in the next read: %q", q.Name)
+		}
+		if _, err := tx.EnsurePerson("erika@example.org", "Erika", ActorSystem); err != nil {
+			return err
+		}
+		if q, _ := tx.Person(id); q.Name != "Erika" {
+			t.Errorf("after the name was stored, a read gives %q", q.Name)
+		}
+		if err := tx.DeletePerson(id, ActorSystem, "test"); err != nil {
+			return err
+		}
+		if _, err := tx.Person(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("after the deletion, a read gives %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -486,6 +486,7 @@ func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 		if err := t.deleteConsents(id); err != nil {
 			return err
 		}
+		t.forgetPerson(be64(id))
 		if err := t.b(bPeople).Delete(be64(id)); err != nil {
 			return err
 		}
@@ -505,6 +506,7 @@ func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 	if err := t.deleteConsents(id); err != nil {
 		return err
 	}
+	t.forgetPerson(be64(id))
 	if err := t.b(bPeople).Delete(be64(id)); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -173,6 +174,9 @@ func (t *Tx) getRec(name, k []byte, rec any) error {
 // putRec stores rec as record k of bucket name, sealed under the key kid
 // when the store is encrypted.
 func (t *Tx) putRec(name, k []byte, rec any, kid string) error {
+	if bytes.Equal(name, bPeople) {
+		t.forgetPerson(k)
+	}
 	data, err := marshalJSON(rec)
 	if err != nil {
 		return err
@@ -190,6 +194,14 @@ func (t *Tx) putRec(name, k []byte, rec any, kid string) error {
 		}
 	}
 	return t.b(name).Put(k, data)
+}
+
+// forgetPerson drops person k (a record key) from the records this
+// transaction has read, before it is written or deleted.
+func (t *Tx) forgetPerson(k []byte) {
+	if len(k) == 8 {
+		delete(t.people, binary.BigEndian.Uint64(k))
+	}
 }
 
 // forEachRec decodes each record of bucket name into a new T and calls fn

@@ -27,6 +27,9 @@ type Tx struct {
 	// indexedTickets are the indexed fields of the tickets written in this
 	// transaction, as written (putTicket).
 	indexedTickets map[uint64]indexed
+	// people are the person records read in this transaction and not
+	// written or deleted since (Person).
+	people map[uint64]Person
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.
