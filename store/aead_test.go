@@ -199,3 +199,44 @@ func TestPersonReadOncePerTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCiphersBounded: the ciphers kept for keys in use stay bounded in a
+// store of many persons (a million keys must not mean a million ciphers in
+// memory).
+func TestCiphersBounded(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{MasterKeyFile: testMaster(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n = maxAEADs + 500
+	err = db.Update(func(tx *Tx) error {
+		for i := range n {
+			if _, err := tx.EnsurePerson(fmt.Sprintf("p%d@example.org", i), "", ActorSystem); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx *Tx) error {
+		for id := uint64(1); id <= n; id++ {
+			if _, err := tx.Person(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.keys.aeadMu.Lock()
+	kept := len(db.keys.aeads)
+	db.keys.aeadMu.Unlock()
+	if kept > maxAEADs {
+		t.Errorf("%d ciphers kept for %d persons read, want at most %d", kept, n, maxAEADs)
+	}
+}

@@ -52,8 +52,9 @@ type keyStore struct {
 	mu      sync.RWMutex
 	masters map[string][]byte // master id -> master key
 	cache   sync.Map          // key id -> []byte
-	aeads   sync.Map          // key id -> cipher.AEAD of that key, made once
-	rotMu   sync.Mutex        // one rotation at a time
+	aeadMu  sync.Mutex
+	aeads   map[string]cipher.AEAD // key id -> the cipher of that key; at most maxAEADs
+	rotMu   sync.Mutex             // one rotation at a time
 
 	lookupKey []byte
 	blob      *blobCrypt
@@ -325,12 +326,20 @@ func (ks *keyStore) get(kid string) ([]byte, bool, error) {
 	return key, true, nil
 }
 
+// maxAEADs bounds the ciphers kept: a store of a million persons has a
+// million keys, and a cipher is about a kilobyte.
+const maxAEADs = 4096
+
 // aead returns the AES-256-GCM cipher of key kid (whose bytes are key),
-// made once per key and kept as long as the key is: a record is sealed or
-// opened without setting up a cipher of its own.
+// kept for the next record of that key (up to maxAEADs of them, an
+// arbitrary one making room), so that records sealed or opened in a row
+// under one key set up one cipher, not one each.
 func (ks *keyStore) aead(kid string, key []byte) (cipher.AEAD, error) {
-	if g, ok := ks.aeads.Load(kid); ok {
-		return g.(cipher.AEAD), nil
+	ks.aeadMu.Lock()
+	g, ok := ks.aeads[kid]
+	ks.aeadMu.Unlock()
+	if ok {
+		return g, nil
 	}
 	g, err := newGCM(key)
 	if err != nil {
@@ -338,10 +347,22 @@ func (ks *keyStore) aead(kid string, key []byte) (cipher.AEAD, error) {
 	}
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	// A key removed meanwhile is not cached again.
-	if _, ok := ks.cache.Load(kid); ok {
-		ks.aeads.Store(kid, g)
+	// A key removed meanwhile is not kept again.
+	if _, ok := ks.cache.Load(kid); !ok {
+		return g, nil
 	}
+	ks.aeadMu.Lock()
+	defer ks.aeadMu.Unlock()
+	if ks.aeads == nil {
+		ks.aeads = map[string]cipher.AEAD{}
+	}
+	if len(ks.aeads) >= maxAEADs {
+		for k := range ks.aeads {
+			delete(ks.aeads, k)
+			break
+		}
+	}
+	ks.aeads[kid] = g
 	return g, nil
 }
 
@@ -385,8 +406,12 @@ func (ks *keyStore) remove(kids []string) (ScrubStats, error) {
 	defer ks.mu.Unlock()
 	for _, kid := range kids {
 		ks.cache.Delete(kid)
-		ks.aeads.Delete(kid)
 	}
+	ks.aeadMu.Lock()
+	for _, kid := range kids {
+		delete(ks.aeads, kid)
+	}
+	ks.aeadMu.Unlock()
 	err := ks.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bKKeys)
 		for _, kid := range kids {
