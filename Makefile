@@ -5,7 +5,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(GOBIN)/staticcheck)
 
-.PHONY: build test demo check fmt bench interop fuzz clean
+.PHONY: build test demo check fmt bench profile interop fuzz clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ticketd ./cmd/ticketd
@@ -31,12 +31,30 @@ fmt:
 interop:
 	TICKETD_INTEROP=1 $(GO) test -race -count=1 ./mail/... ./desk/... ./cmd/ticketd/
 
-# Benchmarks print figures; see README.md for what they measure.
+# Benchmarks print figures; see README.md for what they measure. Their
+# output goes to $(BENCH_DIR), and internal/benchtable prints every figure
+# of the run as one table beside its floor (raw IMAP fetch, bbolt insert).
+BENCH_DIR ?= bench.out
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench:
-	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./desk/
-	$(GO) test -run='^$$' -bench=LMTP -benchtime=1x -count=1 ./cmd/ticketd/
-	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/
-	$(GO) test -run='^$$' -bench='Erase|Rotate' -benchtime=1x -count=1 -timeout=60m ./store/
+	mkdir -p $(BENCH_DIR)
+	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout=60m ./desk/ 2>&1 | tee $(BENCH_DIR)/desk.txt
+	$(GO) test -run='^$$' -bench='^Benchmark(Parse|Deliver)$$' -benchtime=2s -count=1 ./desk/ 2>&1 | tee $(BENCH_DIR)/desk-steady.txt
+	$(GO) test -run='^$$' -bench=Purge -benchtime=1x -count=1 -timeout=60m ./retention/ 2>&1 | tee $(BENCH_DIR)/retention.txt
+	$(GO) test -run='^$$' -bench=LMTP -benchtime=1x -count=1 ./cmd/ticketd/ 2>&1 | tee $(BENCH_DIR)/cmd.txt
+	$(GO) test -run='^$$' -bench='Erase|Rotate' -benchtime=1x -count=1 -timeout=60m ./store/ 2>&1 | tee $(BENCH_DIR)/store.txt
+	$(GO) run ./internal/benchtable $(BENCH_DIR)/desk.txt $(BENCH_DIR)/desk-steady.txt $(BENCH_DIR)/retention.txt $(BENCH_DIR)/cmd.txt $(BENCH_DIR)/store.txt
+
+# Profile: CPU and allocations of BenchmarkIngest10k (encrypted store)
+# against Dovecot, written to $(PROFILE_DIR), with the top entries of each.
+PROFILE_DIR ?= profile
+profile:
+	mkdir -p $(PROFILE_DIR)
+	TICKETD_INTEROP=1 $(GO) test -run='^$$' -bench='^BenchmarkIngest10k$$/^encrypted$$' -benchtime=1x -count=1 \
+		-cpuprofile=$(PROFILE_DIR)/cpu.pprof -memprofile=$(PROFILE_DIR)/mem.pprof -o $(PROFILE_DIR)/desk.test ./desk/
+	$(GO) tool pprof -top -nodecount=40 $(PROFILE_DIR)/desk.test $(PROFILE_DIR)/cpu.pprof
+	$(GO) tool pprof -top -nodecount=40 -sample_index=alloc_space $(PROFILE_DIR)/desk.test $(PROFILE_DIR)/mem.pprof
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./mail/mime/

@@ -162,7 +162,7 @@ type Mailbox struct {
 	PollInterval     Duration `toml:"poll_interval"`     // default 60s; used when the server has no IDLE or idle = false
 	IDLE             *bool    `toml:"idle"`              // default true: use IDLE when the server offers it
 	MaxMessageSize   Size     `toml:"max_message_size"`  // default 64MiB; larger mail is quarantined unread
-	BatchSize        int      `toml:"batch_size"`        // default 200 (1..5000); mails per fetch and per transaction
+	BatchSize        int      `toml:"batch_size"`        // default 200 (1..5000); the most mails per fetch and per transaction
 	CommandTimeout   Duration `toml:"command_timeout"`   // default 60s; bound on every IMAP command
 
 	Password string `toml:"-"` // read from PasswordFile

@@ -259,7 +259,7 @@ func (h *harness) waitConnected() {
 // waitSettled waits until the checkpoint has reached lastUID with nothing pending.
 func (h *harness) waitSettled(lastUID uint32) {
 	h.t.Helper()
-	mailtest.WaitFor(h.t, 20*time.Second, fmt.Sprintf("checkpoint at uid %d", lastUID), func() bool {
+	mailtest.WaitFor(h.t, 60*time.Second, fmt.Sprintf("checkpoint at uid %d", lastUID), func() bool {
 		cp := h.checkpoint()
 		return cp.LastUID >= lastUID && len(cp.Pending) == 0
 	})

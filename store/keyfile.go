@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -51,7 +52,9 @@ type keyStore struct {
 	mu      sync.RWMutex
 	masters map[string][]byte // master id -> master key
 	cache   sync.Map          // key id -> []byte
-	rotMu   sync.Mutex        // one rotation at a time
+	aeadMu  sync.Mutex
+	aeads   map[string]cipher.AEAD // key id -> the cipher of that key; at most maxAEADs
+	rotMu   sync.Mutex             // one rotation at a time
 
 	lookupKey []byte
 	blob      *blobCrypt
@@ -323,6 +326,46 @@ func (ks *keyStore) get(kid string) ([]byte, bool, error) {
 	return key, true, nil
 }
 
+// maxAEADs bounds the ciphers kept: a store of a million persons has a
+// million keys, and a cipher is about a kilobyte.
+const maxAEADs = 4096
+
+// aead returns the AES-256-GCM cipher of key kid (whose bytes are key),
+// kept for the next record of that key (up to maxAEADs of them, an
+// arbitrary one making room), so that records sealed or opened in a row
+// under one key set up one cipher, not one each.
+func (ks *keyStore) aead(kid string, key []byte) (cipher.AEAD, error) {
+	ks.aeadMu.Lock()
+	g, ok := ks.aeads[kid]
+	ks.aeadMu.Unlock()
+	if ok {
+		return g, nil
+	}
+	g, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	// A key removed meanwhile is not kept again.
+	if _, ok := ks.cache.Load(kid); !ok {
+		return g, nil
+	}
+	ks.aeadMu.Lock()
+	defer ks.aeadMu.Unlock()
+	if ks.aeads == nil {
+		ks.aeads = map[string]cipher.AEAD{}
+	}
+	if len(ks.aeads) >= maxAEADs {
+		for k := range ks.aeads {
+			delete(ks.aeads, k)
+			break
+		}
+	}
+	ks.aeads[kid] = g
+	return g, nil
+}
+
 // put writes keys to the key file in one transaction, wrapped under the
 // master key in force at its commit.
 func (ks *keyStore) put(keys map[string][]byte) error {
@@ -364,6 +407,11 @@ func (ks *keyStore) remove(kids []string) (ScrubStats, error) {
 	for _, kid := range kids {
 		ks.cache.Delete(kid)
 	}
+	ks.aeadMu.Lock()
+	for _, kid := range kids {
+		delete(ks.aeads, kid)
+	}
+	ks.aeadMu.Unlock()
 	err := ks.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bKKeys)
 		for _, kid := range kids {

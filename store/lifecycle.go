@@ -42,13 +42,22 @@ func (t *Tx) putTicket(tk *Ticket) error {
 		t.planner(t, tk)
 	}
 	tk.ServiceAt = serviceAt(tk)
-	var old indexed
-	if err := t.getRec(bTickets, be64(tk.Number), &old); err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("ticket %d: %w", tk.Number, err)
+	old, ok := t.indexedTickets[tk.Number]
+	if !ok {
+		if err := t.getRec(bTickets, be64(tk.Number), &old); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("ticket %d: %w", tk.Number, err)
+		}
 	}
 	if err := t.putRec(bTickets, be64(tk.Number), tk, ticketKeyID(tk)); err != nil {
 		return err
 	}
+	// A ticket written again in this transaction (a new one gets its
+	// message and its acknowledgement) need not be read and opened again.
+	if t.indexedTickets == nil {
+		t.indexedTickets = map[uint64]indexed{}
+	}
+	t.indexedTickets[tk.Number] = indexed{Participants: slices.Clone(tk.Participants),
+		PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue, ServiceAt: tk.ServiceAt}
 	if err := t.reindexPlan(PlanPurge, tk.Number, old.PurgeAt, tk.PurgeAt); err != nil {
 		return err
 	}
@@ -362,6 +371,7 @@ func (t *Tx) DeleteTicket(n uint64, actor Actor, why string) error {
 	if err := t.reindexAll(tk); err != nil {
 		return err
 	}
+	delete(t.indexedTickets, n)
 	if err := t.b(bTickets).Delete(be64(n)); err != nil {
 		return err
 	}
@@ -476,6 +486,7 @@ func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 		if err := t.deleteConsents(id); err != nil {
 			return err
 		}
+		t.forgetPerson(be64(id))
 		if err := t.b(bPeople).Delete(be64(id)); err != nil {
 			return err
 		}
@@ -495,6 +506,7 @@ func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 	if err := t.deleteConsents(id); err != nil {
 		return err
 	}
+	t.forgetPerson(be64(id))
 	if err := t.b(bPeople).Delete(be64(id)); err != nil {
 		return err
 	}

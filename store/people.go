@@ -9,10 +9,19 @@ import (
 
 // Person reads one person.
 func (t *Tx) Person(id uint64) (*Person, error) {
+	if p, ok := t.people[id]; ok {
+		return &p, nil
+	}
 	var p Person
 	if err := t.getRec(bPeople, be64(id), &p); err != nil {
 		return nil, fmt.Errorf("person %d: %w", id, err)
 	}
+	// The retention planner reads the requester each time a ticket is
+	// written: keep the record opened once for the rest of the transaction.
+	if t.people == nil {
+		t.people = map[uint64]Person{}
+	}
+	t.people[id] = p
 	return &p, nil
 }
 

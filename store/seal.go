@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,19 +62,24 @@ func sealAD(bucket, key []byte) []byte {
 
 // sealValue seals plain under key (id kid) for bucket and record key.
 func sealValue(kid string, key, bucket, rkey, plain []byte) ([]byte, error) {
-	if len(kid) == 0 || len(kid) > 255 {
-		return nil, fmt.Errorf("store: bad key id")
-	}
 	g, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
+	return sealWith(g, kid, bucket, rkey, plain)
+}
+
+// sealWith seals plain with g, the cipher of key kid.
+func sealWith(g cipher.AEAD, kid string, bucket, rkey, plain []byte) ([]byte, error) {
+	if len(kid) == 0 || len(kid) > 255 {
+		return nil, fmt.Errorf("store: bad key id")
+	}
 	out := make([]byte, 0, 2+len(kid)+12+len(plain)+16)
 	out = append(out, sealVersion, byte(len(kid)))
 	out = append(out, kid...)
-	nonce := make([]byte, 12)
+	out = out[:len(out)+12]
+	nonce := out[len(out)-12:]
 	rand.Read(nonce)
-	out = append(out, nonce...)
 	return g.Seal(out, nonce, plain, sealAD(bucket, rkey)), nil
 }
 
@@ -92,12 +98,17 @@ func envelope(v []byte) (kid string, body []byte, ok bool) {
 
 // openValue opens the body of a sealed value with key.
 func openValue(key, bucket, rkey, body []byte) ([]byte, error) {
-	if len(body) < 12+16 {
-		return nil, errCorrupt
-	}
 	g, err := newGCM(key)
 	if err != nil {
 		return nil, err
+	}
+	return openWith(g, bucket, rkey, body)
+}
+
+// openWith opens the body of a sealed value with g, the cipher of its key.
+func openWith(g cipher.AEAD, bucket, rkey, body []byte) ([]byte, error) {
+	if len(body) < 12+16 {
+		return nil, errCorrupt
 	}
 	plain, err := g.Open(nil, body[:12], body[12:], sealAD(bucket, rkey))
 	if err != nil {
@@ -137,14 +148,14 @@ func (t *Tx) decode(name, k, v []byte, rec any) error {
 	if !ok || !validKeyID(kid) {
 		return fmt.Errorf("record %s/%x: %w", name, k, errCorrupt)
 	}
-	key, present, err := t.key(kid)
+	g, present, err := t.aead(kid)
 	if err != nil {
 		return err
 	}
 	if !present {
 		return &shreddedError{fmt.Sprintf("record %s/%x", name, k)}
 	}
-	plain, err := openValue(key, name, k, body)
+	plain, err := openWith(g, name, k, body)
 	if err != nil {
 		return fmt.Errorf("record %s/%x: %w", name, k, err)
 	}
@@ -163,23 +174,34 @@ func (t *Tx) getRec(name, k []byte, rec any) error {
 // putRec stores rec as record k of bucket name, sealed under the key kid
 // when the store is encrypted.
 func (t *Tx) putRec(name, k []byte, rec any, kid string) error {
+	if bytes.Equal(name, bPeople) {
+		t.forgetPerson(k)
+	}
 	data, err := marshalJSON(rec)
 	if err != nil {
 		return err
 	}
 	if t.db != nil && t.db.keys != nil {
-		key, present, err := t.key(kid)
+		g, present, err := t.aead(kid)
 		if err != nil {
 			return err
 		}
 		if !present {
 			return fmt.Errorf("store: record %s/%x: its key is gone (erased)", name, k)
 		}
-		if data, err = sealValue(kid, key, name, k, data); err != nil {
+		if data, err = sealWith(g, kid, name, k, data); err != nil {
 			return err
 		}
 	}
 	return t.b(name).Put(k, data)
+}
+
+// forgetPerson drops person k (a record key) from the records this
+// transaction has read, before it is written or deleted.
+func (t *Tx) forgetPerson(k []byte) {
+	if len(k) == 8 {
+		delete(t.people, binary.BigEndian.Uint64(k))
+	}
 }
 
 // forEachRec decodes each record of bucket name into a new T and calls fn
@@ -218,6 +240,31 @@ func (t *Tx) key(kid string) ([]byte, bool, error) {
 	return t.db.keys.get(kid)
 }
 
+// aead returns the cipher of key kid: one per key, made in this
+// transaction for a key made in it, else kept by the key store.
+func (t *Tx) aead(kid string) (cipher.AEAD, bool, error) {
+	if k, ok := t.newKeys[kid]; ok {
+		if g, ok := t.newAEADs[kid]; ok {
+			return g, true, nil
+		}
+		g, err := newGCM(k)
+		if err != nil {
+			return nil, false, err
+		}
+		if t.newAEADs == nil {
+			t.newAEADs = map[string]cipher.AEAD{}
+		}
+		t.newAEADs[kid] = g
+		return g, true, nil
+	}
+	key, present, err := t.db.keys.get(kid)
+	if err != nil || !present {
+		return nil, present, err
+	}
+	g, err := t.db.keys.aead(kid, key)
+	return g, err == nil, err
+}
+
 // ensureKey makes the key kid when the key file does not hold it yet; it
 // is written to the key file before the transaction commits.
 func (t *Tx) ensureKey(kid string) error {
@@ -242,6 +289,7 @@ func (t *Tx) shred(kid string) error {
 		return nil
 	}
 	delete(t.newKeys, kid)
+	delete(t.newAEADs, kid)
 	t.shreds = append(t.shreds, kid)
 	return t.b(bShred).Put([]byte(kid), nil)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -20,8 +21,15 @@ type Tx struct {
 	removeFiles []string
 	// newKeys are keys made in this transaction, written to the key file
 	// before it commits; shreds are key ids to delete from the key file after.
-	newKeys map[string][]byte
-	shreds  []string
+	newKeys  map[string][]byte
+	newAEADs map[string]cipher.AEAD // ciphers of newKeys
+	shreds   []string
+	// indexedTickets are the indexed fields of the tickets written in this
+	// transaction, as written (putTicket).
+	indexedTickets map[uint64]indexed
+	// people are the person records read in this transaction and not
+	// written or deleted since (Person).
+	people map[uint64]Person
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.

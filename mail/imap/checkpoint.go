@@ -8,6 +8,7 @@ import (
 	"slices"
 	"ticketd/mail"
 	"ticketd/store"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -37,10 +38,11 @@ func (s *Supervisor) startCheckpoint(sel *imap.SelectData, log *slog.Logger) (st
 	return cp, err
 }
 
-// catchUp imports every mail above the checkpoint, in batches. The next batch
-// is fetched while the previous one is parsed and committed in the background;
-// the connection stays with this goroutine, and a batch's after_import actions
-// run only after its commit.
+// catchUp imports every mail above the checkpoint, in batches, in three
+// overlapping stages: while batch n is written and committed in the
+// background, batch n+1 is parsed (Prepare, in the background too) and batch
+// n+2 fetched. The connection stays with this goroutine, batches commit in
+// order, and a batch's after_import actions run only after its commit.
 func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint, log *slog.Logger) error {
 	for {
 		var set imap.UIDSet
@@ -65,16 +67,25 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 		}
 		slices.Sort(uids)
 		var inflight *delivery
+		size := newSizer(s.Box.BatchSize)
 		for len(uids) > 0 && ctx.Err() == nil {
-			n := min(len(uids), s.Box.BatchSize)
+			n := min(len(uids), size.next())
 			if uids[0] <= s.suspect {
 				n = 1 // a batch with these mails broke a fetch: find the culprit one at a time
 			}
 			batch := uids[:n]
 			uids = uids[n:]
 			mails, err := s.fetchBatch(cn, batch, log)
+			var prep *preparing
+			if err == nil && len(mails) > 0 {
+				// Parse it while the batch before is still being stored.
+				prep = s.prepare(ctx, &Batch{Mailbox: s.Box.Name, UIDValidity: cp.UIDValidity, FirstUIDNext: cp.FirstUIDNext, Mails: mails})
+			}
 			if inflight != nil {
-				if ferr := s.finish(cp, inflight, log); ferr != nil {
+				if ferr := s.finish(cp, inflight, size, log); ferr != nil {
+					if prep != nil {
+						<-prep.done // it reads the mails' spool files
+					}
 					release(mails)
 					return ferr
 				}
@@ -83,8 +94,8 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			if err != nil {
 				return err
 			}
-			if len(mails) > 0 {
-				inflight = s.deliver(ctx, *cp, batch, mails)
+			if prep != nil {
+				inflight = s.deliver(*cp, batch, prep)
 			} else {
 				// Every UID vanished between SEARCH and FETCH (expunged by another client).
 				cp.LastUID = max(cp.LastUID, batch[len(batch)-1])
@@ -92,13 +103,13 @@ func (s *Supervisor) catchUp(ctx context.Context, cn *conn, cp *store.Checkpoint
 			// The previous batch's flags and moves go out while this one is stored.
 			if err := s.afterImport(cn, cp, log); err != nil {
 				if inflight != nil {
-					s.finish(cp, inflight, log)
+					s.finish(cp, inflight, size, log)
 				}
 				return err
 			}
 		}
 		if inflight != nil {
-			if err := s.finish(cp, inflight, log); err != nil {
+			if err := s.finish(cp, inflight, size, log); err != nil {
 				return err
 			}
 			if err := s.afterImport(cn, cp, log); err != nil {
@@ -124,33 +135,63 @@ func (s *Supervisor) afterImport(cn *conn, cp *store.Checkpoint, log *slog.Logge
 	return s.applyPending(cn, cp, log)
 }
 
+// preparing is a batch the Deliverer is preparing in the background.
+type preparing struct {
+	b    *Batch
+	done chan struct{} // closed when Prepare returned
+	p    Prepared
+	err  error
+	took time.Duration // Prepare's time
+}
+
+// prepare starts the Deliverer's Prepare of b (parsing, attachment
+// contents), outside any transaction; it is finished even when ctx is
+// cancelled meanwhile.
+func (s *Supervisor) prepare(ctx context.Context, b *Batch) *preparing {
+	pr := &preparing{b: b, done: make(chan struct{})}
+	go func() {
+		defer close(pr.done)
+		start := time.Now()
+		pr.p, pr.err = s.Deliver.Prepare(context.WithoutCancel(ctx), b)
+		pr.took = time.Since(start)
+	}()
+	return pr
+}
+
 // delivery is a batch being stored in the background.
 type delivery struct {
 	done  chan error
 	next  store.Checkpoint // the checkpoint the batch commits
 	mails []*mail.Fetched
+	took  time.Duration // preparing and writing it, without the waits between
 }
 
-// deliver starts storing mails with the checkpoint moved past uids. The batch
-// is finished even when ctx is cancelled meanwhile (a clean stop). The
-// Deliverer's writes and the checkpoint are one transaction, opened here.
-func (s *Supervisor) deliver(ctx context.Context, cp store.Checkpoint, uids []uint32, mails []*mail.Fetched) *delivery {
-	d := &delivery{done: make(chan error, 1), next: cp, mails: mails}
+// deliver starts storing the prepared batch with the checkpoint moved past
+// uids, once it is prepared. The batch is finished even when the session's
+// context is cancelled meanwhile (a clean stop). The Deliverer's writes and
+// the checkpoint are one transaction, opened here.
+func (s *Supervisor) deliver(cp store.Checkpoint, uids []uint32, pr *preparing) *delivery {
+	d := &delivery{done: make(chan error, 1), next: cp, mails: pr.b.Mails}
 	d.next.LastUID = max(cp.LastUID, uids[len(uids)-1])
-	b := &Batch{Mailbox: s.Box.Name, UIDValidity: cp.UIDValidity, FirstUIDNext: cp.FirstUIDNext, Mails: mails}
-	go func() { d.done <- s.store(context.WithoutCancel(ctx), b, &d.next) }()
+	go func() {
+		<-pr.done
+		if pr.err != nil {
+			d.done <- pr.err
+			return
+		}
+		start := time.Now()
+		err := s.store(pr.b, pr.p, &d.next)
+		d.took = pr.took + time.Since(start)
+		d.done <- err
+	}()
 	return d
 }
 
-// store has the Deliverer prepare b, then writes its mails and next, with
-// the after_import actions of the mails added, in one transaction.
-func (s *Supervisor) store(ctx context.Context, b *Batch, next *store.Checkpoint) error {
-	p, err := s.Deliver.Prepare(ctx, b)
-	if err != nil {
-		return err
-	}
+// store writes the prepared mails of b and next, with the after_import
+// actions of the mails added, in one transaction.
+func (s *Supervisor) store(b *Batch, p Prepared, next *store.Checkpoint) error {
 	pending := next.Pending
-	err = s.DB.Update(func(tx *store.Tx) error {
+	err := s.DB.Update(func(tx *store.Tx) error {
 		results, err := p.Write(tx)
 		if err != nil {
 			return err
@@ -172,12 +213,14 @@ func (s *Supervisor) store(ctx context.Context, b *Batch, next *store.Checkpoint
 // finish waits for a delivery and takes its checkpoint, less the actions that
 // were applied while it was stored (its commit still lists them; applying
 // them again after a crash is harmless).
-func (s *Supervisor) finish(cp *store.Checkpoint, d *delivery, log *slog.Logger) error {
+func (s *Supervisor) finish(cp *store.Checkpoint, d *delivery, size *sizer, log *slog.Logger) error {
 	err := <-d.done
+	bytes := bytesOf(d.mails)
 	release(d.mails)
 	if err != nil {
 		return fmt.Errorf("deliver batch: %w", err)
 	}
+	size.observe(len(d.mails), bytes, d.took)
 	s.stored = d.next
 	*cp = d.next
 	cp.Pending = slices.DeleteFunc(slices.Clone(cp.Pending), func(p store.PendingAction) bool { return s.applied[p.UID] })
