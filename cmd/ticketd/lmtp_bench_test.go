@@ -115,9 +115,9 @@ func BenchmarkLMTP(b *testing.B) {
 		if want := (lmtpMails + pipeMails + directMails) * 2 / 3; len(tks) < want {
 			b.Fatalf("%d tickets, want at least %d", len(tks), want)
 		}
-		b.ReportMetric(lmtp, "lmtp_mails/s")
-		b.ReportMetric(pipe, "pipe_mails/s")
-		b.ReportMetric(direct, "direct_mails/s")
+		b.ReportMetric(lmtp, "lmtp-mails/s")
+		b.ReportMetric(pipe, "pipe-mails/s")
+		b.ReportMetric(direct, "direct-mails/s")
 		b.ReportMetric(lmtp/pipe, "lmtp/pipe")
 		b.ReportMetric(lmtp/direct, "lmtp/direct")
 	}
