@@ -22,6 +22,9 @@ type Tx struct {
 	// before it commits; shreds are key ids to delete from the key file after.
 	newKeys map[string][]byte
 	shreds  []string
+	// deferShreds leaves this transaction's shreds in the shred bucket for
+	// the caller's FinishShreds (DeferShreds).
+	deferShreds bool
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.
