@@ -198,9 +198,9 @@ func purgeOne(tx *store.Tx, cfg *config.Config, n uint64, opts PurgeOptions, rep
 			why = "retention: requester offboarded"
 		}
 		if v.Action == Delete {
-			return true, tx.DeleteTicket(n, opts.Actor, why)
+			return true, tx.DeleteReadTicket(tk, opts.Actor, why)
 		}
-		return true, tx.AnonymizeTicket(n, opts.Actor, why)
+		return true, tx.AnonymizeReadTicket(tk, opts.Actor, why)
 	case notDue:
 		rep.Replanned++
 	}
