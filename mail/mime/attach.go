@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/gabriel-vasile/mimetype"
 )
@@ -18,6 +19,11 @@ import (
 // in memory only a window at a time. A line longer than the window cannot
 // be cut safely: the part is dropped, never stored unredacted.
 const redactWindow = 256 << 10
+
+// redactPiece is how much of a long text part RedactText is given at once
+// when its lines allow: what it allocates for a piece is garbage at once, and
+// smaller pieces keep the heap small while a large part streams.
+const redactPiece = 32 << 10
 
 // maxNestedMail is how deep attached mails (message/rfc822) are looked
 // into for the policy; a mail nested deeper is dropped.
@@ -152,10 +158,11 @@ func (p *parser) putText(meta partMeta, sb *bufio.Reader, m *mimetype.MIME, limi
 	}
 	// The decoded text may be longer than the part (8-bit to UTF-8), so the
 	// size counted is the stored one.
-	var buf bytes.Buffer
-	n, _ := buf.ReadFrom(io.LimitReader(tr, redactWindow+1))
+	win := windowPool.Get().(*[]byte)
+	defer windowPool.Put(win)
+	n, _ := io.ReadFull(tr, *win)
 	if n <= redactWindow {
-		text := p.opts.RedactText(buf.String())
+		text := p.opts.RedactText(string((*win)[:n]))
 		if int64(len(text)) > limit {
 			return drop("", int64(len(text)))
 		}
@@ -166,7 +173,7 @@ func (p *parser) putText(meta partMeta, sb *bufio.Reader, m *mimetype.MIME, limi
 		p.total += size
 		return sha, size, true, nil
 	}
-	rr := &redactReader{src: tr, redact: p.opts.RedactText, win: buf.Bytes(), n: int(n)}
+	rr := &redactReader{src: tr, redact: p.opts.RedactText, win: *win, n: n}
 	lp := &limitedPart{r: rr, max: limit}
 	sha, size, err := p.blobs.Put(lp)
 	switch {
@@ -181,11 +188,16 @@ func (p *parser) putText(meta partMeta, sb *bufio.Reader, m *mimetype.MIME, limi
 	return sha, size, true, nil
 }
 
+// windowPool holds the redactWindow+1 byte buffers putText reads text
+// parts into, so that a small part does not allocate a window of its own.
+var windowPool = sync.Pool{New: func() any { b := make([]byte, redactWindow+1); return &b }}
+
 // errLongLine ends a redactReader at a line it cannot cut.
 var errLongLine = fmt.Errorf("too long to redact (a line over %s)", FormatSize(redactWindow))
 
 // redactReader reads text from src and yields it redacted, a piece at a
-// time: each piece is at most redactWindow bytes and ends at a line break
+// time: each piece is about redactPiece bytes, at most redactWindow when
+// its lines are long, and ends at a line break
 // (the last one at the end of the text). No IBAN or card number that
 // RedactText finds spans a line break (their groups are separated by single
 // spaces or dashes), so they are found in pieces as in the whole text; a
@@ -221,13 +233,20 @@ func (r *redactReader) Read(b []byte) (int, error) {
 			continue
 		}
 		cut := r.n
-		if r.n > redactWindow {
-			i := bytes.LastIndexByte(r.win[:redactWindow], '\n')
-			if i < 0 {
-				r.err = errLongLine
-				continue
+		if r.n > redactPiece {
+			// A piece of about redactPiece bytes, so that what RedactText
+			// allocates for it stays small; up to the window for long lines.
+			i := bytes.LastIndexByte(r.win[:redactPiece], '\n')
+			if i < 0 && r.n > redactWindow {
+				i = bytes.LastIndexByte(r.win[:redactWindow], '\n')
+				if i < 0 {
+					r.err = errLongLine
+					continue
+				}
 			}
-			cut = i + 1
+			if i >= 0 {
+				cut = i + 1
+			}
 		}
 		r.out = r.redact(string(r.win[:cut]))
 		r.n = copy(r.win, r.win[cut:r.n])
