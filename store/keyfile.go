@@ -355,19 +355,9 @@ func (ks *keyStore) put(keys map[string][]byte) error {
 	return nil
 }
 
-// remove deletes keys from the key file and the cache, and overwrites the
-// key file's free pages with zeros, so that no wrapped copy of them stays.
-func (ks *keyStore) remove(kids []string) (ScrubStats, error) {
-	if err := ks.drop(kids); err != nil {
-		return ScrubStats{}, err
-	}
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	return ks.scrub()
-}
-
-// drop deletes keys from the key file without scrubbing its free pages;
-// the caller scrubs once when it has dropped all it had to.
+// drop deletes keys from the key file and the cache without scrubbing the
+// key file's free pages; the caller (finishShreds) scrubs once when it has
+// dropped all it had to, so that no wrapped copy of them stays.
 func (ks *keyStore) drop(kids []string) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
