@@ -59,7 +59,7 @@ func SweepConsent(ctx context.Context, db *store.DB, cfg *config.Config, now tim
 
 func sweep(ctx context.Context, db *store.DB, cfg *config.Config, now time.Time, rep *ConsentReport) error {
 	var part ConsentReport
-	w := dueWalk{kind: store.PlanConsent, at: now, batch: DefaultBatch,
+	w := dueWalk{kind: store.PlanConsent, at: now, batch: DefaultBatch, budget: DefaultBatchTime,
 		begin: func() { part = ConsentReport{} },
 		one: func(tx *store.Tx, n uint64) (int, bool, error) {
 			left := true

@@ -34,16 +34,22 @@
 //
 // # Acting
 //
-// Purge walks the due index in batches of DefaultBatch tickets, one write
-// transaction each, so a concurrent ingest waits for one batch at most. Each
+// Purge walks the due index in batches, one write transaction each, that
+// commit once they have run DefaultBatchTime (or at DefaultBatch tickets),
+// so a concurrent ingest waits for one short batch at most. Each
 // ticket is checked against the rules again at the purge's time: a ticket
 // under a hold then is kept (and listed with the hold's end), one the index
 // had wrong is planned anew. Anonymizing keeps the skeleton (number, queue,
 // purpose, status, language, timestamps, holds); deleting removes all of it;
 // a person no ticket references any more goes with it. Each is an audit event
 // (actor store.ActorScheduler, or store.ActorAdmin from the command line).
-// After a purge that changed anything, store.DB.Scrub overwrites the free
-// pages, so the erased data is not left in the file. A dry run does the same
+// The batches defer their key shreds (store.Tx.DeferShreds) and mark a scrub
+// due (store.Tx.MarkScrubDue); at the end store.DB.FinishShreds deletes the
+// erased people's keys from the key file, scrubbed once, and store.DB.Scrub
+// overwrites the free pages of the data file once, so the erased data is
+// not left in either before the purge reports done. A purge killed midway
+// is completed by the next one: Open finishes the shreds, and a purge that
+// finds a scrub due scrubs even when nothing is left to erase. A dry run does the same
 // checks in read transactions and writes nothing; with a time in the future
 // it shows what will go then.
 //

@@ -12,12 +12,16 @@ import (
 	"ticketd/store"
 )
 
-// DefaultBatch is how many tickets one write transaction of a purge handles:
-// large enough that the commits do not dominate, small enough that a
-// concurrent ingest waits only a few milliseconds for one: in a store of
-// 1,000,000 tickets the 99th percentile of its waits was 35 ms with batches of
-// 100 and 138 ms with 200, at the same throughput (see BenchmarkPurge).
-const DefaultBatch = 100
+// DefaultBatch is the most tickets one write transaction of a purge
+// handles, and DefaultBatchTime how long it runs before it commits what it
+// has: a batch is sized by time, so that a concurrent ingest waits for one
+// short transaction at most whatever a ticket costs in this store, and as
+// large as that allows, so that the commits (two fsyncs each) do not
+// dominate (see BenchmarkPurge).
+const (
+	DefaultBatch     = 2000
+	DefaultBatchTime = 25 * time.Millisecond
+)
 
 // Progress is reported at most this often, or every progressEvery tickets.
 const (
@@ -36,8 +40,11 @@ type PurgeOptions struct {
 	Actor store.Actor
 	// Progress, when set, is called on long runs with the tickets handled so far.
 	Progress func(done, total int)
-	// Batch is the number of tickets per write transaction (default DefaultBatch).
+	// Batch is the most tickets per write transaction (default DefaultBatch).
 	Batch int
+	// BatchTime ends a write transaction once it has run this long
+	// (default DefaultBatchTime; negative: by Batch only).
+	BatchTime time.Duration
 }
 
 // Report says what a purge did, or would do.
@@ -108,6 +115,9 @@ func Purge(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOpti
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBatch
 	}
+	if opts.BatchTime == 0 {
+		opts.BatchTime = DefaultBatchTime
+	}
 	rep := &Report{At: opts.At, DryRun: opts.DryRun, Tickets: []Purged{}, Held: []Held{}, Quarantine: []PurgedQuarantine{}}
 	if opts.DryRun {
 		if err := dryRun(ctx, db, cfg, opts, rep); err != nil {
@@ -115,6 +125,10 @@ func Purge(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOpti
 		}
 		return rep, purgeQuarantine(ctx, db, cfg, opts, rep)
 	}
+	// A purge that was killed before it finished left its erasures' keys in
+	// the shred bucket (Open finishes those) and a scrub due: this run
+	// completes both, even when nothing is left to erase.
+	left := db.ScrubDue()
 	if _, err := Reindex(ctx, db, cfg); err != nil {
 		return rep, err
 	}
@@ -122,7 +136,14 @@ func Purge(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOpti
 	if err == nil {
 		err = purgeQuarantine(ctx, db, cfg, opts, rep)
 	}
-	if rep.Anonymized+rep.Deleted+len(rep.Quarantine) > 0 {
+	// Each batch deferred its key shreds and marked a scrub due: the keys go
+	// from the key file, scrubbed once, then the free pages of the data
+	// file are scrubbed once, before the purge reports done. On an error
+	// this still runs for what the committed batches erased.
+	if _, serr := db.FinishShreds(); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if left || rep.Anonymized+rep.Deleted+len(rep.Quarantine) > 0 || db.ScrubDue() {
 		st, serr := db.Scrub()
 		rep.Scrub = &st
 		err = errors.Join(err, serr)
@@ -137,7 +158,7 @@ func purge(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOpti
 	}
 	prog := newProgress(opts.Progress, total)
 	var part Report
-	w := dueWalk{kind: store.PlanPurge, at: opts.At, batch: opts.Batch,
+	w := dueWalk{kind: store.PlanPurge, at: opts.At, batch: opts.Batch, budget: max(0, opts.BatchTime), erases: true,
 		begin: func() { part = Report{} },
 		one: func(tx *store.Tx, n uint64) (int, bool, error) {
 			left, err := purgeOne(tx, cfg, n, opts, &part)
@@ -177,9 +198,9 @@ func purgeOne(tx *store.Tx, cfg *config.Config, n uint64, opts PurgeOptions, rep
 			why = "retention: requester offboarded"
 		}
 		if v.Action == Delete {
-			return true, tx.DeleteTicket(n, opts.Actor, why)
+			return true, tx.DeleteReadTicket(tk, opts.Actor, why)
 		}
-		return true, tx.AnonymizeTicket(n, opts.Actor, why)
+		return true, tx.AnonymizeReadTicket(tk, opts.Actor, why)
 	case notDue:
 		rep.Replanned++
 	}
@@ -309,13 +330,17 @@ func purgeQuarantine(ctx context.Context, db *store.DB, cfg *config.Config, opts
 			})
 		} else {
 			err = db.Update(func(tx *store.Tx) error {
-				if batch, err = tx.QuarantinedBefore(before, opts.Batch); err != nil {
+				tx.DeferShreds()
+				if batch, err = tx.QuarantinedBefore(before, min(opts.Batch, quarantineBatch)); err != nil {
 					return err
 				}
 				for _, q := range batch {
 					if err := tx.DeleteQuarantine(q, opts.Actor, "retention: quarantine kept "+keep.String()); err != nil {
 						return err
 					}
+				}
+				if len(batch) > 0 {
+					return tx.MarkScrubDue()
 				}
 				return nil
 			})
@@ -326,11 +351,15 @@ func purgeQuarantine(ctx context.Context, db *store.DB, cfg *config.Config, opts
 		for _, q := range batch {
 			rep.Quarantine = append(rep.Quarantine, PurgedQuarantine{ID: q.ID, StoredAt: q.StoredAt, Reason: q.Reason})
 		}
-		if opts.DryRun || len(batch) < opts.Batch {
+		if opts.DryRun || len(batch) < min(opts.Batch, quarantineBatch) {
 			return nil
 		}
 	}
 }
+
+// quarantineBatch is the most quarantined mails one transaction deletes
+// (each shreds a blob file after its commit).
+const quarantineBatch = 100
 
 func (r *Report) add(o *Report) {
 	r.Tickets = append(r.Tickets, o.Tickets...)

@@ -14,7 +14,14 @@ import (
 type dueWalk struct {
 	kind  byte      // store.PlanPurge or store.PlanConsent
 	at    time.Time // what is due at this time
-	batch int       // tickets per transaction
+	batch int       // at most this many tickets per transaction
+	// budget ends a batch early once its transaction has run this long (0:
+	// count only), so that a writer waiting for the lock waits about that
+	// long at most, whatever a ticket costs in this store.
+	budget time.Duration
+	// erases: each batch defers its key shreds (store.Tx.DeferShreds) and
+	// marks a scrub due; the caller finishes both after the walk.
+	erases bool
 	// begin is called when a batch's transaction starts.
 	begin func()
 	// one handles ticket n in tx. It returns how many tickets it handled and
@@ -25,6 +32,10 @@ type dueWalk struct {
 	done func(handled int)
 }
 
+// batchCommitted, when set (by tests), is called after each batch that
+// handled tickets has committed: a crash point.
+var batchCommitted func()
+
 func (w *dueWalk) run(ctx context.Context, db *store.DB) error {
 	stuck := map[uint64]bool{}
 	for {
@@ -33,14 +44,21 @@ func (w *dueWalk) run(ctx context.Context, db *store.DB) error {
 		}
 		handled := 0
 		err := db.Update(func(tx *store.Tx) error {
+			start := time.Now()
 			handled = 0
 			w.begin()
+			if w.erases {
+				tx.DeferShreds()
+			}
 			ids, err := tx.Due(w.kind, w.at, w.batch+len(stuck))
 			if err != nil {
 				return err
 			}
 			for _, n := range ids {
-				if stuck[n] || handled >= w.batch {
+				if handled >= w.batch || (w.budget > 0 && handled > 0 && time.Since(start) >= w.budget) {
+					break
+				}
+				if stuck[n] {
 					continue
 				}
 				h, left, err := w.one(tx, n)
@@ -52,6 +70,9 @@ func (w *dueWalk) run(ctx context.Context, db *store.DB) error {
 					stuck[n] = true
 				}
 			}
+			if w.erases && handled > 0 {
+				return tx.MarkScrubDue()
+			}
 			return nil
 		})
 		if err != nil {
@@ -61,6 +82,9 @@ func (w *dueWalk) run(ctx context.Context, db *store.DB) error {
 			return nil
 		}
 		w.done(handled)
+		if batchCommitted != nil {
+			batchCommitted()
+		}
 		// A writer that waited for this batch was woken when it committed:
 		// let it run before the next batch takes the lock again.
 		runtime.Gosched()

@@ -97,6 +97,7 @@ type segWriter struct {
 	w   io.Writer
 	g   cipher.AEAD
 	buf []byte
+	out []byte // the sealed segment, reused: a large blob allocates two segments, not one per segment
 	ctr uint64
 }
 
@@ -117,7 +118,8 @@ func (s *segWriter) Write(p []byte) (int, error) {
 }
 
 func (s *segWriter) emit(seg []byte, last bool) error {
-	_, err := s.w.Write(s.g.Seal(nil, segNonce(s.ctr, last), seg, nil))
+	s.out = s.g.Seal(s.out[:0], segNonce(s.ctr, last), seg, nil)
+	_, err := s.w.Write(s.out)
 	s.ctr++
 	return err
 }
@@ -144,6 +146,7 @@ type segReader struct {
 	i     int // next segment
 	size  int64
 	plain []byte
+	seg   []byte // the segment read, reused; plain is decrypted into it
 	err   error
 }
 
@@ -190,7 +193,10 @@ func (s *segReader) Read(p []byte) (int, error) {
 		}
 		off := blobHdrSize + int64(s.i)*segSealed
 		l := min(int64(segSealed), s.size-off)
-		seg := make([]byte, l)
+		if cap(s.seg) < int(l) {
+			s.seg = make([]byte, segSealed)
+		}
+		seg := s.seg[:l]
 		if _, err := s.r.ReadAt(seg, off); err != nil && !errors.Is(err, io.EOF) {
 			s.err = err
 			continue

@@ -82,7 +82,7 @@ func (b *Blobs) putFile(head []byte, r io.Reader) (string, int64, error) {
 			os.Remove(f.Name())
 			return "", 0, gerr
 		}
-		sw = &segWriter{w: f, g: g}
+		sw = &segWriter{w: f, g: g, buf: make([]byte, 0, segSize+1)}
 		w = io.MultiWriter(sw, h)
 		_, err = f.Write(make([]byte, blobHdrSize)) // the header goes here last
 	}

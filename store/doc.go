@@ -29,7 +29,8 @@
 //	              "instance" -> this installation's random id; "idx_v2" -> the person,
 //	              blob-reference and hashed dedup indexes are built; "x.<key>" -> small
 //	              values of other packages (Meta, SetMeta), such as the fingerprint of
-//	              the retention rules the plans were computed with
+//	              the retention rules the plans were computed with; "scrub_due" -> a
+//	              purge erased data that no Scrub has overwritten yet (MarkScrubDue)
 //	tickets       number -> Ticket
 //	messages      id -> Message
 //	people        id -> Person
@@ -156,7 +157,11 @@
 // put the record's key id into the shred bucket in the same transaction;
 // after the commit the key is deleted from the key file, the key file's
 // free pages are overwritten with zeros at once, and the shred entry is
-// cleared (Open finishes any left by a crash). Backups never hold the key
+// cleared (Open finishes any left by a crash). A purge, which erases many
+// people in many transactions, defers this (Tx.DeferShreds) and calls
+// FinishShreds once at the end: the keys go in steps of shredChunk, the
+// key file is scrubbed once, then the entries are cleared, so that a crash
+// at any point leaves them for Open. Backups never hold the key
 // file; it is backed up by BackupKeys into snapshots that are to be kept
 // only a short time. Once the last snapshot that held a person's key is
 // gone, the person's records in every data backup ever made open with no

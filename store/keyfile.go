@@ -398,10 +398,10 @@ func (ks *keyStore) put(keys map[string][]byte) error {
 	return nil
 }
 
-// remove deletes keys from the key file and the cache, and overwrites the
-// key file's free pages with zeros, so that no wrapped copy of them stays.
-func (ks *keyStore) remove(kids []string) (ScrubStats, error) {
-	var st ScrubStats
+// drop deletes keys from the key file and the cache without scrubbing the
+// key file's free pages; the caller (finishShreds) scrubs once when it has
+// dropped all it had to, so that no wrapped copy of them stays.
+func (ks *keyStore) drop(kids []string) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	for _, kid := range kids {
@@ -422,10 +422,9 @@ func (ks *keyStore) remove(kids []string) (ScrubStats, error) {
 		return nil
 	})
 	if err != nil {
-		return st, fmt.Errorf("key file: %w", err)
+		return fmt.Errorf("key file: %w", err)
 	}
-	st, err = ks.scrub()
-	return st, err
+	return nil
 }
 
 // scrub overwrites the key file's free pages with zeros; ks.mu is held

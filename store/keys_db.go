@@ -16,38 +16,107 @@ import (
 // Encrypted reports whether the store's records are sealed under person keys.
 func (db *DB) Encrypted() bool { return db.keys != nil }
 
+// shredChunk is how many key ids one step of finishShreds handles: each
+// step is one key-file transaction and, at the end, one short write
+// transaction of the data file, so writers never wait long for either.
+const shredChunk = 2000
+
 // finishShreds deletes the keys of erased records from the key file (those
-// given, and any the shred bucket still lists from before a crash), scrubs
-// the key file's free pages, and then clears the shred bucket.
+// the shred bucket lists: kids, put there by their transaction, and any
+// left by a crash or by transactions that deferred them),
+// scrubs the key file's free pages once, and then clears the shred bucket.
+// A crash at any point leaves the bucket's entries for the next open, which
+// does it again: deleting a key twice is harmless, and the scrub comes
+// before the entries go.
 func (db *DB) finishShreds(kids []string) error {
 	if db.keys == nil {
 		return nil
 	}
-	db.gate.RLock()
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bShred).ForEach(func(k, _ []byte) error {
-			kids = append(kids, string(k))
+	var all []string
+	var after []byte
+	for {
+		var chunk []string
+		db.gate.RLock()
+		err := db.bolt.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bShred).Cursor()
+			k, _ := c.Seek(after)
+			if after != nil && bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+			for ; k != nil && len(chunk) < shredChunk; k, _ = c.Next() {
+				chunk = append(chunk, string(k))
+			}
 			return nil
 		})
-	})
-	db.gate.RUnlock()
-	if err != nil || len(kids) == 0 {
-		return err
+		db.gate.RUnlock()
+		if err != nil {
+			return err
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		if err := db.keys.drop(chunk); err != nil {
+			return fmt.Errorf("erased, but the key file still holds the keys (done on the next open): %w", err)
+		}
+		all = append(all, chunk...)
+		after = []byte(chunk[len(chunk)-1])
 	}
-	if _, err := db.keys.remove(kids); err != nil {
-		return fmt.Errorf("erased, but the key file still holds the keys (done on the next open): %w", err)
+	if len(all) == 0 {
+		return nil // kids were finished by a concurrent call
 	}
+	db.keys.mu.Lock()
+	_, err := db.keys.scrub()
+	db.keys.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("erased, but the key file's free pages are not scrubbed (done on the next open): %w", err)
+	}
+	for len(all) > 0 {
+		chunk := all[:min(len(all), shredChunk)]
+		all = all[len(chunk):]
+		db.gate.RLock()
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bShred)
+			for _, kid := range chunk {
+				if err := b.Delete([]byte(kid)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		db.gate.RUnlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FinishShreds completes the crypto-shredding of erasures made in
+// transactions that called Tx.DeferShreds: the keys go from the key file,
+// its free pages are scrubbed once, and the shred bucket is cleared. It
+// returns how many keys were still listed to be shredded.
+func (db *DB) FinishShreds() (int, error) {
+	n := db.PendingShreds()
+	if n == 0 {
+		return 0, nil
+	}
+	return n, db.finishShreds(nil)
+}
+
+// PendingShreds counts the keys of erased records that the key file may
+// still hold (zero for a plaintext store).
+func (db *DB) PendingShreds() int {
+	if db.keys == nil {
+		return 0
+	}
+	n := 0
 	db.gate.RLock()
 	defer db.gate.RUnlock()
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bShred)
-		for _, kid := range kids {
-			if err := b.Delete([]byte(kid)); err != nil {
-				return err
-			}
-		}
+	db.bolt.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bShred).Stats().KeyN
 		return nil
 	})
+	return n
 }
 
 // Shredded counts the records that read as erased: sealed under a key the

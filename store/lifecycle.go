@@ -38,16 +38,27 @@ type indexed struct {
 // putTicket stores tk after the Planner has scheduled it, and keeps the plan
 // and person indexes in step with the stored version.
 func (t *Tx) putTicket(tk *Ticket) error {
-	if t.planner != nil {
-		t.planner(t, tk)
-	}
-	tk.ServiceAt = serviceAt(tk)
 	old, ok := t.indexedTickets[tk.Number]
 	if !ok {
 		if err := t.getRec(bTickets, be64(tk.Number), &old); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("ticket %d: %w", tk.Number, err)
 		}
 	}
+	return t.putTicketOver(tk, old)
+}
+
+// indexesOf is what the indexes of tk, as stored, were built from.
+func indexesOf(tk *Ticket) indexed {
+	return indexed{Participants: slices.Clone(tk.Participants), PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue, ServiceAt: tk.ServiceAt}
+}
+
+// putTicketOver is putTicket when the caller has read the stored version
+// in this transaction: old is indexesOf it, which saves reading it again.
+func (t *Tx) putTicketOver(tk *Ticket, old indexed) error {
+	if t.planner != nil {
+		t.planner(t, tk)
+	}
+	tk.ServiceAt = serviceAt(tk)
 	if err := t.putRec(bTickets, be64(tk.Number), tk, ticketKeyID(tk)); err != nil {
 		return err
 	}
@@ -56,8 +67,7 @@ func (t *Tx) putTicket(tk *Ticket) error {
 	if t.indexedTickets == nil {
 		t.indexedTickets = map[uint64]indexed{}
 	}
-	t.indexedTickets[tk.Number] = indexed{Participants: slices.Clone(tk.Participants),
-		PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue, ServiceAt: tk.ServiceAt}
+	t.indexedTickets[tk.Number] = indexesOf(tk)
 	if err := t.reindexPlan(PlanPurge, tk.Number, old.PurgeAt, tk.PurgeAt); err != nil {
 		return err
 	}
@@ -362,13 +372,24 @@ func (s *pathSet) retry() error {
 // DeleteTicket removes a ticket with all its messages, blobs, outgoing mail
 // and indexes; people no ticket references any more go too.
 func (t *Tx) DeleteTicket(n uint64, actor Actor, why string) error {
-	tk, people, err := t.emptyTicket(n, actor, why)
+	tk, err := t.Ticket(n)
 	if err != nil {
 		return err
 	}
-	tk.Participants = nil
-	tk.PurgeAt, tk.ConsentDue = time.Time{}, time.Time{}
-	if err := t.reindexAll(tk); err != nil {
+	return t.DeleteReadTicket(tk, actor, why)
+}
+
+// DeleteReadTicket is DeleteTicket of tk as Ticket read it in this
+// transaction, unchanged: a purge that has read it to decide saves reading
+// it again.
+func (t *Tx) DeleteReadTicket(tk *Ticket, actor Actor, why string) error {
+	n := tk.Number
+	old := indexesOf(tk)
+	people, err := t.dropContent(tk, actor, why)
+	if err != nil {
+		return err
+	}
+	if err := t.dropIndexes(n, old); err != nil {
 		return err
 	}
 	delete(t.indexedTickets, n)
@@ -385,7 +406,20 @@ func (t *Tx) DeleteTicket(n uint64, actor Actor, why string) error {
 // a ticket. Its skeleton stays for statistics: number, queue, purpose, status,
 // language and timestamps. People no ticket references any more are deleted.
 func (t *Tx) AnonymizeTicket(n uint64, actor Actor, why string) error {
-	tk, people, err := t.emptyTicket(n, actor, why)
+	tk, err := t.Ticket(n)
+	if err != nil {
+		return err
+	}
+	return t.AnonymizeReadTicket(tk, actor, why)
+}
+
+// AnonymizeReadTicket is AnonymizeTicket of tk as Ticket read it in this
+// transaction, unchanged: a purge that has read it to decide saves reading
+// it again.
+func (t *Tx) AnonymizeReadTicket(tk *Ticket, actor Actor, why string) error {
+	n := tk.Number
+	old := indexesOf(tk)
+	people, err := t.dropContent(tk, actor, why)
 	if err != nil {
 		return err
 	}
@@ -393,7 +427,7 @@ func (t *Tx) AnonymizeTicket(n uint64, actor Actor, why string) error {
 		CreatedAt: tk.CreatedAt, ClosedAt: tk.ClosedAt, Messages: tk.Messages, Holds: tk.Holds,
 		Origin:  Origin{Channel: tk.Origin.Channel, Mailbox: tk.Origin.Mailbox, ReceivedAt: tk.Origin.ReceivedAt, StoredAt: tk.Origin.StoredAt},
 		Subject: "", AnonymizedAt: t.now, UpdatedAt: t.now}
-	if err := t.putTicket(tk); err != nil {
+	if err := t.putTicketOver(tk, old); err != nil {
 		return err
 	}
 	if err := t.audit(ticketAnonymized(n, actor, why)); err != nil {
@@ -403,17 +437,6 @@ func (t *Tx) AnonymizeTicket(n uint64, actor Actor, why string) error {
 }
 
 // dropContent deletes a ticket's messages and outgoing mail and returns the people it referenced.
-// emptyTicket reads ticket n and drops its content (dropContent), the
-// common first step of deleting and anonymising it.
-func (t *Tx) emptyTicket(n uint64, actor Actor, why string) (*Ticket, []uint64, error) {
-	tk, err := t.Ticket(n)
-	if err != nil {
-		return nil, nil, err
-	}
-	people, err := t.dropContent(tk, actor, why)
-	return tk, people, err
-}
-
 func (t *Tx) dropContent(tk *Ticket, actor Actor, why string) ([]uint64, error) {
 	msgs, err := t.TicketMessages(tk.Number)
 	if err != nil {
@@ -446,22 +469,19 @@ func (t *Tx) dropContent(tk *Ticket, actor Actor, why string) ([]uint64, error) 
 	return people, nil
 }
 
-// reindexAll drops the plan and person index entries of a ticket about to be deleted.
-func (t *Tx) reindexAll(tk *Ticket) error {
-	var old indexed
-	if err := t.getRec(bTickets, be64(tk.Number), &old); err != nil && !errors.Is(err, ErrNotFound) {
+// dropIndexes drops the plan and person index entries of ticket n, about
+// to be deleted, built from old.
+func (t *Tx) dropIndexes(n uint64, old indexed) error {
+	if err := t.reindexPlan(PlanPurge, n, old.PurgeAt, time.Time{}); err != nil {
 		return err
 	}
-	if err := t.reindexPlan(PlanPurge, tk.Number, old.PurgeAt, time.Time{}); err != nil {
+	if err := t.reindexPlan(PlanConsent, n, old.ConsentDue, time.Time{}); err != nil {
 		return err
 	}
-	if err := t.reindexPlan(PlanConsent, tk.Number, old.ConsentDue, time.Time{}); err != nil {
+	if err := t.reindexPlan(PlanService, n, old.ServiceAt, time.Time{}); err != nil {
 		return err
 	}
-	if err := t.reindexPlan(PlanService, tk.Number, old.ServiceAt, time.Time{}); err != nil {
-		return err
-	}
-	return t.reindexPeople(tk.Number, old.Participants, nil)
+	return t.reindexPeople(n, old.Participants, nil)
 }
 
 // dropOrphans deletes the people among ids that no ticket references any more.

@@ -66,7 +66,13 @@ func (db *DB) Scrub() (st ScrubStats, err error) {
 				return err
 			}
 		}
-		return zeroPages(f, pageSize, ids, &st)
+		if err := zeroPages(f, pageSize, ids, &st); err != nil {
+			return err
+		}
+		if tx.Bucket(bMeta).Get(metaScrubDue) == nil {
+			return nil
+		}
+		return tx.Bucket(bMeta).Delete(metaScrubDue)
 	})
 	if err != nil {
 		return st, fmt.Errorf("scrub: %w", err)

@@ -382,7 +382,9 @@ func (db *DB) Update(fn func(tx *Tx) error) error {
 				return err
 			}
 		}
-		shreds = t.shreds
+		if !t.deferShreds {
+			shreds = t.shreds
+		}
 		return nil
 	})
 	db.gate.RUnlock()

@@ -30,6 +30,9 @@ type Tx struct {
 	// people are the person records read in this transaction and not
 	// written or deleted since (Person).
 	people map[uint64]Person
+	// deferShreds leaves this transaction's shreds in the shred bucket for
+	// the caller's FinishShreds (DeferShreds).
+	deferShreds bool
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.

@@ -8,13 +8,22 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/gabriel-vasile/mimetype"
 )
 
-// maxRedactBytes caps a text attachment held in memory for RedactText when
-// the policy sets no MaxSize; a longer one is dropped, never stored unredacted.
-const maxRedactBytes = 32 << 20
+// redactWindow is the most text RedactText is given at once. A text part
+// up to this long is redacted whole; a longer one piece by piece, each piece
+// ending at a line break (redactReader), so that a part of any size is held
+// in memory only a window at a time. A line longer than the window cannot
+// be cut safely: the part is dropped, never stored unredacted.
+const redactWindow = 256 << 10
+
+// redactPiece is how much of a long text part RedactText is given at once
+// when its lines allow: what it allocates for a piece is garbage at once, and
+// smaller pieces keep the heap small while a large part streams.
+const redactPiece = 32 << 10
 
 // maxNestedMail is how deep attached mails (message/rfc822) are looked
 // into for the policy; a mail nested deeper is dropped.
@@ -129,14 +138,14 @@ func (p *parser) sizeReason(n int64) string {
 	if p.total+n > pol.maxTotal() {
 		return "mail total over max_total"
 	}
-	return fmt.Sprintf("too large to redact (%s > %s)", FormatSize(n), FormatSize(maxRedactBytes))
+	return fmt.Sprintf("too large (%s)", FormatSize(n))
 }
 
 // putText stores a text/* part after RedactText: its content is decoded to
-// UTF-8 (with the part's charset), held whole (up to the limit) and stored
-// as the UTF-8 text RedactText returned.
+// UTF-8 (with the part's charset) and stored as the UTF-8 text RedactText
+// returned. A part of up to redactWindow bytes is redacted whole; a longer
+// one is streamed to the sink through a redactReader.
 func (p *parser) putText(meta partMeta, sb *bufio.Reader, m *mimetype.MIME, limit int64, d Dropped, drop func(string, int64) (string, int64, bool, error)) (string, int64, bool, error) {
-	hold := min(limit, maxRedactBytes)
 	var tr io.Reader = sb
 	if !meta.utf8 {
 		charset := meta.charset
@@ -149,26 +158,102 @@ func (p *parser) putText(meta partMeta, sb *bufio.Reader, m *mimetype.MIME, limi
 	}
 	// The decoded text may be longer than the part (8-bit to UTF-8), so the
 	// size counted is the stored one.
-	var buf bytes.Buffer
-	n, _ := buf.ReadFrom(io.LimitReader(tr, hold+1))
-	if n > hold {
-		rest, _ := io.Copy(io.Discard, tr)
-		d.Size = n + rest
-		if d.Size <= limit {
-			d.Reason = fmt.Sprintf("too large to redact (%s > %s)", FormatSize(d.Size), FormatSize(maxRedactBytes))
+	win := windowPool.Get().(*[]byte)
+	defer windowPool.Put(win)
+	n, _ := io.ReadFull(tr, *win)
+	if n <= redactWindow {
+		text := p.opts.RedactText(string((*win)[:n]))
+		if int64(len(text)) > limit {
+			return drop("", int64(len(text)))
 		}
-		return drop(d.Reason, d.Size)
+		sha, size, err := p.blobs.Put(strings.NewReader(text))
+		if err != nil {
+			return "", 0, false, err
+		}
+		p.total += size
+		return sha, size, true, nil
 	}
-	text := p.opts.RedactText(buf.String())
-	if int64(len(text)) > limit {
-		return drop("", int64(len(text)))
-	}
-	sha, size, err := p.blobs.Put(strings.NewReader(text))
-	if err != nil {
+	rr := &redactReader{src: tr, redact: p.opts.RedactText, win: *win, n: n}
+	lp := &limitedPart{r: rr, max: limit}
+	sha, size, err := p.blobs.Put(lp)
+	switch {
+	case lp.over:
+		return drop("", lp.n)
+	case rr.err != nil && rr.err != io.EOF:
+		return drop(rr.err.Error(), lp.n)
+	case err != nil:
 		return "", 0, false, err
 	}
 	p.total += size
 	return sha, size, true, nil
+}
+
+// windowPool holds the redactWindow+1 byte buffers putText reads text
+// parts into, so that a small part does not allocate a window of its own.
+var windowPool = sync.Pool{New: func() any { b := make([]byte, redactWindow+1); return &b }}
+
+// errLongLine ends a redactReader at a line it cannot cut.
+var errLongLine = fmt.Errorf("too long to redact (a line over %s)", FormatSize(redactWindow))
+
+// redactReader reads text from src and yields it redacted, a piece at a
+// time: each piece is about redactPiece bytes, at most redactWindow when
+// its lines are long, and ends at a line break
+// (the last one at the end of the text). No IBAN or card number that
+// RedactText finds spans a line break (their groups are separated by single
+// spaces or dashes), so they are found in pieces as in the whole text; a
+// configured rule is matched within a piece, that is within the lines it
+// holds. A line longer than the window fails the read with errLongLine, so
+// that the sink stores nothing: such a part is dropped, not kept unredacted.
+// UTF-8 never has a newline byte inside a character, so a piece is valid
+// UTF-8 when the text is.
+type redactReader struct {
+	src    io.Reader
+	redact func(string) string
+	win    []byte // redactWindow+1 bytes: win[:n] is read and not yet redacted
+	n      int
+	eof    bool
+	out    string // redacted, not yet read
+	err    error
+}
+
+func (r *redactReader) Read(b []byte) (int, error) {
+	for len(r.out) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if !r.eof && r.n < len(r.win) {
+			k, err := io.ReadFull(r.src, r.win[r.n:])
+			r.n += k
+			if err != nil {
+				r.eof = true // io.EOF, or a decoding error the part's reader reports itself
+			}
+		}
+		if r.n == 0 {
+			r.err = io.EOF
+			continue
+		}
+		cut := r.n
+		if r.n > redactPiece {
+			// A piece of about redactPiece bytes, so that what RedactText
+			// allocates for it stays small; up to the window for long lines.
+			i := bytes.LastIndexByte(r.win[:redactPiece], '\n')
+			if i < 0 && r.n > redactWindow {
+				i = bytes.LastIndexByte(r.win[:redactWindow], '\n')
+				if i < 0 {
+					r.err = errLongLine
+					continue
+				}
+			}
+			if i >= 0 {
+				cut = i + 1
+			}
+		}
+		r.out = r.redact(string(r.win[:cut]))
+		r.n = copy(r.win, r.win[cut:r.n])
+	}
+	k := copy(b, r.out)
+	r.out = r.out[k:]
+	return k, nil
 }
 
 // nestedCheck returns the check of an attached mail: it is parsed, as it

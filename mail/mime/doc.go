@@ -24,7 +24,12 @@
 // to count its size. An attached mail (message/rfc822) is parsed as it
 // streams, with the same policy, and dropped when one of its own parts is.
 // ParseOptions.RedactText rewrites the decoded UTF-8 text of every text/*
-// part before it is stored.
+// part before it is stored: whole up to 256 KiB, and a longer part as it
+// streams, in pieces of at most 256 KiB that end at line breaks (the IBAN
+// and card patterns never span one; a configured rule is matched within
+// the lines of a piece). A part with a line longer than that is dropped,
+// never stored unredacted, so a text attachment of any size costs only the
+// window in memory.
 //
 // The files follow the jobs of the parser: parse.go walks the MIME tree and
 // elects the bodies, charset.go finds and decodes charsets, encoding.go the

@@ -73,9 +73,10 @@ type ParseOptions struct {
 	// every part stored as a blob whose sniffed type is text/* (plain,
 	// csv, calendar, html...) before it reaches the BlobSink, and to the
 	// whole copy of a long body ("body.txt"); such a part is then stored
-	// as the UTF-8 text it returns (held in memory: at most
-	// Attachments.MaxSize, or 32 MiB). Message.Text, HTML and Subject are
-	// left to the caller.
+	// as the UTF-8 text it returns. A part over 256 KiB is given to it in
+	// pieces of at most 256 KiB, each ending at a line break, so that no
+	// part is held whole; one with a longer line is dropped (see
+	// redactReader). Message.Text, HTML and Subject are left to the caller.
 	RedactText func(string) string
 
 	nested int // how deep in attached mails this parse is

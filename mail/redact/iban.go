@@ -73,6 +73,9 @@ func redactIBANs(s string) (string, int) {
 			i++
 			continue
 		}
+		if b.Cap() == 0 {
+			b.Grow(len(s) + len(s)/4) // once: the marks are a little longer than the IBANs
+		}
 		b.WriteString(s[last:i])
 		b.WriteString(Mark(KindIBAN))
 		last = ends[n-1]

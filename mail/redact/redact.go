@@ -290,6 +290,9 @@ func redactCards(s string) (string, int) {
 				a++
 				continue
 			}
+			if b.Cap() == 0 {
+				b.Grow(len(s) + len(s)/4) // once: the marks are a little longer than the numbers
+			}
 			b.WriteString(s[last:g0.start])
 			b.WriteString(Mark(KindCard))
 			last = groups[best].end
