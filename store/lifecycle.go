@@ -33,6 +33,12 @@ type indexed struct {
 	PurgeAt      time.Time `json:"purge_at,omitzero"`
 	ConsentDue   time.Time `json:"consent_due,omitzero"`
 	ServiceAt    time.Time `json:"service_at,omitzero"`
+	// the ticket indexes (ticketidx.go)
+	Queue        string     `json:"queue"`
+	Status       string     `json:"status"`
+	Assignee     string     `json:"assignee,omitempty"`
+	AnonymizedAt time.Time  `json:"anonymized_at,omitzero"`
+	Notified     []Notified `json:"notified,omitempty"`
 }
 
 // putTicket stores tk after the Planner has scheduled it, and keeps the plan
@@ -56,6 +62,9 @@ func (t *Tx) putTicket(tk *Ticket) error {
 		return err
 	}
 	if err := t.reindexPlan(PlanService, tk.Number, old.ServiceAt, tk.ServiceAt); err != nil {
+		return err
+	}
+	if err := t.reindexTicket(tk.Number, keysOfIndexed(t, &old), keysOfTicket(t, tk)); err != nil {
 		return err
 	}
 	return t.reindexPeople(tk.Number, old.Participants, tk.Participants)
@@ -449,6 +458,9 @@ func (t *Tx) reindexAll(tk *Ticket) error {
 		return err
 	}
 	if err := t.reindexPlan(PlanService, tk.Number, old.ServiceAt, time.Time{}); err != nil {
+		return err
+	}
+	if err := t.reindexTicket(tk.Number, keysOfIndexed(t, &old), ticketKeys{}); err != nil {
 		return err
 	}
 	return t.reindexPeople(tk.Number, old.Participants, nil)

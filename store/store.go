@@ -64,7 +64,8 @@ var (
 
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
 		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
-		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents, bShred, bIdxCTok, bIdxOutTk}
+		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents, bShred, bIdxCTok, bIdxOutTk,
+		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified}
 )
 
 // Options tunes Open.
@@ -293,12 +294,24 @@ func (db *DB) init() error {
 			}
 		}
 		if v := meta.Get([]byte("schema")); v != nil {
-			if got := binary.BigEndian.Uint64(v); got != schemaPlain && got != schemaSealed {
+			got := binary.BigEndian.Uint64(v)
+			if got != schemaPlain && got != schemaSealed {
 				return fmt.Errorf("store: schema version %d, this ticketd knows %d and %d", got, schemaPlain, schemaSealed)
 			}
-			return (&Tx{tx: tx, now: db.now(), db: db}).migrateIndexes()
+			t := &Tx{tx: tx, now: db.now(), db: db}
+			if err := t.migrateIndexes(); err != nil {
+				return err
+			}
+			// A plaintext store about to be encrypted gets them in migrate.
+			if meta.Get(keyTicketIdx) == nil && (got == schemaSealed || db.keys == nil) {
+				return t.buildTicketIndexes()
+			}
+			return nil
 		}
 		if err := meta.Put([]byte("idx_v2"), []byte{1}); err != nil {
+			return err
+		}
+		if err := meta.Put(keyTicketIdx, []byte{1}); err != nil {
 			return err
 		}
 		schema := uint64(schemaPlain)

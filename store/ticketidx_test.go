@@ -1,0 +1,207 @@
+package store
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// whereByScan is what TicketsWhere must return: the walk over every ticket.
+func whereByScan(tx *Tx, f TicketFilter) []uint64 {
+	var out []uint64
+	tx.Tickets(func(tk *Ticket) bool {
+		if f.Queue != "" && tk.Queue != f.Queue || f.Assignee != "" && !strings.EqualFold(tk.Assignee, f.Assignee) ||
+			f.Open && (tk.Status == StatusClosed || !tk.AnonymizedAt.IsZero()) || f.Notified && len(tk.Notified) == 0 {
+			return true
+		}
+		out = append(out, tk.Number)
+		return true
+	})
+	return out
+}
+
+func where(t *testing.T, tx *Tx, f TicketFilter, after uint64) []uint64 {
+	t.Helper()
+	var out []uint64
+	if err := tx.TicketsWhere(f, after, func(n uint64) (bool, error) { out = append(out, n); return true, nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkTicketIndexes compares every filter (and their combinations) with
+// the walk over every ticket.
+func checkTicketIndexes(t *testing.T, db *DB, step string) {
+	t.Helper()
+	var filters []TicketFilter
+	for _, q := range []string{"", "support", "billing", "nosuch"} {
+		for _, a := range []string{"", "agent@example.com", "AGENT@example.com", "other@example.com"} {
+			for _, open := range []bool{false, true} {
+				for _, nf := range []bool{false, true} {
+					filters = append(filters, TicketFilter{Queue: q, Assignee: a, Open: open, Notified: nf})
+				}
+			}
+		}
+	}
+	db.View(func(tx *Tx) error {
+		for _, f := range filters {
+			want := whereByScan(tx, f)
+			if got := where(t, tx, f, 0); !slices.Equal(got, want) {
+				t.Errorf("%s: TicketsWhere(%+v) = %v, the walk over every ticket finds %v", step, f, got, want)
+			}
+			if len(want) > 1 {
+				if got := where(t, tx, f, want[0]); !slices.Equal(got, want[1:]) {
+					t.Errorf("%s: TicketsWhere(%+v) after %d = %v, want %v", step, f, want[0], got, want[1:])
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func fillQueue(t *testing.T, db *DB, i int, queue, assignee string) uint64 {
+	t.Helper()
+	tk := fill(t, db, fmt.Sprintf("p%d@example.org", i), fmt.Sprintf("m%d@example.org", i))
+	err := db.Update(func(tx *Tx) error {
+		cur, err := tx.Ticket(tk.Number)
+		if err != nil {
+			return err
+		}
+		cur.Queue, cur.Assignee = queue, assignee
+		return tx.UpdateTicket(cur, TicketAssigned(cur.Number, 0, ActorAdmin))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk.Number
+}
+
+func change(t *testing.T, db *DB, n uint64, fn func(tk *Ticket)) {
+	t.Helper()
+	err := db.Update(func(tx *Tx) error {
+		tk, err := tx.Ticket(n)
+		if err != nil {
+			return err
+		}
+		fn(tk)
+		return tx.UpdateTicket(tk, TicketClosed(n, ActorAdmin))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTicketIndexesFollowTheTicket(t *testing.T) {
+	dir := t.TempDir()
+	db := openTest(t, dir)
+	var n []uint64
+	for i := range 8 {
+		q := []string{"support", "billing"}[i%2]
+		a := []string{"", "agent@example.com", "other@example.com"}[i%3]
+		n = append(n, fillQueue(t, db, i, q, a))
+	}
+	checkTicketIndexes(t, db, "ingest")
+	change(t, db, n[0], func(tk *Ticket) { tk.Status = StatusClosed })
+	change(t, db, n[1], func(tk *Ticket) { tk.Queue, tk.Assignee = "support", "AGENT@example.com" })
+	change(t, db, n[2], func(tk *Ticket) { tk.Notified = []Notified{{Agent: "agent@example.com", Kind: NotifyNew, Content: "full"}} })
+	change(t, db, n[3], func(tk *Ticket) { tk.Assignee = "" })
+	checkTicketIndexes(t, db, "changes")
+	// Purge: anonymise one, delete another; erase: a person's tickets go.
+	if err := db.Update(func(tx *Tx) error {
+		if err := tx.AnonymizeTicket(n[2], ActorScheduler, "retention"); err != nil {
+			return err
+		}
+		return tx.DeleteTicket(n[4], ActorScheduler, "retention")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkTicketIndexes(t, db, "purge")
+	if err := db.Update(func(tx *Tx) error { return tx.DeleteTicket(n[5], ActorAdmin, "erasure") }); err != nil {
+		t.Fatal(err)
+	}
+	checkTicketIndexes(t, db, "erasure")
+	db.View(func(tx *Tx) error {
+		for _, name := range ticketIndexBuckets {
+			tx.b(name).ForEach(func(k, _ []byte) error {
+				num := k[len(k)-8:]
+				if tx.b(bTickets).Get(num) == nil {
+					t.Errorf("%s holds %x of a ticket that is gone", name, k)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+
+	// Restore: the copy's indexes answer as the original's.
+	out := filepath.Join(t.TempDir(), "backup.tar")
+	if _, err := db.BackupArchive(out, false); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(t.TempDir(), "keys.snap")
+	if _, err := db.BackupKeys(snap, false); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	dirB := filepath.Join(t.TempDir(), "data")
+	if _, err := Restore(out, dirB, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := RestoreKeys(snap, dirB, false); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, testMaster(dir), testMaster(dirB))
+	db = openTest(t, dirB)
+	defer db.Close()
+	checkTicketIndexes(t, db, "restore")
+}
+
+func TestTicketIndexesOfAnOlderStoreAreBuiltOnOpen(t *testing.T) {
+	for _, mode := range []string{"encrypted", "plaintext", "encrypted on open", "indexed, encrypted on open"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			var db *DB
+			if mode == "encrypted" {
+				db = openTest(t, dir)
+			} else {
+				db = openPlain(t, dir)
+			}
+			for i := range 6 {
+				fillQueue(t, db, i, []string{"support", "billing"}[i%2], []string{"", "agent@example.com"}[i%2])
+			}
+			// Make the file look like one written before the ticket indexes.
+			err := db.bolt.Update(func(tx *bolt.Tx) error {
+				if mode == "indexed, encrypted on open" {
+					return nil // plaintext keys, re-keyed by the encryption
+				}
+				for _, name := range ticketIndexBuckets {
+					if err := tx.DeleteBucket(name); err != nil {
+						return err
+					}
+				}
+				return tx.Bucket(bMeta).Delete(keyTicketIdx)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if mode == "plaintext" {
+				db = openPlain(t, dir)
+			} else {
+				db = openTest(t, dir)
+			}
+			defer db.Close()
+			checkTicketIndexes(t, db, mode)
+			db.View(func(tx *Tx) error {
+				if tx.b(bMeta).Get(keyTicketIdx) == nil {
+					t.Error("idx_v3 not set after the build")
+				}
+				return nil
+			})
+		})
+	}
+}
