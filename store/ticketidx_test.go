@@ -107,7 +107,9 @@ func TestTicketIndexesFollowTheTicket(t *testing.T) {
 	checkTicketIndexes(t, db, "ingest")
 	change(t, db, n[0], func(tk *Ticket) { tk.Status = StatusClosed })
 	change(t, db, n[1], func(tk *Ticket) { tk.Queue, tk.Assignee = "support", "AGENT@example.com" })
-	change(t, db, n[2], func(tk *Ticket) { tk.Notified = []Notified{{Agent: "agent@example.com", Kind: NotifyNew, Content: "full"}} })
+	change(t, db, n[2], func(tk *Ticket) {
+		tk.Notified = []Notified{{Agent: "agent@example.com", Kind: NotifyNew, Content: "full"}}
+	})
 	change(t, db, n[3], func(tk *Ticket) { tk.Assignee = "" })
 	checkTicketIndexes(t, db, "changes")
 	// Purge: anonymise one, delete another; erase: a person's tickets go.
