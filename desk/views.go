@@ -217,6 +217,23 @@ func (d *Desk) ListTickets(opt ListOptions) (*TicketPage, error) {
 	return page, nil
 }
 
+// eachTicketWhere calls fn for each ticket that f selects, in number
+// order, until fn returns false, reading only those (store.Tx.TicketsWhere);
+// a ticket whose requester was erased after the backup this store came
+// from is skipped, as walks do.
+func eachTicketWhere(tx *store.Tx, f store.TicketFilter, fn func(*store.Ticket) bool) error {
+	return tx.TicketsWhere(f, 0, func(n uint64) (bool, error) {
+		tk, err := tx.Ticket(n)
+		if errors.Is(err, store.ErrShredded) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return fn(tk), nil
+	})
+}
+
 // ShowTicket returns one ticket with its messages; ErrNotFound when there is none.
 func (d *Desk) ShowTicket(number uint64) (*TicketDetail, error) {
 	var v TicketDetail

@@ -113,6 +113,19 @@ type DB struct {
 	// keys is the key file of an encrypted store, nil for a plaintext one.
 	keys *keyStore
 	log  *slog.Logger
+	// decoded counts the records read, by bucket (Decoded); made in Open, only read after.
+	decoded map[string]*atomic.Uint64
+}
+
+// Decoded is how many records of bucket ("tickets", "messages", "people",
+// "outbox", "consents", ...) this DB has read since Open: what a listing, a
+// scheduled run or an export costs, for the tests and benchmarks that
+// check it reads only what it reports.
+func (db *DB) Decoded(bucket string) uint64 {
+	if c := db.decoded[bucket]; c != nil {
+		return c.Load()
+	}
+	return 0
 }
 
 // Planner computes a ticket's PurgeAt and ConsentDue from the configuration
@@ -182,7 +195,10 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, now: opts.Now, dir: dir, created: created, log: opts.Log}
+	db := &DB{bolt: bdb, now: opts.Now, dir: dir, created: created, log: opts.Log, decoded: map[string]*atomic.Uint64{}}
+	for _, name := range sealedBuckets {
+		db.decoded[string(name)] = new(atomic.Uint64)
+	}
 	fail := func(err error) (*DB, error) {
 		if db.keys != nil {
 			db.keys.close()
