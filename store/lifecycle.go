@@ -182,6 +182,9 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 	if err := t.b(bIdxTicket).Delete(append(be64(m.Ticket), id...)); err != nil {
 		return err
 	}
+	if err := t.reindexMentions(MentionMessage, m.ID, messageAddresses(m), nil); err != nil {
+		return err
+	}
 	if m.MessageID != "" {
 		mk := t.lk(bIdxMsgID, []byte(m.MessageID))
 		if v := t.b(bIdxMsgID).Get(mk); v != nil && binary.BigEndian.Uint64(v) == m.Ticket {
@@ -217,7 +220,15 @@ func (t *Tx) PutMessage(m *Message, e AuditEvent) error {
 	if e.Message != m.ID {
 		return fmt.Errorf("message %d: audit event %s is about message %d", m.ID, e.Action, e.Message)
 	}
-	if old, err := t.Message(m.ID); err == nil {
+	old, err := t.Message(m.ID)
+	var oldAddrs map[string]bool
+	if err == nil {
+		oldAddrs = messageAddresses(old)
+	}
+	if err := t.reindexMentions(MentionMessage, m.ID, oldAddrs, messageAddresses(m)); err != nil {
+		return err
+	}
+	if err == nil {
 		for _, a := range old.Blobs() {
 			if !slices.ContainsFunc(m.Blobs(), func(b Attachment) bool { return b.SHA256 == a.SHA256 }) {
 				if err := t.unrefBlob(a.SHA256, 'm', m.ID); err != nil {

@@ -65,7 +65,7 @@ var (
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
 		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
 		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents, bShred, bIdxCTok, bIdxOutTk,
-		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified}
+		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention}
 )
 
 // Options tunes Open.

@@ -125,6 +125,9 @@ func (t *Tx) buildTicketIndexes() error {
 	if err = errors.Join(err, werr); err != nil {
 		return err
 	}
+	if err := t.buildMentions(); err != nil {
+		return err
+	}
 	return t.b(bMeta).Put(keyTicketIdx, []byte{1})
 }
 

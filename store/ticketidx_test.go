@@ -33,10 +33,52 @@ func where(t *testing.T, tx *Tx, f TicketFilter, after uint64) []uint64 {
 	return out
 }
 
+// checkMentions compares idx_mention with the addresses of every message
+// and outgoing mail.
+func checkMentions(t *testing.T, db *DB, step string) {
+	t.Helper()
+	db.View(func(tx *Tx) error {
+		want := map[string][]uint64{}
+		wantOut := map[string][]uint64{}
+		tx.Messages(func(m *Message) bool {
+			for a := range messageAddresses(m) {
+				want[a] = append(want[a], m.ID)
+			}
+			return true
+		})
+		tx.Outbox(func(it *OutboxItem) bool {
+			for a := range outboxAddresses(it) {
+				wantOut[a] = append(wantOut[a], it.ID)
+			}
+			return true
+		})
+		n := 0
+		tx.b(bIdxMention).ForEach(func(_, _ []byte) error { n++; return nil })
+		total := 0
+		for a, ids := range want {
+			total += len(ids)
+			if got := tx.Mentioning(a, MentionMessage); !slices.Equal(got, ids) {
+				t.Errorf("%s: messages mentioning %s: %v, the walk finds %v", step, a, got, ids)
+			}
+		}
+		for a, ids := range wantOut {
+			total += len(ids)
+			if got := tx.Mentioning(strings.ToUpper(a), MentionOutbox); !slices.Equal(got, ids) {
+				t.Errorf("%s: outgoing mail mentioning %s: %v, the walk finds %v", step, a, got, ids)
+			}
+		}
+		if n != total {
+			t.Errorf("%s: idx_mention holds %d entries, the records %d", step, n, total)
+		}
+		return nil
+	})
+}
+
 // checkTicketIndexes compares every filter (and their combinations) with
-// the walk over every ticket.
+// the walk over every ticket, and idx_mention with the records.
 func checkTicketIndexes(t *testing.T, db *DB, step string) {
 	t.Helper()
+	checkMentions(t, db, step)
 	var filters []TicketFilter
 	for _, q := range []string{"", "support", "billing", "nosuch"} {
 		for _, a := range []string{"", "agent@example.com", "AGENT@example.com", "other@example.com"} {
@@ -69,6 +111,20 @@ func fillQueue(t *testing.T, db *DB, i int, queue, assignee string) uint64 {
 	err := db.Update(func(tx *Tx) error {
 		cur, err := tx.Ticket(tk.Number)
 		if err != nil {
+			return err
+		}
+		// A message of someone else that names p<i-1> and an outgoing mail that does.
+		other, err := tx.EnsurePerson(fmt.Sprintf("o%d@example.org", i), "", ActorSystem)
+		if err != nil {
+			return err
+		}
+		m := &Message{PersonID: other.ID, From: Address{Email: other.Email}, Cc: []Address{{Email: fmt.Sprintf("P%d@Example.org", i-1)}},
+			Text: fmt.Sprintf("Bitte auch an p%d@example.org, nicht an xp%d@example.org.", i+1, i), Subject: "Re: Drucker"}
+		if err := tx.AddMessage(cur, m, nil, ActorSystem); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(&OutboxItem{Ticket: cur.Number, To: []string{other.Email},
+			Raw: []byte(fmt.Sprintf("To: %s\r\n\r\nWie p%d@example.org schrieb", other.Email, i+2))}, ActorSystem); err != nil {
 			return err
 		}
 		cur.Queue, cur.Assignee = queue, assignee
@@ -111,6 +167,27 @@ func TestTicketIndexesFollowTheTicket(t *testing.T) {
 		tk.Notified = []Notified{{Agent: "agent@example.com", Kind: NotifyNew, Content: "full"}}
 	})
 	change(t, db, n[3], func(tk *Ticket) { tk.Assignee = "" })
+	// A redaction changes a message's text; an outgoing copy is redacted too.
+	if err := db.Update(func(tx *Tx) error {
+		ms, err := tx.TicketMessages(n[6])
+		if err != nil {
+			return err
+		}
+		m := ms[1]
+		m.Text, m.Cc = "Bitte an [erased].", nil
+		if err := tx.PutMessage(m, MessageRedacted(m, ActorAdmin)); err != nil {
+			return err
+		}
+		it, err := tx.OutboxItem(tx.OutboxOf(n[6])[0])
+		if err != nil {
+			return err
+		}
+		it.Raw = []byte("To: x@example.org\r\n\r\n[erased]")
+		it.Status = OutboxSent
+		return tx.UpdateOutbox(it, ActorSystem)
+	}); err != nil {
+		t.Fatal(err)
+	}
 	checkTicketIndexes(t, db, "changes")
 	// Purge: anonymise one, delete another; erase: a person's tickets go.
 	if err := db.Update(func(tx *Tx) error {
