@@ -182,13 +182,31 @@ func BenchmarkStart(b *testing.B) {
 }
 
 // BenchmarkListFirstPage measures the first page of tickets list (50
-// tickets), unfiltered and with -overdue and -queue.
+// tickets), unfiltered, with -overdue and with -queue and -assignee; its
+// "0" is a new store holding one page of tickets.
 func BenchmarkListFirstPage(b *testing.B) {
 	var base float64
 	for _, sz := range scaleSizes() {
 		b.Run(sz.name, func(b *testing.B) {
 			d := openFixture(b, sz.n)
 			defer d.Close()
+			if sz.n == 0 {
+				// A new store with one page of tickets, so that both fill a page.
+				spool := b.TempDir()
+				rnd := mrand.New(mrand.NewPCG(5, 6))
+				batch := imap.Batch{Mailbox: "support"}
+				for i := range DefaultPageSize + 10 {
+					f, err := mail.ReadFetched(bytes.NewReader(benchMail(3*i, rnd)), spool, 1<<20)
+					if err != nil {
+						b.Fatal(err)
+					}
+					f.UID = uint32(i + 1)
+					batch.Mails = append(batch.Mails, f)
+				}
+				if _, err := deliver(d, &batch); err != nil {
+					b.Fatal(err)
+				}
+			}
 			for b.Loop() {
 				for _, opt := range []ListOptions{{}, {Overdue: true}, {Queue: "support", Assignee: "agent1@example.com"}} {
 					if _, err := d.ListTickets(opt); err != nil {

@@ -29,7 +29,8 @@
 //	              "instance" -> this installation's random id; "idx_v2" -> the person,
 //	              blob-reference and hashed dedup indexes are built; "idx_v3" -> the ticket
 //	              indexes and idx_mention are built (Open builds them, once, for a store
-//	              written before them, and again after encrypting one); "x.<key>" -> small
+//	              written before them, and again after encrypting one); "idx_v4" -> idx_audit
+//	              is built (likewise); "x.<key>" -> small
 //	              values of other packages (Meta, SetMeta), such as the fingerprint of
 //	              the retention rules the plans were computed with
 //	tickets       number -> Ticket
@@ -65,6 +66,8 @@
 //	idx_mention   lookup(address) ‖ 'm' or 'o' ‖ message or outbox id -> nil: the messages and
 //	              outgoing mail that hold an address (mentions.go: a person's export and
 //	              erasure read only those)
+//	idx_audit     'p' ‖ person ‖ seq, 't' ‖ ticket ‖ seq -> nil: the audit events about a
+//	              person or a ticket (auditidx.go: the export reads only those)
 //
 // The lookup(x) of these indexes is the 16-byte HMAC of the lookup indexes
 // (a SHA-256 prefix in a plaintext store); each is written in the

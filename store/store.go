@@ -65,7 +65,7 @@ var (
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
 		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
 		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents, bShred, bIdxCTok, bIdxOutTk,
-		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention}
+		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention, bIdxAudit}
 )
 
 // Options tunes Open.
@@ -196,7 +196,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{bolt: bdb, now: opts.Now, dir: dir, created: created, log: opts.Log, decoded: map[string]*atomic.Uint64{}}
-	for _, name := range sealedBuckets {
+	for _, name := range append([][]byte{bAudit}, sealedBuckets...) {
 		db.decoded[string(name)] = new(atomic.Uint64)
 	}
 	fail := func(err error) (*DB, error) {
@@ -319,6 +319,11 @@ func (db *DB) init() error {
 				return err
 			}
 			// A plaintext store about to be encrypted gets them in migrate.
+			if meta.Get(keyAuditIdx) == nil {
+				if err := t.buildAuditIndex(); err != nil {
+					return err
+				}
+			}
 			if meta.Get(keyTicketIdx) == nil && (got == schemaSealed || db.keys == nil) {
 				return t.buildTicketIndexes()
 			}
@@ -328,6 +333,9 @@ func (db *DB) init() error {
 			return err
 		}
 		if err := meta.Put(keyTicketIdx, []byte{1}); err != nil {
+			return err
+		}
+		if err := meta.Put(keyAuditIdx, []byte{1}); err != nil {
 			return err
 		}
 		schema := uint64(schemaPlain)

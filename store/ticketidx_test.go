@@ -33,6 +33,48 @@ func where(t *testing.T, tx *Tx, f TicketFilter, after uint64) []uint64 {
 	return out
 }
 
+// checkAuditIndex compares AuditAbout with the walk over the trail for
+// every person and ticket in it.
+func checkAuditIndex(t *testing.T, db *DB, step string) {
+	t.Helper()
+	db.View(func(tx *Tx) error {
+		var all []*AuditEvent
+		people, tickets := map[uint64]bool{}, map[uint64]bool{}
+		tx.AuditEvents(func(e *AuditEvent) bool {
+			all = append(all, e)
+			people[e.Person], tickets[e.Ticket] = true, true
+			return true
+		})
+		seqs := func(es []*AuditEvent) (out []uint64) {
+			for _, e := range es {
+				out = append(out, e.Seq)
+			}
+			return out
+		}
+		for p := range people {
+			for n := range tickets {
+				if p == 0 || n == 0 {
+					continue
+				}
+				var want []*AuditEvent
+				for _, e := range all {
+					if e.Person == p || e.Person == 0 && e.Ticket == n {
+						want = append(want, e)
+					}
+				}
+				got, err := tx.AuditAbout(p, []uint64{n})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(seqs(got), seqs(want)) {
+					t.Errorf("%s: events about person %d and ticket %d: %v, the walk finds %v", step, p, n, seqs(got), seqs(want))
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // checkMentions compares idx_mention with the addresses of every message
 // and outgoing mail.
 func checkMentions(t *testing.T, db *DB, step string) {
@@ -79,6 +121,7 @@ func checkMentions(t *testing.T, db *DB, step string) {
 func checkTicketIndexes(t *testing.T, db *DB, step string) {
 	t.Helper()
 	checkMentions(t, db, step)
+	checkAuditIndex(t, db, step)
 	var filters []TicketFilter
 	for _, q := range []string{"", "support", "billing", "nosuch"} {
 		for _, a := range []string{"", "agent@example.com", "AGENT@example.com", "other@example.com"} {
@@ -257,10 +300,19 @@ func TestTicketIndexesOfAnOlderStoreAreBuiltOnOpen(t *testing.T) {
 				if mode == "indexed, encrypted on open" {
 					return nil // plaintext keys, re-keyed by the encryption
 				}
-				for _, name := range ticketIndexBuckets {
+				for _, name := range append(ticketIndexBuckets, bIdxMention) {
 					if err := tx.DeleteBucket(name); err != nil {
 						return err
 					}
+				}
+				if err := tx.DeleteBucket(bIdxAudit); err != nil {
+					return err
+				}
+				if _, err := tx.CreateBucket(bIdxAudit); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bMeta).Delete(keyAuditIdx); err != nil {
+					return err
 				}
 				return tx.Bucket(bMeta).Delete(keyTicketIdx)
 			})
