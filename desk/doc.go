@@ -127,9 +127,15 @@
 // temporary, other), which decides the command's exit code wherever the
 // operation ran. The audit actor of each is "admin".
 //
-// ListTickets takes ListOptions (queue, overdue, assignee; they combine);
-// a summary's Overdue is computed at the store's clock: open, not answered,
-// due time passed. ShowTicket adds each message's direction, agent and
+// ListTickets takes ListOptions (queue, overdue, assignee; they combine)
+// and returns one page (TicketPage) of Limit tickets (DefaultPageSize, 50)
+// numbered above After, oldest first; Next is the After of the next page.
+// A page reads only its tickets, through the store's ticket indexes (by
+// queue, assignee, open status): the cost of the first page does not grow
+// with the store. A summary's Overdue is computed at the store's clock:
+// open, not answered, due time passed. SendDigests reads the open tickets
+// only, RemindAndEscalate the due ones (the plan index), Record the
+// tickets with copies at agents. ShowTicket adds each message's direction, agent and
 // commands and the ticket's Notified list (the copies mailed to agents).
 //
 // # Service levels on a schedule
@@ -153,7 +159,11 @@
 //     history and links, the mail sent to them, the audit events about
 //     them) and the attachments and sent mails as files. It finds the data
 //     through the same finder as Erase, so whatever an erasure touches is
-//     in the export. Event "subject.exported".
+//     in the export. Event "subject.exported". The finder reads only the
+//     person's records and those that name the address, by the store's
+//     indexes (idx_person, idx_mention, idx_outbox_ticket), so its cost
+//     does not grow with the store; the one walk left is over the
+//     quarantine, which retention keeps small, reading each stored mail.
 //   - Erase deletes the tickets the person opened, their messages elsewhere,
 //     quarantined and outgoing mail with their address and the person record;
 //     replaces the address in other people's tickets with "[erased]"; keeps

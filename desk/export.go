@@ -247,13 +247,9 @@ func collectExport(db *store.DB, cfg *config.Config, email string) (*SubjectExpo
 			}
 		}
 		// The events about the person, and those about their own tickets
-		// that name no other person.
-		return tx.AuditEvents(func(e *store.AuditEvent) bool {
-			if e.Person == p.ID || e.Person == 0 && e.Ticket != 0 && opened[e.Ticket] {
-				doc.AuditEvents = append(doc.AuditEvents, e)
-			}
-			return true
-		})
+		// that name no other person, by the store's audit index.
+		doc.AuditEvents, err = tx.AuditAbout(p.ID, slices.Sorted(maps.Keys(opened)))
+		return err
 	})
 	if err != nil {
 		return nil, nil, err

@@ -119,22 +119,27 @@ func (d *subjectData) addName(name string) {
 	}
 }
 
-// findMentions walks every message that is not the person's for the address;
-// the subject of a ticket with such a message is searched too.
+// findMentions searches the messages that are not the person's and that
+// the store's address index (store.Tx.Mentioning) names for the address;
+// the subject of a ticket with such a message is searched too. It reads
+// only those messages, so its cost does not grow with the store.
 func (d *subjectData) findMentions(tx *store.Tx) error {
 	addr := d.person.Email
 	byTicket := map[uint64][]Mention{}
-	err := tx.Messages(func(m *store.Message) bool {
+	for _, id := range tx.Mentioning(addr, store.MentionMessage) {
+		m, err := tx.Message(id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // its sender was erased after the backup this store came from
+		}
+		if err != nil {
+			return err
+		}
 		if m.PersonID == d.person.ID {
-			return true
+			continue
 		}
 		if ms := messageMentions(m, addr); len(ms) > 0 {
 			byTicket[m.Ticket] = append(byTicket[m.Ticket], ms...)
 		}
-		return true
-	})
-	if err != nil {
-		return err
 	}
 	for _, n := range slices.Sorted(maps.Keys(byTicket)) {
 		d.mentions = append(d.mentions, byTicket[n]...)
@@ -205,16 +210,36 @@ func (d *subjectData) findOutbox(tx *store.Tx) error {
 	for _, m := range d.mentions {
 		mentioned[m.Ticket] = true
 	}
-	return tx.Outbox(func(it *store.OutboxItem) bool {
-		if mine[it.ID] {
-			return true
+	// The candidates: the mail whose copy the address index names, and the
+	// mail of the tickets with mentions.
+	ids := map[uint64]bool{}
+	for _, id := range tx.Mentioning(d.person.Email, store.MentionOutbox) {
+		ids[id] = true
+	}
+	for n := range mentioned {
+		if n != 0 {
+			for _, id := range tx.OutboxOf(n) {
+				ids[id] = true
+			}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		if mine[id] {
+			continue
+		}
+		it, err := tx.OutboxItem(id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
 		}
 		ok, _ := containsAddress(bytes.NewReader(it.Raw), d.person.Email)
 		if ok || it.Ticket != 0 && mentioned[it.Ticket] {
 			d.outboxOthers = append(d.outboxOthers, foundOutbox{it: it, contains: ok})
 		}
-		return true
-	})
+	}
+	return nil
 }
 
 // findQuarantine searches the stored content of every quarantined mail for

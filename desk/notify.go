@@ -323,10 +323,8 @@ func (d *Desk) SendDigests(now time.Time) (*DigestReport, error) {
 	byAgent := map[string]*lists{}
 	err := d.DB.View(func(tx *store.Tx) error {
 		var ferr error
-		err := tx.Tickets(func(tk *store.Ticket) bool {
-			if tk.Status == store.StatusClosed || !tk.AnonymizedAt.IsZero() {
-				return true
-			}
+		// The open tickets only, by their index.
+		err := eachTicketWhere(tx, store.TicketFilter{Open: true}, func(tk *store.Ticket) bool {
 			var f templates.AgentTicket
 			if f, ferr = agentFacts(tx, rt, tk); ferr != nil {
 				return false

@@ -112,8 +112,8 @@ func TestQuarantineShowRetryDelete(t *testing.T) {
 	if err != nil || !out.Duplicate || out.Ticket != ms[0].Ticket || out.Message != ms[0].ID {
 		t.Errorf("retry of a duplicate = %+v, %v", out, err)
 	}
-	if tks, _ := e.d.ListTickets(ListOptions{}); len(tks) != 1 {
-		t.Errorf("%d tickets, want 1", len(tks))
+	if pg, _ := e.d.ListTickets(ListOptions{}); len(pg.Tickets) != 1 {
+		t.Errorf("%d tickets, want 1", len(pg.Tickets))
 	}
 
 	// delete: record and copy go, with an audit event that names the record only.

@@ -392,7 +392,8 @@ func (d *Desk) Record() (*RecordOfProcessing, error) {
 	r := RecordOf(d.Config())
 	by := map[string]*AgentCopies{}
 	err := d.DB.View(func(tx *store.Tx) error {
-		return tx.Tickets(func(tk *store.Ticket) bool {
+		// The tickets with copies at agents only, by their index.
+		return eachTicketWhere(tx, store.TicketFilter{Notified: true}, func(tk *store.Ticket) bool {
 			for _, n := range tk.Notified {
 				c := by[n.Agent]
 				if c == nil {

@@ -556,8 +556,8 @@ func TestEraseUnknownAndAgain(t *testing.T) {
 	if _, err := e.d.Erase(context.Background(), erikaAddr, false); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second erasure: %v", err)
 	}
-	if tks, _ := e.d.ListTickets(ListOptions{}); len(tks) != 0 {
-		t.Errorf("tickets left: %+v", tks)
+	if pg, _ := e.d.ListTickets(ListOptions{}); len(pg.Tickets) != 0 {
+		t.Errorf("tickets left: %+v", pg.Tickets)
 	}
 }
 

@@ -59,6 +59,10 @@ type ListOptions struct {
 	Queue    string // only the tickets of this queue (a configured one)
 	Overdue  bool   // only the overdue tickets (TicketSummary.Overdue)
 	Assignee string // only the tickets assigned to this address (case-insensitive)
+	// Limit is the page size (0: DefaultPageSize, at most MaxPageSize);
+	// After the number of the last ticket of the page before (TicketPage.Next), 0 for the first.
+	Limit int
+	After uint64
 }
 
 // overdue reports whether tk is open, awaits its first answer and its due
@@ -147,35 +151,87 @@ func summary(tx *store.Tx, tk *store.Ticket, now time.Time) (TicketSummary, erro
 		Assignee: tk.Assignee, DueAt: tk.DueAt, AnsweredAt: tk.AnsweredAt, Overdue: overdue(tk, now), Follows: tk.Follows}, nil
 }
 
-// ListTickets returns the tickets that pass opt's filters, oldest first. A
-// queue that is not configured is a bad request naming the known queues.
-func (d *Desk) ListTickets(opt ListOptions) ([]TicketSummary, error) {
+// DefaultPageSize is the page of ListTickets when ListOptions.Limit is 0.
+const DefaultPageSize = 50
+
+// MaxPageSize bounds ListOptions.Limit.
+const MaxPageSize = 10000
+
+// TicketPage is one page of ListTickets.
+type TicketPage struct {
+	Tickets []TicketSummary `json:"tickets"`
+	// Next is the After of the next page: the number of this page's last
+	// ticket when more tickets pass the filters; 0 on the last page.
+	Next uint64 `json:"next,omitempty"`
+}
+
+// ListTickets returns the tickets that pass opt's filters, oldest first
+// (by number), one page at a time: up to opt.Limit of them (DefaultPageSize
+// when 0) with numbers above opt.After. It reads only the tickets of the
+// page: the queue and assignee filters and the open tickets an overdue
+// one looks at are served by the store's ticket indexes. A queue that is
+// not configured and a limit out of range are bad requests.
+func (d *Desk) ListTickets(opt ListOptions) (*TicketPage, error) {
 	if opt.Queue != "" {
 		if err := checkQueue(d.Config(), opt.Queue); err != nil {
 			return nil, err
 		}
 	}
+	limit := opt.Limit
+	if limit == 0 {
+		limit = DefaultPageSize
+	}
+	if limit < 0 || limit > MaxPageSize {
+		return nil, badRequest("limit %d: a page holds 1 to %d tickets", opt.Limit, MaxPageSize)
+	}
 	now := d.DB.Now()
-	out := []TicketSummary{}
+	page := &TicketPage{Tickets: []TicketSummary{}}
+	f := store.TicketFilter{Queue: opt.Queue, Assignee: opt.Assignee, Open: opt.Overdue}
 	err := d.DB.View(func(tx *store.Tx) error {
-		var err error
-		ferr := tx.Tickets(func(tk *store.Ticket) bool {
-			if opt.Queue != "" && tk.Queue != opt.Queue ||
-				opt.Overdue && !overdue(tk, now) ||
-				opt.Assignee != "" && !strings.EqualFold(tk.Assignee, opt.Assignee) {
-				return true
+		return tx.TicketsWhere(f, opt.After, func(n uint64) (bool, error) {
+			tk, err := tx.Ticket(n)
+			if errors.Is(err, store.ErrShredded) {
+				return true, nil // its requester was erased after the backup this store came from
 			}
-			var s TicketSummary
-			s, err = summary(tx, tk, now)
-			out = append(out, s)
-			return err == nil
+			if err != nil {
+				return false, err
+			}
+			if opt.Overdue && !overdue(tk, now) {
+				return true, nil
+			}
+			if len(page.Tickets) == limit {
+				page.Next = page.Tickets[limit-1].Number
+				return false, nil
+			}
+			s, err := summary(tx, tk, now)
+			if err != nil {
+				return false, err
+			}
+			page.Tickets = append(page.Tickets, s)
+			return true, nil
 		})
-		if err != nil {
-			return err
-		}
-		return ferr
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// eachTicketWhere calls fn for each ticket that f selects, in number
+// order, until fn returns false, reading only those (store.Tx.TicketsWhere);
+// a ticket whose requester was erased after the backup this store came
+// from is skipped, as walks do.
+func eachTicketWhere(tx *store.Tx, f store.TicketFilter, fn func(*store.Ticket) bool) error {
+	return tx.TicketsWhere(f, 0, func(n uint64) (bool, error) {
+		tk, err := tx.Ticket(n)
+		if errors.Is(err, store.ErrShredded) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return fn(tk), nil
+	})
 }
 
 // ShowTicket returns one ticket with its messages; ErrNotFound when there is none.

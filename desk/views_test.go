@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -68,8 +70,8 @@ func TestAckShowsOutboxState(t *testing.T) {
 	if !a.SentAt.Equal(fd.now) || a.Attempts != 1 || a.Error != "" || a.OutboxID == 0 || a.NoticeHash == "" {
 		t.Errorf("sent: %+v", a)
 	}
-	if tks, err := fd.d.ListTickets(ListOptions{}); err != nil || len(tks) != 1 || tks[0].Ack.Status != AckSent {
-		t.Errorf("list: %+v %v", tks, err)
+	if pg, err := fd.d.ListTickets(ListOptions{}); err != nil || len(pg.Tickets) != 1 || pg.Tickets[0].Ack.Status != AckSent {
+		t.Errorf("list: %+v %v", pg, err)
 	}
 
 	sink.Fail("RCPT", mailtest.SMTPErr(550, "no such user"))
@@ -112,12 +114,12 @@ func TestListTicketsFilters(t *testing.T) {
 	}
 	numbers := func(opt ListOptions) []uint64 {
 		t.Helper()
-		tks, err := fd.d.ListTickets(opt)
+		pg, err := fd.d.ListTickets(opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var ns []uint64
-		for _, tk := range tks {
+		for _, tk := range pg.Tickets {
 			ns = append(ns, tk.Number)
 		}
 		return ns
@@ -140,7 +142,8 @@ func TestListTicketsFilters(t *testing.T) {
 	check("overdue", ListOptions{Overdue: true}, a, b)
 	check("overdue and support and ben", ListOptions{Overdue: true, Queue: "support", Assignee: "ben@example.com"}, a)
 	check("overdue and billing", ListOptions{Overdue: true, Queue: "billing"})
-	tks, _ := fd.d.ListTickets(ListOptions{Queue: "support"})
+	pg, _ := fd.d.ListTickets(ListOptions{Queue: "support"})
+	tks := pg.Tickets
 	if !tks[0].Overdue || tks[0].Assignee != "ben@example.com" || tks[0].DueAt.IsZero() || !tks[0].AnsweredAt.IsZero() ||
 		tks[2].Overdue || tks[2].AnsweredAt.IsZero() {
 		t.Errorf("summaries: %+v\n%+v", tks[0], tks[2])
@@ -192,5 +195,67 @@ func TestShowTicketAgentFields(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"anna@example.com new ticket full", "ben@example.com new ticket full"}) {
 		t.Errorf("notified %v", got)
+	}
+}
+
+// TestListTicketsPages: a page holds Limit tickets (DefaultPageSize by
+// default) by number; Next is the After of the next page and 0 on the
+// last; the filters page too; a limit out of range is a bad request.
+func TestListTicketsPages(t *testing.T) {
+	fd := newAgentDesk(t)
+	var all, billing []uint64
+	for i := range 7 {
+		subject := "Drucker"
+		if i%3 == 0 {
+			subject = "invoice " + string(rune('a'+i))
+		}
+		n, _ := fd.customerTicket(fmt.Sprintf("p%d@example.org", i), subject, "Hilfe")
+		all = append(all, n)
+		if i%3 == 0 {
+			billing = append(billing, n)
+		}
+	}
+	pages := func(opt ListOptions) (got [][]uint64) {
+		t.Helper()
+		for range 20 {
+			pg, err := fd.d.ListTickets(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ns []uint64
+			for _, tk := range pg.Tickets {
+				ns = append(ns, tk.Number)
+			}
+			got = append(got, ns)
+			if pg.Next == 0 {
+				return got
+			}
+			if pg.Next != ns[len(ns)-1] {
+				t.Fatalf("next %d, the page ends at %d", pg.Next, ns[len(ns)-1])
+			}
+			opt.After = pg.Next
+		}
+		t.Fatal("no last page")
+		return nil
+	}
+	if got, want := pages(ListOptions{Limit: 3}), [][]uint64{all[:3], all[3:6], all[6:]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("pages of 3: %v, want %v", got, want)
+	}
+	if got, want := pages(ListOptions{Limit: 7}), [][]uint64{all}; !reflect.DeepEqual(got, want) {
+		t.Errorf("one full page: %v, want %v", got, want)
+	}
+	if got, want := pages(ListOptions{}), [][]uint64{all}; !reflect.DeepEqual(got, want) {
+		t.Errorf("default page: %v, want %v", got, want)
+	}
+	if got, want := pages(ListOptions{Queue: "billing", Limit: 2}), [][]uint64{billing[:2], billing[2:]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("billing pages of 2: %v, want %v", got, want)
+	}
+	if got, want := pages(ListOptions{After: all[5]}), [][]uint64{all[6:]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after %d: %v, want %v", all[5], got, want)
+	}
+	for _, l := range []int{-1, MaxPageSize + 1} {
+		if _, err := fd.d.ListTickets(ListOptions{Limit: l}); KindOf(err) != KindBadRequest {
+			t.Errorf("limit %d: %v, want a bad request", l, err)
+		}
 	}
 }

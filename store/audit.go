@@ -27,6 +27,9 @@ func (t *Tx) audit(e AuditEvent) error {
 	if err := putJSON(b, be64(seq), &e); err != nil {
 		return err
 	}
+	if err := t.indexAudit(&e); err != nil {
+		return err
+	}
 	return t.b(bMeta).Put(keyAuditHead, []byte(e.Hash))
 }
 
@@ -48,7 +51,18 @@ func auditHash(e *AuditEvent) (string, error) {
 }
 
 // AuditEvents calls fn for each event in order until fn returns false.
-func (t *Tx) AuditEvents(fn func(*AuditEvent) bool) error { return forEach(t.b(bAudit), fn) }
+func (t *Tx) AuditEvents(fn func(*AuditEvent) bool) error {
+	return forEach(t.b(bAudit), func(e *AuditEvent) bool { t.countAudit(); return fn(e) })
+}
+
+// countAudit counts one audit event read, for DB.Decoded("audit").
+func (t *Tx) countAudit() {
+	if t.db != nil {
+		if c := t.db.decoded[string(bAudit)]; c != nil {
+			c.Add(1)
+		}
+	}
+}
 
 // VerifyAudit walks the chain and returns the number of events checked and an
 // error naming the first event whose link or hash is broken.

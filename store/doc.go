@@ -27,7 +27,10 @@
 //
 //	meta          "schema" -> version (1 plaintext, 2 encrypted); "audit_head" -> hash of the last audit event;
 //	              "instance" -> this installation's random id; "idx_v2" -> the person,
-//	              blob-reference and hashed dedup indexes are built; "x.<key>" -> small
+//	              blob-reference and hashed dedup indexes are built; "idx_v3" -> the ticket
+//	              indexes and idx_mention are built (Open builds them, once, for a store
+//	              written before them, and again after encrypting one); "idx_v4" -> idx_audit
+//	              is built (likewise); "x.<key>" -> small
 //	              values of other packages (Meta, SetMeta), such as the fingerprint of
 //	              the retention rules the plans were computed with; "scrub_due" -> a
 //	              purge erased data that no Scrub has overwritten yet (MarkScrubDue)
@@ -57,6 +60,21 @@
 //	shred         key id -> nil: keys of erased records still to delete from the key file
 //	idx_consent_tok  person ‖ token id -> nil (a person's consent links, deleted with the person)
 //	idx_outbox_ticket  ticket ‖ outbox id -> nil (the mail about a ticket, deleted with its content)
+//	idx_queue     lookup(queue) ‖ ticket number -> nil        (ticketidx.go: tickets list pages,
+//	idx_assignee  lookup(agent address) ‖ ticket number -> nil  the digest and the record of
+//	idx_open      ticket number -> nil: not closed, not anonymised  processing read only the
+//	idx_notified  ticket number -> nil: data mailed to agents       tickets they show)
+//	idx_mention   lookup(address) ‖ 'm' or 'o' ‖ message or outbox id -> nil: the messages and
+//	              outgoing mail that hold an address (mentions.go: a person's export and
+//	              erasure read only those)
+//	idx_audit     'p' ‖ person ‖ seq, 't' ‖ ticket ‖ seq -> nil: the audit events about a
+//	              person or a ticket (auditidx.go: the export reads only those)
+//
+// The lookup(x) of these indexes is the 16-byte HMAC of the lookup indexes
+// (a SHA-256 prefix in a plaintext store); each is written in the
+// transaction of its record and removed with it. DB.Decoded counts the
+// records read, so that tests and benchmarks see that a page, a scheduled
+// run or an export reads only what it reports.
 //
 // # Invariants
 //

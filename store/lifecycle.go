@@ -33,6 +33,12 @@ type indexed struct {
 	PurgeAt      time.Time `json:"purge_at,omitzero"`
 	ConsentDue   time.Time `json:"consent_due,omitzero"`
 	ServiceAt    time.Time `json:"service_at,omitzero"`
+	// the ticket indexes (ticketidx.go)
+	Queue        string     `json:"queue"`
+	Status       string     `json:"status"`
+	Assignee     string     `json:"assignee,omitempty"`
+	AnonymizedAt time.Time  `json:"anonymized_at,omitzero"`
+	Notified     []Notified `json:"notified,omitempty"`
 }
 
 // putTicket stores tk after the Planner has scheduled it, and keeps the plan
@@ -49,7 +55,10 @@ func (t *Tx) putTicket(tk *Ticket) error {
 
 // indexesOf is what the indexes of tk, as stored, were built from.
 func indexesOf(tk *Ticket) indexed {
-	return indexed{Participants: slices.Clone(tk.Participants), PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue, ServiceAt: tk.ServiceAt}
+	return indexed{Participants: slices.Clone(tk.Participants), PurgeAt: tk.PurgeAt, ConsentDue: tk.ConsentDue, ServiceAt: tk.ServiceAt,
+		Queue: tk.Queue, Status: tk.Status, Assignee: tk.Assignee, AnonymizedAt: tk.AnonymizedAt,
+		// only whether there are any counts (keysOfIndexed)
+		Notified: tk.Notified[:len(tk.Notified):len(tk.Notified)]}
 }
 
 // putTicketOver is putTicket when the caller has read the stored version
@@ -75,6 +84,9 @@ func (t *Tx) putTicketOver(tk *Ticket, old indexed) error {
 		return err
 	}
 	if err := t.reindexPlan(PlanService, tk.Number, old.ServiceAt, tk.ServiceAt); err != nil {
+		return err
+	}
+	if err := t.reindexTicket(tk.Number, keysOfIndexed(t, &old), keysOfTicket(t, tk)); err != nil {
 		return err
 	}
 	return t.reindexPeople(tk.Number, old.Participants, tk.Participants)
@@ -192,6 +204,9 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 	if err := t.b(bIdxTicket).Delete(append(be64(m.Ticket), id...)); err != nil {
 		return err
 	}
+	if err := t.reindexMentions(MentionMessage, m.ID, messageAddresses(m), nil); err != nil {
+		return err
+	}
 	if m.MessageID != "" {
 		mk := t.lk(bIdxMsgID, []byte(m.MessageID))
 		if v := t.b(bIdxMsgID).Get(mk); v != nil && binary.BigEndian.Uint64(v) == m.Ticket {
@@ -227,7 +242,15 @@ func (t *Tx) PutMessage(m *Message, e AuditEvent) error {
 	if e.Message != m.ID {
 		return fmt.Errorf("message %d: audit event %s is about message %d", m.ID, e.Action, e.Message)
 	}
-	if old, err := t.Message(m.ID); err == nil {
+	old, err := t.Message(m.ID)
+	var oldAddrs map[string]bool
+	if err == nil {
+		oldAddrs = messageAddresses(old)
+	}
+	if err := t.reindexMentions(MentionMessage, m.ID, oldAddrs, messageAddresses(m)); err != nil {
+		return err
+	}
+	if err == nil {
 		for _, a := range old.Blobs() {
 			if !slices.ContainsFunc(m.Blobs(), func(b Attachment) bool { return b.SHA256 == a.SHA256 }) {
 				if err := t.unrefBlob(a.SHA256, 'm', m.ID); err != nil {
@@ -479,6 +502,9 @@ func (t *Tx) dropIndexes(n uint64, old indexed) error {
 		return err
 	}
 	if err := t.reindexPlan(PlanService, n, old.ServiceAt, time.Time{}); err != nil {
+		return err
+	}
+	if err := t.reindexTicket(n, keysOfIndexed(t, &old), ticketKeys{}); err != nil {
 		return err
 	}
 	return t.reindexPeople(n, old.Participants, nil)

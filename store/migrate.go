@@ -57,6 +57,10 @@ func (db *DB) migrate() error {
 		if err := t.sealAll(); err != nil {
 			return err
 		}
+		// The queue and assignee entries are keyed by the lookup key now.
+		if err := t.buildTicketIndexes(); err != nil {
+			return err
+		}
 		if migrateHook != nil {
 			if err := migrateHook(); err != nil {
 				return err

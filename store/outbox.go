@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -29,6 +30,9 @@ func (t *Tx) Enqueue(it *OutboxItem, actor Actor) error {
 		return err
 	}
 	if err := t.b(bIdxDue).Put(dueKey(it), nil); err != nil {
+		return err
+	}
+	if err := t.reindexMentions(MentionOutbox, id, nil, outboxAddresses(it)); err != nil {
 		return err
 	}
 	if it.Ticket != 0 {
@@ -91,6 +95,11 @@ func (t *Tx) UpdateOutbox(it *OutboxItem, actor Actor) error {
 			return err
 		}
 	}
+	if !bytes.Equal(old.Raw, it.Raw) || !slices.Equal(old.To, it.To) {
+		if err := t.reindexMentions(MentionOutbox, it.ID, outboxAddresses(old), outboxAddresses(it)); err != nil {
+			return err
+		}
+	}
 	if it.Status == OutboxPending {
 		if err := t.b(bIdxDue).Put(dueKey(it), nil); err != nil {
 			return err
@@ -105,20 +114,24 @@ func (t *Tx) UpdateOutbox(it *OutboxItem, actor Actor) error {
 // Outbox calls fn for each item in id order until fn returns false.
 func (t *Tx) Outbox(fn func(*OutboxItem) bool) error { return forEachRec(t, bOutbox, fn) }
 
-// OutboxFor returns the outgoing mail to an address (erasure reaches it too).
+// OutboxFor returns the outgoing mail to an address (erasure reaches it
+// too), in order, by idx_mention.
 func (t *Tx) OutboxFor(email string) ([]*OutboxItem, error) {
 	key := NormalizeEmail(email)
 	var out []*OutboxItem
-	err := t.Outbox(func(it *OutboxItem) bool {
-		for _, to := range it.To {
-			if NormalizeEmail(to) == key {
-				out = append(out, it)
-				break
-			}
+	for _, id := range t.Mentioning(email, MentionOutbox) {
+		it, err := t.OutboxItem(id)
+		if errors.Is(err, ErrNotFound) {
+			continue // gone (a record under an erased key, say)
 		}
-		return true
-	})
-	return out, err
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(it.To, func(to string) bool { return NormalizeEmail(to) == key }) {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }
 
 // DeleteOutboxItem removes one outgoing mail.
@@ -150,6 +163,9 @@ func (t *Tx) deleteOutbox(id uint64) error {
 		}
 	}
 	if err := t.b(bIdxOutTk).Delete(append(be64(it.Ticket), be64(id)...)); err != nil {
+		return err
+	}
+	if err := t.reindexMentions(MentionOutbox, id, outboxAddresses(it), nil); err != nil {
 		return err
 	}
 	return t.b(bOutbox).Delete(be64(id))

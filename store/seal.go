@@ -138,6 +138,11 @@ func marshalJSON(v any) ([]byte, error) {
 // decode reads the stored value v of bucket name, key k into rec: sealed or
 // plain as the store is. A value whose key is gone is a shreddedError.
 func (t *Tx) decode(name, k, v []byte, rec any) error {
+	if t.db != nil {
+		if c := t.db.decoded[string(name)]; c != nil {
+			c.Add(1)
+		}
+	}
 	if t.db == nil || t.db.keys == nil {
 		if len(v) > 0 && v[0] == sealVersion {
 			return fmt.Errorf("store: record %s/%x is sealed, and the store was opened without its master key", name, k)

@@ -96,6 +96,9 @@ func (t *Tx) AddMessage(tk *Ticket, m *Message, dedupKey []byte, actor Actor) er
 	if err := t.b(bIdxTicket).Put(append(be64(m.Ticket), be64(id)...), nil); err != nil {
 		return err
 	}
+	if err := t.reindexMentions(MentionMessage, id, nil, messageAddresses(m)); err != nil {
+		return err
+	}
 	for _, a := range m.Blobs() {
 		if err := t.refBlob(a.SHA256, 'm', id); err != nil {
 			return err

@@ -528,13 +528,22 @@ func (discardBlobs) Put(r io.Reader) (string, int64, error) {
 }
 
 func (w *demoWatcher) count() int {
-	tks, _ := w.desk.ListTickets(desk.ListOptions{})
 	qs, _ := w.desk.ListQuarantine()
 	n := len(qs)
-	for _, t := range tks {
-		n += t.Messages
+	opt := desk.ListOptions{Limit: desk.MaxPageSize}
+	for {
+		pg, err := w.desk.ListTickets(opt)
+		if err != nil {
+			return n
+		}
+		for _, t := range pg.Tickets {
+			n += t.Messages
+		}
+		if pg.Next == 0 {
+			return n
+		}
+		opt.After = pg.Next
 	}
-	return n
 }
 
 // waitFor waits until n mails have been handled, or timeout.
@@ -549,12 +558,12 @@ func (w *demoWatcher) print() {
 	if w.messages == nil {
 		w.messages, w.quarantine = map[uint64]bool{}, map[uint64]bool{}
 	}
-	tks, err := w.desk.ListTickets(desk.ListOptions{})
+	pg, err := w.desk.ListTickets(desk.ListOptions{Limit: desk.MaxPageSize}) // the demo's few
 	if err != nil {
 		fmt.Fprintln(w.out, "demo:", err)
 		return
 	}
-	for _, t := range tks {
+	for _, t := range pg.Tickets {
 		d, err := w.desk.ShowTicket(t.Number)
 		if err != nil {
 			continue

@@ -196,11 +196,11 @@ func listTickets(t *testing.T, cfg string) []desk.TicketSummary {
 	if code != 0 {
 		t.Fatalf("tickets list: exit %d: %s", code, errOut)
 	}
-	var tks []desk.TicketSummary
-	if err := json.Unmarshal([]byte(out), &tks); err != nil {
+	var pg desk.TicketPage
+	if err := json.Unmarshal([]byte(out), &pg); err != nil {
 		t.Fatalf("tickets list -json: %v\n%s", err, out)
 	}
-	return tks
+	return pg.Tickets
 }
 
 func TestRunLifecycle(t *testing.T) {

@@ -17,9 +17,23 @@ import (
 
 func init() {
 	register("tickets.list", func(_ context.Context, env *opEnv, args ticketListArgs, _ *opRequest, out io.Writer) error {
-		tks, err := env.desk.ListTickets(desk.ListOptions{Queue: args.Queue, Overdue: args.Overdue, Assignee: args.Assignee})
-		return render(out, args.JSON, tks, err, printTickets)
+		pg, err := env.desk.ListTickets(desk.ListOptions{Queue: args.Queue, Overdue: args.Overdue, Assignee: args.Assignee,
+			Limit: args.Limit, After: args.After})
+		return render(out, args.JSON, pg, err, printTicketPage)
 	})
+}
+
+// printTicketPage prints a page of tickets list and, when more follow,
+// the flag that shows the next page.
+func printTicketPage(w io.Writer, pg *desk.TicketPage) error {
+	if err := printTickets(w, pg.Tickets); err != nil {
+		return err
+	}
+	if pg.Next != 0 {
+		_, err := fmt.Fprintf(w, "more: -after %d shows the next page\n", pg.Next)
+		return err
+	}
+	return nil
 }
 
 // ticketListArgs are the arguments of the op tickets.list.
@@ -28,18 +42,28 @@ type ticketListArgs struct {
 	Queue    string `json:"queue,omitempty"`
 	Overdue  bool   `json:"overdue,omitempty"`
 	Assignee string `json:"assignee,omitempty"`
+	Limit    int    `json:"limit,omitempty"`
+	After    uint64 `json:"after,omitempty"`
 }
 
 // cmdTicketsList is ticketd tickets list [-json] [-queue NAME] [-overdue]
-// [-assignee ADDRESS]; the filters combine.
+// [-assignee ADDRESS] [-limit N] [-after NUMBER]; the filters combine. A
+// page holds the -limit tickets (default 50) numbered above -after, oldest
+// first; -json prints {"tickets": [...], "next": NUMBER}, next being the
+// -after of the next page (absent on the last).
 func cmdTicketsList(ctx context.Context, e *env, args []string, path *string) error {
 	fs := subFlags(e, "tickets", "list", path)
 	asJSON := fs.Bool("json", false, "print JSON")
 	queue := fs.String("queue", "", "only the tickets of this queue")
 	overdue := fs.Bool("overdue", false, "only the open tickets not answered by their due time")
 	assignee := fs.String("assignee", "", "only the tickets assigned to this agent address")
+	limit := fs.Int("limit", desk.DefaultPageSize, fmt.Sprintf("tickets per page, 1 to %d", desk.MaxPageSize))
+	after := fs.Uint64("after", 0, "the number of the last ticket of the page before (the first page: 0)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *limit < 1 || *limit > desk.MaxPageSize {
+		return usageError("tickets", "-limit %d: a page holds 1 to %d tickets", *limit, desk.MaxPageSize)
 	}
 	if fs.NArg() != 0 {
 		return usageError("tickets", "list takes no arguments")
@@ -51,7 +75,8 @@ func cmdTicketsList(ctx context.Context, e *env, args []string, path *string) er
 	if *queue != "" && cfg.Queue(*queue) == nil {
 		return usageError("tickets", "no queue %q; the queues are %s", printable(*queue), strings.Join(desk.QueueNames(cfg), ", "))
 	}
-	return callOp(ctx, cfg, "tickets.list", ticketListArgs{JSON: *asJSON, Queue: *queue, Overdue: *overdue, Assignee: strings.TrimSpace(*assignee)}, e.stdout)
+	return callOp(ctx, cfg, "tickets.list", ticketListArgs{JSON: *asJSON, Queue: *queue, Overdue: *overdue, Assignee: strings.TrimSpace(*assignee),
+		Limit: *limit, After: *after}, e.stdout)
 }
 
 // dueColumn is the DUE column of tickets list: the due time, marked when

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,12 +39,12 @@ func TestTicketsListFilters(t *testing.T) {
 	}
 	list := func(args ...string) []desk.TicketSummary {
 		t.Helper()
-		var tks []desk.TicketSummary
+		var pg desk.TicketPage
 		out := runWant(t, 0, append([]string{"tickets", "-config", cfg, "list", "-json"}, args...)...)
-		if err := json.Unmarshal([]byte(out), &tks); err != nil {
+		if err := json.Unmarshal([]byte(out), &pg); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		return tks
+		return pg.Tickets
 	}
 	if tks := list("-queue", "billing"); len(tks) != 1 || tks[0].Queue != "billing" || tks[0].DueAt.IsZero() || tks[0].Overdue {
 		t.Errorf("-queue billing: %+v", tks)
@@ -118,4 +121,60 @@ func TestPrintTicketsAgentWork(t *testing.T) {
 		t.Errorf("tickets show passes an escape:\n%q", show.String())
 	}
 	golden(t, "tickets-show-agents.golden", []byte(show.String()))
+}
+
+// TestTicketsListPages: -limit and -after page the list, the same through
+// the admin socket and without it; -json carries next, the text a line
+// naming the next page's -after; a bad -limit is a usage error.
+func TestTicketsListPages(t *testing.T) {
+	remote, local, _ := adminPair(t)
+	ctx := context.Background()
+	for i := range 3 {
+		raw := "From: Erika <erika@example.org>\r\nSubject: Frage\r\nMessage-ID: <p" + itoa(uint64(i)) + "@example.org>\r\n\r\nText\r\n"
+		if err := remote.call(ctx, "ingest", desk.IngestRequest{Silent: true}, strings.NewReader(raw), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := func(c adminClient, args ticketListArgs) (desk.TicketPage, string) {
+		t.Helper()
+		var out bytes.Buffer
+		if err := c.call(ctx, "tickets.list", args, nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		var pg desk.TicketPage
+		if args.JSON {
+			if err := json.Unmarshal(out.Bytes(), &pg); err != nil {
+				t.Fatalf("%v: %s", err, out.String())
+			}
+		}
+		return pg, out.String()
+	}
+	for name, c := range map[string]adminClient{"socket": remote, "no daemon": local} {
+		pg, _ := page(c, ticketListArgs{JSON: true, Limit: 2})
+		if len(pg.Tickets) != 2 || pg.Tickets[0].Number != 1 || pg.Tickets[1].Number != 2 || pg.Next != 2 {
+			t.Errorf("%s: first page %+v", name, pg)
+		}
+		pg, raw := page(c, ticketListArgs{JSON: true, Limit: 2, After: pg.Next})
+		if len(pg.Tickets) != 1 || pg.Tickets[0].Number != 3 || pg.Next != 0 || strings.Contains(raw, "next") {
+			t.Errorf("%s: last page %+v\n%s", name, pg, raw)
+		}
+		if _, text := page(c, ticketListArgs{Limit: 1}); !strings.Contains(text, "more: -after 1 ") {
+			t.Errorf("%s: text page of 1:\n%s", name, text)
+		}
+		if _, text := page(c, ticketListArgs{}); strings.Contains(text, "more:") {
+			t.Errorf("%s: text page of all:\n%s", name, text)
+		}
+	}
+}
+
+func TestTicketsListBadLimit(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "127.0.0.1:143", "")
+	ingestMail(t, dir, cfg, "Erika <erika@example.org>", "l1")
+	for _, l := range []string{"0", "-3", "10001", "x"} {
+		runWant(t, exitUsage, "tickets", "list", "-config", cfg, "-limit", l)
+	}
+	if out := runWant(t, 0, "tickets", "list", "-config", cfg, "-limit", "1", "-after", "1"); strings.Contains(out, "erika") {
+		t.Errorf("-after 1 shows ticket 1:\n%s", out)
+	}
 }
