@@ -12,8 +12,7 @@
 // is missing shows "not measured"; a figure that comes twice counts as it
 // came last (make bench runs BenchmarkParse and BenchmarkDeliver a second
 // time for steadier figures; a part that adds a package to make bench adds
-// its output file to the benchtable line of the Makefile). A label ending in [scale], [lmtp] or
-// [purge] names the part of issue 16 whose benchmark fills it.
+// its output file to the benchtable line of the Makefile).
 //
 // # Metric names
 //
@@ -100,13 +99,13 @@ var rows = []row{
 	{label: "rotate the master key, 100,000 persons", fig: ref{"BenchmarkRotate100k", "persons/s"}, unit: "persons/s"},
 	{label: "LMTP delivery", fig: ref{"", "lmtp-mails/s"}, unit: "mails/s", floor: []ref{boltA}},
 	{label: "ticketd ingest as a pipe", fig: ref{"", "pipe-mails/s"}, unit: "mails/s", floor: []ref{{"", "lmtp-mails/s"}}},
-	{label: "ingest, empty store [scale]", fig: ref{"", "ingest-0-mails/s"}, unit: "mails/s", floor: []ref{boltA}},
-	{label: "ingest, 100,000 tickets stored [scale]", fig: ref{"", "ingest-100k-mails/s"}, unit: "mails/s", floor: []ref{{"", "ingest-0-mails/s"}}},
-	{label: "ingest, 1,000,000 tickets stored [scale]", fig: ref{"", "ingest-1m-mails/s"}, unit: "mails/s", floor: []ref{{"", "ingest-0-mails/s"}}},
-	{label: "daemon start, 1M store [scale]", fig: ref{"", "start-1m-ms"}, unit: "ms", floor: []ref{{"", "start-0-ms"}}},
-	{label: "tickets list, first page, 1M store [scale]", fig: ref{"", "list-1m-ms"}, unit: "ms", floor: []ref{{"", "list-0-ms"}}},
-	{label: "subject export, 1M store [scale]", fig: ref{"", "export-1m-ms"}, unit: "ms", floor: []ref{{"", "export-0-ms"}}},
-	{label: "subject erase, 1M store [scale]", fig: ref{"", "erase-1m-ms"}, unit: "ms", floor: []ref{{"", "erase-0-ms"}}},
+	{label: "ingest, empty store", fig: ref{"", "ingest-0-mails/s"}, unit: "mails/s", floor: []ref{boltA}},
+	{label: "ingest, 100,000 tickets stored", fig: ref{"", "ingest-100k-mails/s"}, unit: "mails/s", floor: []ref{{"", "ingest-0-mails/s"}}},
+	{label: "ingest, 1,000,000 tickets stored", fig: ref{"", "ingest-1m-mails/s"}, unit: "mails/s", floor: []ref{{"", "ingest-0-mails/s"}}},
+	{label: "daemon start, 1M store", fig: ref{"", "start-1m-ms"}, unit: "ms", floor: []ref{{"", "start-0-ms"}}},
+	{label: "tickets list, first page, 1M store", fig: ref{"", "list-1m-ms"}, unit: "ms", floor: []ref{{"", "list-0-ms"}}},
+	{label: "subject export, 1M store", fig: ref{"", "export-1m-ms"}, unit: "ms", floor: []ref{{"", "export-0-ms"}}},
+	{label: "subject erase, 1M store", fig: ref{"", "erase-1m-ms"}, unit: "ms", floor: []ref{{"", "erase-0-ms"}}},
 }
 
 // results are the figures read: benchmark -> metric -> value, and the
