@@ -62,7 +62,9 @@ func TestLMTPFromPostfix(t *testing.T) {
 	c.Quit()
 	var tks []desk.TicketSummary
 	mailtest.WaitFor(t, 30*time.Second, "the ticket from Postfix (log:\n"+logs.String()+")", func() bool {
-		tks, _ = d.desk.ListTickets(desk.ListOptions{})
+		if page, err := d.desk.ListTickets(desk.ListOptions{}); err == nil {
+			tks = page.Tickets
+		}
 		return len(tks) == 1
 	})
 	tk, err := d.desk.ShowTicket(tks[0].Number)

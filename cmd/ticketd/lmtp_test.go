@@ -117,11 +117,11 @@ func TestLMTPSocketInTheDaemon(t *testing.T) {
 	if code := lmtpDeliver(t, sock, "someone@example.com", lmtpMail("d2@example.org")); code != 550 {
 		t.Errorf("delivery to an unknown address: %d, want 550", code)
 	}
-	tks, err := d.desk.ListTickets(desk.ListOptions{})
-	if err != nil || len(tks) != 1 {
-		t.Fatalf("tickets %v, %v; want one", tks, err)
+	page, err := d.desk.ListTickets(desk.ListOptions{})
+	if err != nil || len(page.Tickets) != 1 {
+		t.Fatalf("tickets %+v, %v; want one", page, err)
 	}
-	tk, err := d.desk.ShowTicket(tks[0].Number)
+	tk, err := d.desk.ShowTicket(page.Tickets[0].Number)
 	if err != nil || tk.Messages[0].Origin.Channel != "lmtp" {
 		t.Errorf("ticket %+v, %v: want channel lmtp", tk, err)
 	}
