@@ -404,6 +404,9 @@ func sender(m *mime.Message) store.Address {
 // (route), else to queue, and gets its acknowledgement queued from address
 // from unless suppress (or a rule) says why not.
 func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, queue, from, suppress string, blobs *store.BlobWriter) (Outcome, error) {
+	// A new ticket is written when created, with its message and with its
+	// acknowledgement (and its agents' copies): stored once, at the end.
+	tx.DeferTicketWrites()
 	f := it.f
 	if it.reason != "" {
 		return d.quarantine(tx, it, origin, blobs)

@@ -74,7 +74,16 @@
 // (a SHA-256 prefix in a plaintext store); each is written in the
 // transaction of its record and removed with it. DB.Decoded counts the
 // records read, so that tests and benchmarks see that a page, a scheduled
-// run or an export reads only what it reports.
+// run or an export reads only what it reports; DB.Encoded the records
+// written (encoded and sealed).
+//
+// A transaction that stores mail calls Tx.DeferTicketWrites (deferred.go):
+// each ticket it writes is planned, encoded, sealed and indexed once, at
+// its end, rather than at every write (a new ticket is written when made,
+// with its message and with its acknowledgement); a read of the ticket or
+// of the ticket indexes in the transaction stores it first, so the
+// transaction sees its own writes, and a failure to store it fails the
+// transaction.
 //
 // # Invariants
 //

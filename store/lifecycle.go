@@ -44,11 +44,18 @@ type indexed struct {
 // putTicket stores tk after the Planner has scheduled it, and keeps the plan
 // and person indexes in step with the stored version.
 func (t *Tx) putTicket(tk *Ticket) error {
-	old, ok := t.indexedTickets[tk.Number]
+	old, ok := t.deferredIndexes(tk.Number)
+	if !ok {
+		old, ok = t.indexedTickets[tk.Number]
+	}
 	if !ok {
 		if err := t.getRec(bTickets, be64(tk.Number), &old); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("ticket %d: %w", tk.Number, err)
 		}
+	}
+	if t.deferTickets {
+		t.deferTicket(tk, old)
+		return nil
 	}
 	return t.putTicketOver(tk, old)
 }
@@ -140,6 +147,9 @@ func (t *Tx) Replan(n uint64) error {
 // Due returns up to limit tickets whose plan of the given kind is at or
 // before until, earliest first, walking only the index entries that are due.
 func (t *Tx) Due(kind byte, until time.Time, limit int) ([]uint64, error) {
+	if err := t.storeAllDeferred(); err != nil {
+		return nil, err
+	}
 	var out []uint64
 	end := uint64(until.Unix())
 	c := t.b(bIdxPlan).Cursor()
@@ -154,6 +164,7 @@ func (t *Tx) Due(kind byte, until time.Time, limit int) ([]uint64, error) {
 
 // NextPlanned returns when the earliest plan of the given kind is due.
 func (t *Tx) NextPlanned(kind byte) (time.Time, bool) {
+	t.flushDeferred()
 	k, _ := t.b(bIdxPlan).Cursor().Seek([]byte{kind})
 	if k == nil || k[0] != kind {
 		return time.Time{}, false
@@ -163,6 +174,7 @@ func (t *Tx) NextPlanned(kind byte) (time.Time, bool) {
 
 // TicketsOf returns the numbers of the tickets person wrote to, in order.
 func (t *Tx) TicketsOf(person uint64) []uint64 {
+	t.flushDeferred()
 	var out []uint64
 	prefix := be64(person)
 	c := t.b(bIdxPerson).Cursor()
@@ -406,6 +418,9 @@ func (t *Tx) DeleteTicket(n uint64, actor Actor, why string) error {
 // transaction, unchanged: a purge that has read it to decide saves reading
 // it again.
 func (t *Tx) DeleteReadTicket(tk *Ticket, actor Actor, why string) error {
+	if err := t.storeAllDeferred(); err != nil {
+		return err
+	}
 	n := tk.Number
 	old := indexesOf(tk)
 	people, err := t.dropContent(tk, actor, why)
@@ -441,6 +456,9 @@ func (t *Tx) AnonymizeTicket(n uint64, actor Actor, why string) error {
 // it again.
 func (t *Tx) AnonymizeReadTicket(tk *Ticket, actor Actor, why string) error {
 	n := tk.Number
+	if err := t.storeDeferred(n); err != nil {
+		return err
+	}
 	old := indexesOf(tk)
 	people, err := t.dropContent(tk, actor, why)
 	if err != nil {

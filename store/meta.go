@@ -37,6 +37,7 @@ func (t *Tx) TicketNumbers(after uint64, limit int) []uint64 {
 	if after == ^uint64(0) {
 		return nil
 	}
+	t.flushDeferred()
 	c := t.b(bTickets).Cursor()
 	for k, _ := c.Seek(be64(after + 1)); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
 		out = append(out, binary.BigEndian.Uint64(k))

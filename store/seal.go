@@ -182,6 +182,11 @@ func (t *Tx) putRec(name, k []byte, rec any, kid string) error {
 	if bytes.Equal(name, bPeople) {
 		t.forgetPerson(k)
 	}
+	if t.db != nil {
+		if c := t.db.encoded[string(name)]; c != nil {
+			c.Add(1)
+		}
+	}
 	data, err := marshalJSON(rec)
 	if err != nil {
 		return err
@@ -311,6 +316,9 @@ func ticketKeyID(tk *Ticket) string {
 func (t *Tx) ticketKeyOf(n uint64) string {
 	if n == 0 {
 		return keySystem
+	}
+	if d, ok := t.deferred[n]; ok {
+		return ticketKeyID(d.tk)
 	}
 	if kid, _, ok := envelope(t.b(bTickets).Get(be64(n))); ok {
 		return kid

@@ -149,6 +149,9 @@ func (t *Tx) TicketsWhere(f TicketFilter, after uint64, fn func(n uint64) (bool,
 	if after == ^uint64(0) {
 		return nil
 	}
+	if err := t.storeAllDeferred(); err != nil {
+		return err
+	}
 	var walk []byte
 	var prefix []byte
 	var queue, assignee []byte

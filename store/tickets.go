@@ -25,6 +25,9 @@ func (t *Tx) TicketByMessageID(id string) (uint64, bool) {
 
 // Ticket reads one ticket.
 func (t *Tx) Ticket(number uint64) (*Ticket, error) {
+	if err := t.storeDeferred(number); err != nil {
+		return nil, err
+	}
 	var tk Ticket
 	if err := t.getRec(bTickets, be64(number), &tk); err != nil {
 		return nil, fmt.Errorf("ticket %d: %w", number, err)
@@ -65,7 +68,12 @@ func (t *Tx) UpdateTicket(tk *Ticket, e AuditEvent) error {
 }
 
 // Tickets calls fn for each ticket in number order until fn returns false.
-func (t *Tx) Tickets(fn func(*Ticket) bool) error { return forEachRec(t, bTickets, fn) }
+func (t *Tx) Tickets(fn func(*Ticket) bool) error {
+	if err := t.storeAllDeferred(); err != nil {
+		return err
+	}
+	return forEachRec(t, bTickets, fn)
+}
 
 // Message reads one message.
 func (t *Tx) Message(id uint64) (*Message, error) {

@@ -33,6 +33,13 @@ type Tx struct {
 	// deferShreds leaves this transaction's shreds in the shred bucket for
 	// the caller's FinishShreds (DeferShreds).
 	deferShreds bool
+	// deferTickets, deferred and deferredOrder are the ticket writes
+	// stored at the end of the transaction (DeferTicketWrites); deferErr
+	// is the first error of storing them from a reader that returns none.
+	deferTickets  bool
+	deferred      map[uint64]*deferredTicket
+	deferredOrder []uint64
+	deferErr      error
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.
