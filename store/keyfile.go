@@ -3,10 +3,13 @@ package store
 import (
 	"bytes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -57,8 +60,11 @@ type keyStore struct {
 	rotMu   sync.Mutex             // one rotation at a time
 
 	lookupKey []byte
-	blob      *blobCrypt
-	readOnly  bool
+	// lookups are HMAC-SHA256 states keyed with lookupKey, kept for reuse:
+	// making one costs more than the lookup (every mail needs several).
+	lookups  sync.Pool
+	blob     *blobCrypt
+	readOnly bool
 }
 
 // loadMaster reads the master key file: a regular file of exactly 32
@@ -451,6 +457,21 @@ func (ks *keyStore) scrub() (ScrubStats, error) {
 }
 
 // lookup is the key of k in the lookup index name.
-func (ks *keyStore) lookup(name, k []byte) []byte { return hmacSum(ks.lookupKey, name, k)[:16] }
+func (ks *keyStore) lookup(name, k []byte) []byte {
+	h, _ := ks.lookups.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, ks.lookupKey)
+	} else {
+		h.Reset()
+	}
+	h.Write(name)
+	h.Write(zeroByte)
+	h.Write(k)
+	out := h.Sum(make([]byte, 0, sha256.Size))[:16]
+	ks.lookups.Put(h)
+	return out
+}
+
+var zeroByte = []byte{0}
 
 func (ks *keyStore) close() error { return ks.bolt.Close() }
