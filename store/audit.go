@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,6 +9,9 @@ import (
 )
 
 var keyAuditHead = []byte("audit_head")
+
+// emptyHash ends the JSON of an audit event whose Hash is empty.
+var emptyHash = []byte(`"hash":""}`)
 
 // audit appends e to the trail, chained to the event before it.
 func (t *Tx) audit(e AuditEvent) error {
@@ -19,12 +23,20 @@ func (t *Tx) audit(e AuditEvent) error {
 	e.Seq = seq
 	e.Time = t.now
 	e.Prev = string(t.b(bMeta).Get(keyAuditHead))
+	// The event is encoded once: its JSON with Hash empty is what the hash
+	// is over, and the stored JSON is that with the hash filled in.
 	e.Hash = ""
-	e.Hash, err = auditHash(&e)
+	data, err := json.Marshal(&e)
 	if err != nil {
 		return err
 	}
-	if err := putJSON(b, be64(seq), &e); err != nil {
+	sum := sha256.Sum256(data)
+	e.Hash = hex.EncodeToString(sum[:])
+	if !bytes.HasSuffix(data, emptyHash) {
+		return fmt.Errorf("audit event %d: encoded without its hash field last", seq)
+	}
+	data = append(append(data[:len(data)-len(emptyHash)], `"hash":"`+e.Hash...), `"}`...)
+	if err := b.Put(be64(seq), data); err != nil {
 		return err
 	}
 	if err := t.indexAudit(&e); err != nil {
