@@ -1,6 +1,7 @@
 package mime
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 
@@ -26,6 +27,7 @@ import (
 func htmlToText(src string) string {
 	z := html.NewTokenizer(strings.NewReader(src))
 	var w textWriter
+	w.b.Grow(len(src) / 2) // the text of mail HTML is about half its source
 	var (
 		skipName  string // element whose content is being dropped
 		skipDepth int
@@ -42,7 +44,7 @@ func htmlToText(src string) string {
 			if skipDepth > 0 {
 				continue
 			}
-			w.text(string(z.Text()), pre > 0)
+			w.text(z.Text(), pre > 0)
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
 			tag := string(name)
@@ -127,7 +129,7 @@ func htmlToText(src string) string {
 				links = links[:len(links)-1]
 				if l.start <= w.b.Len() {
 					if u := linkSuffix(l.href, w.b.String()[l.start:]); u != "" {
-						w.text(" ("+u+")", false)
+						w.text([]byte(" ("+u+")"), false)
 					}
 				}
 			case paragraphElements[tag]:
@@ -211,10 +213,10 @@ type textWriter struct {
 }
 
 // text writes s, collapsing white space unless pre is set.
-func (w *textWriter) text(s string, pre bool) {
+func (w *textWriter) text(s []byte, pre bool) {
 	if pre {
-		s = strings.ReplaceAll(s, "\r\n", "\n")
-		for _, r := range s {
+		s = bytes.ReplaceAll(s, []byte("\r\n"), []byte("\n"))
+		for _, r := range string(s) {
 			switch {
 			case r == '\n' || r == '\r':
 				if w.started && w.nl < 2 {
@@ -227,20 +229,49 @@ func (w *textWriter) text(s string, pre bool) {
 		}
 		return
 	}
-	for _, r := range s {
-		if r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\u00a0' {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+				w.space = true
+				i++
+			case c < 0x20:
+				i++
+			default:
+				// A run of visible ASCII is written at once.
+				j := i + 1
+				for j < len(s) && s[j] > ' ' && s[j] < utf8.RuneSelf {
+					j++
+				}
+				w.visible()
+				w.b.Write(s[i:j])
+				i = j
+			}
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		i += size
+		switch r {
+		case '\u00a0':
 			w.space = true
-			continue
+		case utf8.RuneError, '\ufeff':
+		default:
+			w.visible()
+			w.b.WriteRune(r)
 		}
-		if r == utf8.RuneError || r < 0x20 || r == '\ufeff' {
-			continue
-		}
-		if w.space && w.started && w.nl == 0 && !w.endSp {
-			w.b.WriteByte(' ')
-		}
-		w.space = false
-		w.writeRune(r)
 	}
+}
+
+// visible is what writing a visible character does besides writing it:
+// the space due before it, and the state after it.
+func (w *textWriter) visible() {
+	if w.space && w.started && w.nl == 0 && !w.endSp {
+		w.b.WriteByte(' ')
+	}
+	w.space = false
+	w.nl = 0
+	w.started = true
+	w.endSp = false
 }
 
 func (w *textWriter) writeRune(r rune) {
