@@ -1,6 +1,9 @@
 package store
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // DeferTicketWrites makes the ticket writes of this transaction (CreateTicket,
 // AddMessage, UpdateTicket and the others that store a ticket) record the
@@ -10,7 +13,7 @@ import "fmt"
 // its acknowledgement): deferred, it is sealed once.
 //
 // The writes stay visible in the transaction: Ticket reads a ticket written
-// since as it was written, and the readers of the ticket indexes (TicketsWhere,
+// since as it would be stored (a copy, planned), and the readers of the ticket indexes (TicketsWhere,
 // TicketsOf, Due, NextPlanned, TicketNumbers, Tickets) store the deferred
 // tickets first. What the caller must keep: a ticket handed to a write is
 // stored as it is at the end (or at such a read), so it is changed after
@@ -48,6 +51,30 @@ func (t *Tx) deferredIndexes(n uint64) (indexed, bool) {
 		return indexed{}, false
 	}
 	return d.old, true
+}
+
+// deferredCopy is what Ticket would read of tk had it been stored now: a
+// copy of its JSON, planned. A reply threaded into a ticket made earlier in
+// its batch reads it so, without storing it twice.
+func (t *Tx) deferredCopy(tk *Ticket) (*Ticket, error) {
+	data, err := marshalJSON(tk)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d: %w", tk.Number, err)
+	}
+	var c Ticket
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("ticket %d: %w", tk.Number, err)
+	}
+	if t.planner != nil {
+		t.planner(t, &c)
+	}
+	c.ServiceAt = serviceAt(&c)
+	if t.db != nil {
+		if n := t.db.decoded[string(bTickets)]; n != nil {
+			n.Add(1)
+		}
+	}
+	return &c, nil
 }
 
 // storeDeferred stores ticket n if its write was deferred.

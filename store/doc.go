@@ -80,10 +80,10 @@
 // A transaction that stores mail calls Tx.DeferTicketWrites (deferred.go):
 // each ticket it writes is planned, encoded, sealed and indexed once, at
 // its end, rather than at every write (a new ticket is written when made,
-// with its message and with its acknowledgement); a read of the ticket or
-// of the ticket indexes in the transaction stores it first, so the
-// transaction sees its own writes, and a failure to store it fails the
-// transaction.
+// with its message and with its acknowledgement); a read of the ticket in
+// the transaction gets a copy as it would be stored, a read of the ticket
+// indexes stores it first, so the transaction sees its own writes, and a
+// failure to store it fails the transaction.
 //
 // # Invariants
 //

@@ -25,8 +25,8 @@ func (t *Tx) TicketByMessageID(id string) (uint64, bool) {
 
 // Ticket reads one ticket.
 func (t *Tx) Ticket(number uint64) (*Ticket, error) {
-	if err := t.storeDeferred(number); err != nil {
-		return nil, err
+	if d, ok := t.deferred[number]; ok {
+		return t.deferredCopy(d.tk)
 	}
 	var tk Ticket
 	if err := t.getRec(bTickets, be64(number), &tk); err != nil {
