@@ -187,21 +187,31 @@ func (t *Tx) putRec(name, k []byte, rec any, kid string) error {
 			c.Add(1)
 		}
 	}
-	data, err := marshalJSON(rec)
-	if err != nil {
-		return err
-	}
-	if t.db != nil && t.db.keys != nil {
-		g, present, err := t.aead(kid)
+	if t.db == nil || t.db.keys == nil {
+		data, err := marshalJSON(rec)
 		if err != nil {
 			return err
 		}
-		if !present {
-			return fmt.Errorf("store: record %s/%x: its key is gone (erased)", name, k)
-		}
-		if data, err = sealWith(g, kid, name, k, data); err != nil {
-			return err
-		}
+		return t.b(name).Put(k, data)
+	}
+	g, present, err := t.aead(kid)
+	if err != nil {
+		return err
+	}
+	if !present {
+		return fmt.Errorf("store: record %s/%x: its key is gone (erased)", name, k)
+	}
+	// The JSON is only read by the seal, which writes a value of its own:
+	// its buffer serves every record of the transaction.
+	t.jsonBuf.Reset()
+	enc := json.NewEncoder(&t.jsonBuf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		return err
+	}
+	data, err := sealWith(g, kid, name, k, bytes.TrimSuffix(t.jsonBuf.Bytes(), []byte("\n")))
+	if err != nil {
+		return err
 	}
 	return t.b(name).Put(k, data)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
@@ -40,6 +41,8 @@ type Tx struct {
 	deferred      map[uint64]*deferredTicket
 	deferredOrder []uint64
 	deferErr      error
+	// jsonBuf is where putRec encodes a record before sealing it.
+	jsonBuf bytes.Buffer
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.
