@@ -58,6 +58,11 @@ type Server struct {
 	// absent. It must live outside data_dir. Default "master.key" in the
 	// configuration file's directory; relative to that directory.
 	MasterKeyFile string `toml:"master_key_file"`
+	// MetricsListen is the host:port of the listener of /metrics (the
+	// Prometheus text format); "" (the default) serves none. It must be a
+	// loopback address unless MetricsAllowRemote is set.
+	MetricsListen      string `toml:"metrics_listen"`
+	MetricsAllowRemote bool   `toml:"metrics_allow_remote"` // default false
 
 	Proxies []netip.Prefix `toml:"-"` // TrustedProxies, parsed
 }

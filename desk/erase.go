@@ -213,6 +213,7 @@ func (d *Desk) Erase(ctx context.Context, email string, dryRun bool) (*ErasureRe
 		return tx.Audit(store.SubjectErased(e.person.ID, e.auditDetail(), actorAdmin))
 	})
 	if err == nil {
+		d.Metrics.Erased()
 		e.rep.Scrub, err = scrub(db)
 	}
 	e.finishReport()

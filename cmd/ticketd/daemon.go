@@ -19,6 +19,7 @@ import (
 	"ticketd/mail"
 	"ticketd/mail/imap"
 	"ticketd/mail/smtp"
+	"ticketd/metrics"
 )
 
 // shutdownGrace bounds how long a stop waits for batches in progress.
@@ -100,11 +101,15 @@ type daemon struct {
 	desk  *desk.Desk
 	admin *adminServer
 	http  *httpServer
-	sched *desk.Scheduler
-	svc   *desk.ServiceScheduler
-	keys  *keySchedule  // key snapshots on [keys] schedule
-	lmtp  *lmtpListener // [lmtp], nil when off
-	spool string
+	// metrics counts what happened; served on metricsLn ([server]
+	// metrics_listen, nil when off).
+	metrics   *metrics.Metrics
+	metricsLn *httpServer
+	sched     *desk.Scheduler
+	svc       *desk.ServiceScheduler
+	keys      *keySchedule  // key snapshots on [keys] schedule
+	lmtp      *lmtpListener // [lmtp], nil when off
+	spool     string
 	// started is when the daemon started, for ticketd status.
 	started time.Time
 
@@ -152,7 +157,9 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		dk.Close()
 		return nil, err
 	}
-	d.outbox = &smtp.Outbox{DB: dk.DB, Log: log}
+	d.metrics = metrics.New(d.metricsSnapshot)
+	dk.Metrics = d.metrics
+	d.outbox = &smtp.Outbox{DB: dk.DB, Log: log, Metrics: d.metrics}
 	dk.Wake = d.outbox.Wake
 	d.admin, err = startAdmin(cfg.Server.AdminSocket, &opEnv{desk: dk, live: d.liveStatus}, log)
 	if err != nil {
@@ -165,7 +172,15 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		dk.Close()
 		return nil, err
 	}
+	d.metricsLn, err = startMetrics(cfg.Server.MetricsListen, d.metrics)
+	if err != nil {
+		d.http.close()
+		d.admin.close()
+		dk.Close()
+		return nil, err
+	}
 	if err := d.openLMTP(&cfg.LMTP); err != nil {
+		d.metricsLn.close()
 		d.http.close()
 		d.admin.close()
 		dk.Close()
@@ -343,6 +358,8 @@ func fixedWhileRunning(old, cfg *config.Config) error {
 		return errors.New("admin_socket cannot change while running; restart ticketd")
 	case cfg.Server.HTTPListen != old.Server.HTTPListen:
 		return errors.New("http_listen cannot change while running; restart ticketd")
+	case cfg.Server.MetricsListen != old.Server.MetricsListen || cfg.Server.MetricsAllowRemote != old.Server.MetricsAllowRemote:
+		return errors.New("metrics_listen cannot change while running; restart ticketd")
 	}
 	return nil
 }
@@ -361,6 +378,7 @@ func (d *daemon) stop() error {
 	d.sched.Stop()
 	d.svc.Stop()
 	d.keys.Stop()
+	d.metricsLn.close()
 	d.http.close()
 	d.admin.close()
 	if cerr := d.desk.Close(); err == nil {
