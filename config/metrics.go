@@ -25,12 +25,9 @@ func (d *decoder) metricsListen(s *Server) {
 	}
 }
 
-// loopbackHost reports whether host names only the loopback interface:
-// "localhost" or a loopback IP. "" (every interface) is not.
+// loopbackHost reports whether host is a loopback IP. "" (every
+// interface) is not, nor is "localhost": a name could resolve anywhere.
 func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
 }
