@@ -35,6 +35,10 @@ type Config struct {
 	// working as written, such as a routing rule that loses mail to an
 	// earlier one; `ticketd check` prints them.
 	Warnings Errors `toml:"-"`
+	// Uncredentialed are the password_file keys that name a systemd
+	// credential (CredentialsVar) while $CREDENTIALS_DIRECTORY is not
+	// set: their password is empty, and ticketd run does not start.
+	Uncredentialed []string `toml:"-"`
 }
 
 // Server holds process-wide settings.

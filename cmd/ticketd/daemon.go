@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +34,10 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	cfg, err := loadConfig(e, *path)
 	if err != nil {
 		return err
+	}
+	if len(cfg.Uncredentialed) > 0 {
+		return &exitError{exitConfig, fmt.Errorf("%s name a systemd credential (%s), but $CREDENTIALS_DIRECTORY is not set: start ticketd run through its systemd unit, whose LoadCredential= lines provide them",
+			strings.Join(cfg.Uncredentialed, ", "), config.CredentialsVar)}
 	}
 	log, err := newLogger(e.stderr, cfg)
 	if err != nil {
@@ -298,6 +303,10 @@ func (d *daemon) reload(path string) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
+		return
+	}
+	if len(cfg.Uncredentialed) > 0 {
+		d.log.Error("reload rejected, keeping the running configuration", "err", "$CREDENTIALS_DIRECTORY is not set", "keys", cfg.Uncredentialed)
 		return
 	}
 	logWarnings(d.log, cfg)
