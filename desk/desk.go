@@ -520,7 +520,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		}
 	}
 	d.Log.Info("mail stored", "ticket", out.Ticket, "message", sm.ID, "new_ticket", out.NewTicket,
-		"mailbox", origin.Mailbox, "uid", origin.UID, "threaded_by", how)
+		"queue", tk.Queue, "channel", origin.Channel, "mailbox", origin.Mailbox, "uid", origin.UID, "threaded_by", how)
 	return out, nil
 }
 

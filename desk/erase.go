@@ -214,6 +214,7 @@ func (d *Desk) Erase(ctx context.Context, email string, dryRun bool) (*ErasureRe
 	})
 	if err == nil {
 		d.Metrics.Erased()
+		d.Log.Info("subject erased", "person", e.person.ID, "tickets", len(e.rep.Erased.Tickets))
 		e.rep.Scrub, err = scrub(db)
 	}
 	e.finishReport()

@@ -192,9 +192,11 @@ func (m *Metrics) Erased() {
 	}
 }
 
-// label keeps a value set by the code (a kind of mail) to a short name of
-// lower-case letters and underscores, "other" otherwise.
+// label keeps a value set by the code (a kind of mail, "agent new ticket")
+// to a short name of lower-case letters and underscores
+// ("agent_new_ticket"), "other" otherwise.
 func label(s string) string {
+	s = strings.ReplaceAll(s, " ", "_")
 	if s == "" || len(s) > 32 || strings.Trim(s, "abcdefghijklmnopqrstuvwxyz_") != "" {
 		return "other"
 	}

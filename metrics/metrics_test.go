@@ -71,7 +71,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("histogram %s has no unit", name)
 		}
 	}
-	for in, want := range map[string]string{"acknowledgement": "acknowledgement", "agent_notification": "agent_notification",
+	for in, want := range map[string]string{"acknowledgement": "acknowledgement", "agent new ticket": "agent_new_ticket",
 		"jane@example.com": "other", "": "other", "Re: Hilfe": "other", strings.Repeat("a", 33): "other"} {
 		if got := label(in); got != want {
 			t.Errorf("label(%q) = %q, want %q", in, got, want)

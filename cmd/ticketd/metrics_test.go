@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -156,6 +157,17 @@ func TestMetrics(t *testing.T) {
 	if out, errOut, code := ticketd(t, nil, "purge", "-config", cfg); code != 0 {
 		t.Fatalf("purge: exit %d\n%s%s", code, out, errOut)
 	}
+	if out, errOut, code := ticketd(t, nil, "tickets", "-config", cfg, "close", "1"); code != 0 {
+		t.Fatalf("tickets close: exit %d\n%s%s", code, out, errOut)
+	}
+	// Each admin operation is one log line with its identifiers, and no address.
+	for _, re := range []string{`msg="admin operation done" op=subject.erase duration=\S+\n`, `msg="subject erased" person=\d+ tickets=1\n`,
+		`msg="admin operation done" op=purge duration=`, `msg="admin operation done" op=tickets.status ticket=1 duration=`,
+		`msg="mail stored" ticket=1 message=\d+ new_ticket=true queue=support channel=email mailbox=support uid=1 `} {
+		if !regexp.MustCompile(re).MatchString(d.log()) {
+			t.Errorf("no log line %s in\n%s", re, d.log())
+		}
+	}
 
 	s := getMetrics(t, metricsAddr)
 	for _, c := range []struct {
@@ -174,7 +186,7 @@ func TestMetrics(t *testing.T) {
 		{"ticketd_ingest_duration_seconds", []string{"channel=email"}, 5},
 		{"ticketd_erasures_total", nil, 1},
 		{"ticketd_purge_runs_total", []string{"trigger=admin", "result=ok"}, 1},
-		{"ticketd_tickets_open", []string{"queue=support"}, 1}, // the second one was erased
+		{"ticketd_tickets_open", []string{"queue=support"}, 0}, // the second one was erased, the first closed
 		{"ticketd_tickets_due_soon", []string{"queue=support"}, 0},
 		{"ticketd_tickets_overdue", []string{"queue=support"}, 0},
 		{"ticketd_outbox_pending", nil, 0},
