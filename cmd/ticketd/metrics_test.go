@@ -94,19 +94,8 @@ func TestMetrics(t *testing.T) {
 	sink := mailtest.StartSMTPSink(t)
 	dir := t.TempDir()
 	metricsAddr := freePort(t)
-	cfg := writeBrowserConfig(t, dir, imapSrv.Addr, sink.Addr, freePort(t))
-	text, _ := os.ReadFile(cfg)
-	conf := strings.Replace(string(text), "language = \"de\"", fmt.Sprintf("language = \"de\"\nmetrics_listen = %q", metricsAddr), 1)
-	conf = strings.Replace(conf, "response_time = \"1d\"", "response_time = \"1d\"\nagents = [\"anna.agentin@example.com\"]", 1)
-	conf = strings.Replace(conf, "password_file = \"imap.pass\"", "password_file = \"imap.pass\"\nidle = false\npoll_interval = \"1s\"", 1)
-	for _, want := range []string{"metrics_listen", "agents = ", "poll_interval"} {
-		if !strings.Contains(conf, want) {
-			t.Fatalf("the configuration lacks %s:\n%s", want, conf)
-		}
-	}
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	httpAddr := freePort(t)
+	cfg := agentLoopConfig(t, dir, imapSrv.Addr, sink.Addr, httpAddr, fmt.Sprintf("metrics_listen = %q", metricsAddr))
 	d := startRun(t, cfg)
 	mailtest.WaitFor(t, 60*time.Second, "the mailbox connected (ticketd_imap_connected 1)", func() bool {
 		resp, err := http.Get("http://" + metricsAddr + "/metrics")
@@ -238,27 +227,45 @@ func TestMetrics(t *testing.T) {
 	}
 
 	// The public listener serves no metrics.
-	resp, err := http.Get("http://" + strings.TrimPrefix(publicURL(t, conf), "http://") + "/metrics")
-	if err == nil {
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("GET /metrics on http_listen: %s, want 404", resp.Status)
-		}
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
 	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics on http_listen: %s, want 404", resp.Status)
+	}
+}
+
+// agentLoopConfig is writeBrowserConfig's configuration with
+// anna.agentin@example.com as the queue's agent, server's lines added to
+// [server], and the mailbox polled every second: a mail appended between a
+// search and the start of IDLE would wait for the next minute's poll.
+func agentLoopConfig(t *testing.T, dir, imapAddr, smtpAddr, httpAddr, server string) string {
+	t.Helper()
+	cfg := writeBrowserConfig(t, dir, imapAddr, smtpAddr, httpAddr)
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(text)
+	for _, r := range [][2]string{
+		{"language = \"de\"", "language = \"de\"\n" + server},
+		{"response_time = \"1d\"", "response_time = \"1d\"\nagents = [\"anna.agentin@example.com\"]"},
+		{"password_file = \"imap.pass\"", "password_file = \"imap.pass\"\nidle = false\npoll_interval = \"1s\""},
+	} {
+		if !strings.Contains(conf, r[0]) {
+			t.Fatalf("the configuration lacks %s:\n%s", r[0], conf)
+		}
+		conf = strings.Replace(conf, r[0], r[1], 1)
+	}
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // allowedLabel are the labels of ticketd_ metrics: each value comes from
 // the configuration or a closed set of the code.
 var allowedLabel = map[string]bool{"mailbox": true, "queue": true, "reason": true, "channel": true,
 	"result": true, "kind": true, "outcome": true, "trigger": true, "action": true, "le": true}
-
-// publicURL is the public_url of a configuration text.
-func publicURL(t *testing.T, conf string) string {
-	for _, line := range strings.Split(conf, "\n") {
-		if v, ok := strings.CutPrefix(line, "public_url = "); ok {
-			return strings.Trim(v, `"`)
-		}
-	}
-	t.Fatal("no public_url")
-	return ""
-}
