@@ -1,11 +1,11 @@
-# ticketd: every entry point; CI (.ci/run) runs check, test and interop.
+# ticketd: every entry point; CI (.ci/run) runs check, test, interop and verify-unit.
 GO        ?= go
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(GOBIN)/staticcheck)
 
-.PHONY: build test demo check fmt bench profile interop fuzz clean
+.PHONY: build test demo check fmt bench profile interop fuzz clean install verify-unit
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ticketd ./cmd/ticketd
@@ -65,6 +65,36 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=30s ./agent/
 	$(GO) test -run='^$$' -fuzz='^FuzzSenderAuthentication$$' -fuzztime=30s ./mail/mime/
 	$(GO) test -run='^$$' -fuzz='^FuzzDue$$' -fuzztime=30s ./sla/
+
+# Install: the binary, the systemd unit and its sysusers.d file, and the
+# directories of the configuration and the credentials (README.md,
+# "Install"). DESTDIR stages it (a package build); the paths below are the
+# ones contrib/systemd/ticketd.service names (a test checks that they agree).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /etc/systemd/system
+SYSUSERSDIR ?= /etc/sysusers.d
+install: build
+	install -D -m 0755 bin/ticketd $(DESTDIR)$(BINDIR)/ticketd
+	install -D -m 0644 contrib/systemd/ticketd.service $(DESTDIR)$(UNITDIR)/ticketd.service
+	install -D -m 0644 contrib/systemd/ticketd.sysusers $(DESTDIR)$(SYSUSERSDIR)/ticketd.conf
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ticketd
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/ticketd/credentials
+	test -e $(DESTDIR)$(SYSCONFDIR)/ticketd/config.toml || install -m 0644 config.example.toml $(DESTDIR)$(SYSCONFDIR)/ticketd/config.toml
+
+# verify-unit: systemd-analyze verify of the unit as make install puts it,
+# in a staging root with a copy of the system's units (the targets it
+# names); any finding, an unknown key too, fails. CI runs it in .ci/run.
+verify-unit: SHELL := /bin/bash
+verify-unit:
+	root=$$(mktemp -d) && trap 'rm -rf "$$root"' EXIT && \
+	$(MAKE) --no-print-directory install DESTDIR="$$root" >/dev/null && \
+	mkdir -p "$$root/bin" "$$root/usr/lib/systemd" && cp /bin/kill "$$root/bin/kill" && \
+	cp -r /usr/lib/systemd/system "$$root/usr/lib/systemd/system" && \
+	out=$$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --root="$$root" "$$root$(UNITDIR)/ticketd.service" 2>&1); rc=$$?; \
+	if [ -n "$$out" ]; then printf '%s\n' "$$out"; echo "verify-unit: systemd-analyze has findings (above)"; exit 1; fi; exit $$rc
 
 clean:
 	rm -rf bin

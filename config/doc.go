@@ -67,6 +67,13 @@
 //   - Relative paths (data_dir, admin_socket, templates_dir, ca_file,
 //     password_file, master_key_file, keys.snapshot_dir) are resolved against the directory of the configuration
 //     file, so the daemon does not depend on its working directory.
+//   - A password_file "${CREDENTIALS_DIRECTORY}/NAME" (CredentialsVar) is
+//     the credential NAME that systemd's LoadCredential= hands the unit, in
+//     $CREDENTIALS_DIRECTORY. Without that variable (a command run by hand)
+//     the password stays empty, the key is in Config.Uncredentialed and a
+//     warning says why; ticketd run then refuses to start.
+//   - [server] metrics_listen is off by default and must be a loopback IP
+//     unless metrics_allow_remote is set (metrics.go).
 //   - A password is never sent over an unencrypted connection (tls = "none")
 //     except to a loopback host, and certificate checks are turned off
 //     (tls_verify = false) for a loopback host only, with a warning.

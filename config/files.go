@@ -44,11 +44,11 @@ func (d *decoder) files(c *Config, dir string) {
 	}
 
 	m := &c.SMTP
-	m.CAFile, m.PasswordFile = resolve(m.CAFile), resolve(m.PasswordFile)
+	m.CAFile, m.PasswordFile = resolve(m.CAFile), d.credential(c, "smtp.password_file", m.PasswordFile, resolve)
 	d.endpointFiles("smtp", m.CAFile, m.PasswordFile, &m.Password)
 	for i := range c.Mailboxes {
 		b := &c.Mailboxes[i]
-		b.CAFile, b.PasswordFile = resolve(b.CAFile), resolve(b.PasswordFile)
+		b.CAFile, b.PasswordFile = resolve(b.CAFile), d.credential(c, mailboxPath(i)+".password_file", b.PasswordFile, resolve)
 		d.endpointFiles(mailboxPath(i), b.CAFile, b.PasswordFile, &b.Password)
 	}
 }

@@ -35,6 +35,10 @@ type Config struct {
 	// working as written, such as a routing rule that loses mail to an
 	// earlier one; `ticketd check` prints them.
 	Warnings Errors `toml:"-"`
+	// Uncredentialed are the password_file keys that name a systemd
+	// credential (CredentialsVar) while $CREDENTIALS_DIRECTORY is not
+	// set: their password is empty, and ticketd run does not start.
+	Uncredentialed []string `toml:"-"`
 }
 
 // Server holds process-wide settings.
@@ -58,6 +62,11 @@ type Server struct {
 	// absent. It must live outside data_dir. Default "master.key" in the
 	// configuration file's directory; relative to that directory.
 	MasterKeyFile string `toml:"master_key_file"`
+	// MetricsListen is the host:port of the listener of /metrics (the
+	// Prometheus text format); "" (the default) serves none. It must be a
+	// loopback address unless MetricsAllowRemote is set.
+	MetricsListen      string `toml:"metrics_listen"`
+	MetricsAllowRemote bool   `toml:"metrics_allow_remote"` // default false
 
 	Proxies []netip.Prefix `toml:"-"` // TrustedProxies, parsed
 }

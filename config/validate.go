@@ -127,6 +127,7 @@ func (d *decoder) validate(c *Config) {
 	if _, _, err := net.SplitHostPort(s.HTTPListen); err != nil {
 		d.keyErrorf("server.http_listen", "must be host:port, got %q", s.HTTPListen)
 	}
+	d.metricsListen(s)
 	s.Proxies = nil
 	for i, p := range s.TrustedProxies {
 		prefix, err := netip.ParsePrefix(p)

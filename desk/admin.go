@@ -11,6 +11,7 @@ import (
 
 	"ticketd/config"
 	"ticketd/mail"
+	"ticketd/metrics"
 	"ticketd/retention"
 	"ticketd/store"
 )
@@ -54,7 +55,12 @@ type Scheduler = retention.Scheduler
 // NewScheduler is the retention scheduler of d's store, with the
 // configuration in force.
 func (d *Desk) NewScheduler() (*Scheduler, error) {
-	return retention.NewScheduler(d.DB, d.Config(), d.Log, d.DB.Now)
+	s, err := retention.NewScheduler(d.DB, d.Config(), d.Log, d.DB.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.Done = func(rep *retention.Report, err error) { d.countPurge(metrics.PurgeScheduled, rep, err) }
+	return s, nil
 }
 
 // IngestRequest is how IngestFrom stores one mail.

@@ -20,6 +20,7 @@ import (
 	"ticketd/mail/imap"
 	"ticketd/mail/mime"
 	"ticketd/mail/redact"
+	"ticketd/metrics"
 	"ticketd/retention"
 	"ticketd/store"
 	"ticketd/templates"
@@ -34,6 +35,9 @@ type Desk struct {
 	// Spool is where IngestFrom spools large mail; "" means a directory
 	// of its own beside the database for each mail.
 	Spool string
+	// Metrics, when set, counts what each committed mail became
+	// (metrics.go), the purges and the erasures.
+	Metrics *metrics.Metrics
 
 	signer *consent.Signer
 	keys   agentKeys
@@ -140,6 +144,8 @@ type Outcome struct {
 	// AgentReply says what became of an agent's mail: "out" (relayed to
 	// the customer), "note", "refused: CHECK"; "" for a customer's mail.
 	AgentReply string `json:"agent_reply,omitempty"`
+
+	queue string // the queue of a new ticket, for the metrics
 }
 
 // parsed is a mail after parsing, before storing.
@@ -170,12 +176,13 @@ func (d *Desk) Prepare(ctx context.Context, b *imap.Batch) (imap.Prepared, error
 	if box == nil {
 		return nil, fmt.Errorf("deliver: mailbox %q is not configured", b.Mailbox)
 	}
+	start := time.Now()
 	blobs := d.DB.NewBlobWriter()
 	items, err := d.parseAll(rt, b.Mails, blobs)
 	if err != nil {
 		return nil, err
 	}
-	return &batch{d: d, rt: rt, b: b, box: box, items: items, blobs: blobs}, nil
+	return &batch{d: d, rt: rt, b: b, box: box, items: items, blobs: blobs, start: start}, nil
 }
 
 // batch is a parsed batch of fetched mail, ready to be stored.
@@ -187,13 +194,15 @@ type batch struct {
 	items []*parsed
 	blobs *store.BlobWriter
 	acks  bool // the last Write queued an acknowledgement
+	start time.Time
+	outs  []Outcome // of the last Write, counted when it is committed
 }
 
 // Write stores every mail of the batch in tx (a quarantine record, nothing
 // for a duplicate, or a ticket message) and says which became a quarantine
 // record.
 func (b *batch) Write(tx *store.Tx) ([]imap.Result, error) {
-	b.acks = false
+	b.acks, b.outs = false, b.outs[:0]
 	results := make([]imap.Result, len(b.items))
 	for i, it := range b.items {
 		origin := store.Origin{Channel: store.ChannelEmail, Mailbox: b.b.Mailbox, UID: it.f.UID,
@@ -208,6 +217,7 @@ func (b *batch) Write(tx *store.Tx) ([]imap.Result, error) {
 		}
 		results[i].Quarantined = out.Quarantine != 0
 		b.acks = b.acks || out.AckQueued || out.Mailed
+		b.outs = append(b.outs, out)
 	}
 	if err := tx.PutBlobs(b.blobs); err != nil {
 		return nil, err
@@ -215,8 +225,11 @@ func (b *batch) Write(tx *store.Tx) ([]imap.Result, error) {
 	return results, nil
 }
 
-// Committed wakes the outbox when the batch queued an acknowledgement.
+// Committed counts the batch's mails and wakes the outbox when the batch
+// queued an acknowledgement.
 func (b *batch) Committed() {
+	b.d.Metrics.Fetched(b.b.Mailbox, len(b.b.Mails))
+	b.d.counted(store.ChannelEmail, b.start, b.outs...)
 	if b.acks {
 		b.d.wake()
 	}
@@ -241,6 +254,7 @@ func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string, sile
 	if silent {
 		suppress = reasonSilent
 	}
+	start := time.Now()
 	blobs := d.DB.NewBlobWriter()
 	items, err := d.parseAll(rt, []*mail.Fetched{f}, blobs)
 	if err != nil {
@@ -255,6 +269,9 @@ func (d *Desk) Ingest(ctx context.Context, f *mail.Fetched, mailbox string, sile
 		}
 		return tx.PutBlobs(blobs)
 	})
+	if err == nil {
+		d.counted(store.ChannelFile, start, out)
+	}
 	if err == nil && (out.AckQueued || out.Mailed) {
 		d.wake()
 	}
@@ -473,7 +490,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		if err := tx.CreateTicket(created, store.ActorSystem); err != nil {
 			return Outcome{}, err
 		}
-		tk, out.Ticket, out.NewTicket = created, created.Number, true
+		tk, out.Ticket, out.NewTicket, out.queue = created, created.Number, true, queue
 	}
 	sm := &store.Message{Ticket: out.Ticket, Direction: "in", PersonID: person.ID,
 		From: stored(who), To: storedList(m.To), Cc: storedList(m.Cc), Subject: m.Subject, MessageID: m.MessageID,
@@ -506,7 +523,7 @@ func (d *Desk) store(tx *store.Tx, rt *setup, it *parsed, origin store.Origin, q
 		}
 	}
 	d.Log.Info("mail stored", "ticket", out.Ticket, "message", sm.ID, "new_ticket", out.NewTicket,
-		"mailbox", origin.Mailbox, "uid", origin.UID, "threaded_by", how)
+		"queue", tk.Queue, "channel", origin.Channel, "mailbox", origin.Mailbox, "uid", origin.UID, "threaded_by", how)
 	return out, nil
 }
 

@@ -138,6 +138,19 @@
 // tickets with copies at agents. ShowTicket adds each message's direction, agent and
 // commands and the ticket's Notified list (the copies mailed to agents).
 //
+// # Metrics
+//
+// Desk.Metrics (package metrics) counts what each mail became after its
+// commit, never before (metrics.go: counted, from batch.Committed, Ingest,
+// the LMTP committer and RetryQuarantine): tickets created per queue,
+// quarantine records per reason class (reasonClass; the reason itself may
+// quote the mail), duplicates, agents' replies (relayed, note, refused),
+// and each mail's time from the start of its parsing to its commit; a
+// purge that ran (scheduled, through Scheduler.Done, or Purge) and an
+// erasure. Gauges reads, at a scrape, the outbox's pending mail and the
+// open, due-soon and overdue tickets per configured queue from the open
+// index, never the closed tickets.
+//
 // # Service levels on a schedule
 //
 // ServiceScheduler (schedule.go, robfig/cron like retention.Scheduler) runs

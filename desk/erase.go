@@ -213,6 +213,8 @@ func (d *Desk) Erase(ctx context.Context, email string, dryRun bool) (*ErasureRe
 		return tx.Audit(store.SubjectErased(e.person.ID, e.auditDetail(), actorAdmin))
 	})
 	if err == nil {
+		d.Metrics.Erased()
+		d.Log.Info("subject erased", "person", e.person.ID, "tickets", len(e.rep.Erased.Tickets))
 		e.rep.Scrub, err = scrub(db)
 	}
 	e.finishReport()

@@ -67,6 +67,7 @@ type lmtpJob struct {
 	blobs  *store.BlobWriter
 	out    Outcome
 	err    error
+	start  time.Time // when its parsing started
 	done   chan struct{}
 	finish func() // after the commit or its failure
 }
@@ -160,6 +161,9 @@ func (s *LMTPServer) commit() {
 		}
 		wake := false
 		for _, j := range batch {
+			if j.err == nil {
+				s.d.counted(store.ChannelLMTP, j.start, j.out)
+			}
 			wake = wake || j.err == nil && (j.out.AckQueued || j.out.Mailed)
 			j.finish()
 			close(j.done)
@@ -194,13 +198,14 @@ func (s *LMTPServer) write(batch []*lmtpJob) error {
 
 // deliver parses f for box and waits for its commit.
 func (s *LMTPServer) deliver(rt *setup, f *mail.Fetched, box *config.Mailbox, finish func()) (Outcome, error) {
+	start := time.Now()
 	blobs := s.d.DB.NewBlobWriter()
 	items, err := s.d.parseAll(rt, []*mail.Fetched{f}, blobs)
 	if err != nil {
 		finish()
 		return Outcome{}, err
 	}
-	j := &lmtpJob{rt: rt, it: items[0], box: box, blobs: blobs, done: make(chan struct{}), finish: finish}
+	j := &lmtpJob{rt: rt, it: items[0], box: box, blobs: blobs, done: make(chan struct{}), finish: finish, start: start}
 	timer := time.NewTimer(s.timeout)
 	defer timer.Stop()
 	select {

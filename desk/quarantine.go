@@ -238,6 +238,9 @@ func (d *Desk) RetryQuarantine(ctx context.Context, id uint64) (Outcome, error) 
 		}
 		return tx.DeleteQuarantine(cur, actorAdmin, detail)
 	})
+	if err == nil && out.NewTicket {
+		d.Metrics.Created(out.queue)
+	}
 	if err == nil && (out.AckQueued || out.Mailed) {
 		d.wake()
 	}

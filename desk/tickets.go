@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ticketd/metrics"
 	"ticketd/retention"
 	"ticketd/store"
 )
@@ -128,6 +129,9 @@ func (d *Desk) Purge(ctx context.Context, req PurgeRequest) (*PurgeReport, error
 		Actor: actorAdmin, Progress: req.Progress})
 	if rep == nil {
 		return nil, err
+	}
+	if !req.DryRun {
+		d.countPurge(metrics.PurgeAdmin, rep, err)
 	}
 	return &PurgeReport{rep}, err
 }

@@ -39,6 +39,10 @@ type Scheduler struct {
 
 	// The jobs the schedules run (tests replace them).
 	purgeJob, sweepJob func()
+
+	// Done, when set before Start, is called after each scheduled purge
+	// with its report and error (the metrics count it).
+	Done func(rep *Report, err error)
 }
 
 // NewScheduler returns a Scheduler for db with the schedules of cfg; now is
@@ -165,6 +169,9 @@ func (s *Scheduler) RunPurge() {
 		"replanned", rep.Replanned, "duration", time.Since(start).Round(time.Millisecond)}
 	if rep.Scrub != nil {
 		attrs = append(attrs, "scrubbed_pages", rep.Scrub.Pages, "scrub_pause", rep.Scrub.Pause.Round(time.Millisecond))
+	}
+	if s.Done != nil {
+		s.Done(rep, err)
 	}
 	if err != nil {
 		s.log.Error("retention purge failed", append(attrs, "err", err)...)

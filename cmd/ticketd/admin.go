@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,16 +129,54 @@ func serveOp(env *opEnv, log *slog.Logger) http.HandlerFunc {
 		w.Header().Set("Trailer", trailerError+", "+trailerKind)
 		w.Header().Set("Content-Type", "application/octet-stream")
 		req := &opRequest{args: json.RawMessage(r.URL.Query().Get("args")), body: r.Body}
+		start := time.Now()
 		err := fn(r.Context(), env, req, &flushWriter{w: w, rc: http.NewResponseController(w)})
+		attrs := append([]any{"op", name}, opIdentifiers(req.args)...)
+		attrs = append(attrs, "duration", time.Since(start).Round(time.Millisecond))
 		if err != nil {
 			e := asOpError(err)
 			if e.kind == desk.KindOther {
-				log.Error("admin operation failed", "op", name, "err", err)
+				log.Error("admin operation failed", append(attrs, "err", err)...)
+			} else {
+				log.Info("admin operation refused", append(attrs, "kind", string(e.kind))...)
 			}
 			w.Header().Set(trailerError, strings.ReplaceAll(e.msg, "\n", " "))
 			w.Header().Set(trailerKind, string(e.kind))
+			return
+		}
+		level := slog.LevelInfo
+		if readOnlyOps[name] {
+			level = slog.LevelDebug // ticketd status every minute would drown the rest
+		}
+		log.Log(r.Context(), level, "admin operation done", attrs...)
+	}
+}
+
+// readOnlyOps are the operations that change nothing and are logged at
+// debug level; every other one is logged at info, one line each.
+var readOnlyOps = map[string]bool{"status": true, "tickets.list": true, "tickets.show": true, "quarantine.list": true,
+	"quarantine.show": true, "outbox.list": true, "hold.list": true, "consent.show": true, "ropa": true}
+
+// opIdentifiers are the numbers among an operation's arguments (a ticket
+// number, a quarantine record or outbox item), as log attributes: no
+// address or other text of the arguments reaches the log.
+func opIdentifiers(args json.RawMessage) []any {
+	var m map[string]any
+	if json.Unmarshal(args, &m) != nil {
+		return nil
+	}
+	var out []any
+	for _, k := range []string{"ticket", "id"} {
+		switch v := m[k].(type) {
+		case float64:
+			out = append(out, k, uint64(v))
+		case string:
+			if n, err := strconv.ParseUint(strings.TrimPrefix(v, "#"), 10, 64); err == nil {
+				out = append(out, k, n)
+			}
 		}
 	}
+	return out
 }
 
 // flushWriter sends what was written to the client at the end of each

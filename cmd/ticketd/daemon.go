@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"ticketd/mail"
 	"ticketd/mail/imap"
 	"ticketd/mail/smtp"
+	"ticketd/metrics"
 )
 
 // shutdownGrace bounds how long a stop waits for batches in progress.
@@ -32,6 +34,10 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	cfg, err := loadConfig(e, *path)
 	if err != nil {
 		return err
+	}
+	if len(cfg.Uncredentialed) > 0 {
+		return &exitError{exitConfig, fmt.Errorf("%s name a systemd credential (%s), but $CREDENTIALS_DIRECTORY is not set: start ticketd run through its systemd unit, whose LoadCredential= lines provide them",
+			strings.Join(cfg.Uncredentialed, ", "), config.CredentialsVar)}
 	}
 	log, err := newLogger(e.stderr, cfg)
 	if err != nil {
@@ -100,11 +106,15 @@ type daemon struct {
 	desk  *desk.Desk
 	admin *adminServer
 	http  *httpServer
-	sched *desk.Scheduler
-	svc   *desk.ServiceScheduler
-	keys  *keySchedule  // key snapshots on [keys] schedule
-	lmtp  *lmtpListener // [lmtp], nil when off
-	spool string
+	// metrics counts what happened; served on metricsLn ([server]
+	// metrics_listen, nil when off).
+	metrics   *metrics.Metrics
+	metricsLn *httpServer
+	sched     *desk.Scheduler
+	svc       *desk.ServiceScheduler
+	keys      *keySchedule  // key snapshots on [keys] schedule
+	lmtp      *lmtpListener // [lmtp], nil when off
+	spool     string
 	// started is when the daemon started, for ticketd status.
 	started time.Time
 
@@ -152,7 +162,9 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		dk.Close()
 		return nil, err
 	}
-	d.outbox = &smtp.Outbox{DB: dk.DB, Log: log}
+	d.metrics = metrics.New(d.metricsSnapshot)
+	dk.Metrics = d.metrics
+	d.outbox = &smtp.Outbox{DB: dk.DB, Log: log, Metrics: d.metrics}
 	dk.Wake = d.outbox.Wake
 	d.admin, err = startAdmin(cfg.Server.AdminSocket, &opEnv{desk: dk, live: d.liveStatus}, log)
 	if err != nil {
@@ -165,7 +177,15 @@ func startDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		dk.Close()
 		return nil, err
 	}
+	d.metricsLn, err = startMetrics(cfg.Server.MetricsListen, d.metrics)
+	if err != nil {
+		d.http.close()
+		d.admin.close()
+		dk.Close()
+		return nil, err
+	}
 	if err := d.openLMTP(&cfg.LMTP); err != nil {
+		d.metricsLn.close()
 		d.http.close()
 		d.admin.close()
 		dk.Close()
@@ -285,6 +305,10 @@ func (d *daemon) reload(path string) {
 		d.log.Error("reload rejected, keeping the running configuration", "err", err)
 		return
 	}
+	if len(cfg.Uncredentialed) > 0 {
+		d.log.Error("reload rejected, keeping the running configuration", "err", "$CREDENTIALS_DIRECTORY is not set", "keys", cfg.Uncredentialed)
+		return
+	}
 	logWarnings(d.log, cfg)
 	d.apply(cfg)
 }
@@ -343,6 +367,8 @@ func fixedWhileRunning(old, cfg *config.Config) error {
 		return errors.New("admin_socket cannot change while running; restart ticketd")
 	case cfg.Server.HTTPListen != old.Server.HTTPListen:
 		return errors.New("http_listen cannot change while running; restart ticketd")
+	case cfg.Server.MetricsListen != old.Server.MetricsListen || cfg.Server.MetricsAllowRemote != old.Server.MetricsAllowRemote:
+		return errors.New("metrics_listen cannot change while running; restart ticketd")
 	}
 	return nil
 }
@@ -361,6 +387,7 @@ func (d *daemon) stop() error {
 	d.sched.Stop()
 	d.svc.Stop()
 	d.keys.Stop()
+	d.metricsLn.close()
 	d.http.close()
 	d.admin.close()
 	if cerr := d.desk.Close(); err == nil {

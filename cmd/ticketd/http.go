@@ -78,7 +78,11 @@ func startHTTP(addr string, healthy func() bool, consentPage http.Handler) (*htt
 	return h, nil
 }
 
+// close stops the server (nil: none runs), letting requests in progress end.
 func (h *httpServer) close() {
+	if h == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	h.srv.Shutdown(ctx)

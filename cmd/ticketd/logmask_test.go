@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -40,21 +39,7 @@ func logRun(t *testing.T, format string) {
 	sink := mailtest.StartSMTPSink(t)
 	dir := t.TempDir()
 	httpAddr := freePort(t)
-	cfg := writeBrowserConfig(t, dir, imapSrv.Addr, sink.Addr, httpAddr)
-	text, _ := os.ReadFile(cfg)
-	conf := strings.Replace(string(text), "language = \"de\"", fmt.Sprintf("language = \"de\"\nlog_level = \"debug\"\nlog_format = %q", format), 1)
-	conf = strings.Replace(conf, "response_time = \"1d\"", "response_time = \"1d\"\nagents = [\"anna.agentin@example.com\"]", 1)
-	// Polled every second: a mail appended between a search and the start
-	// of IDLE would wait for the next minute's poll.
-	conf = strings.Replace(conf, "password_file = \"imap.pass\"", "password_file = \"imap.pass\"\nidle = false\npoll_interval = \"1s\"", 1)
-	for _, want := range []string{"log_format", "agents = ", "poll_interval"} {
-		if !strings.Contains(conf, want) {
-			t.Fatalf("the configuration lacks %s:\n%s", want, conf)
-		}
-	}
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := agentLoopConfig(t, dir, imapSrv.Addr, sink.Addr, httpAddr, fmt.Sprintf("log_level = \"debug\"\nlog_format = %q", format))
 	d := startRun(t, cfg)
 	mailtest.WaitFor(t, 60*time.Second, "the mailbox connected (/healthz 200)", func() bool {
 		resp, err := http.Get("http://" + httpAddr + "/healthz")

@@ -46,6 +46,8 @@
 // password), retried with the same backoff, and shown in Status
 // (AuthFailures, LastError "authentication failed ...") until a login
 // succeeds. The backoff waits on Supervisor.After, the injected clock.
+// Status.Reconnects counts the sessions started again after one ended (the
+// ticketd_imap_reconnects_total metric).
 //
 // # The checkpoint has one owner
 //

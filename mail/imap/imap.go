@@ -75,6 +75,9 @@ type Status struct {
 	// which the server announced a size (RFC822.SIZE) and sent no content.
 	FetchRetries int64 `json:"fetch_retries,omitempty"`
 	EmptyFetches int64 `json:"empty_fetches,omitempty"`
+	// Reconnects counts the sessions that ended (an error, a refused
+	// login, a dropped connection) and were started again.
+	Reconnects int64 `json:"reconnects,omitempty"`
 }
 
 // LoginError is a login the server refused: a tagged NO or BAD to LOGIN.
@@ -192,6 +195,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return mail.ErrStopped
 		case <-s.After(wait):
 		}
+		s.setStatus(func(st *Status) { st.Reconnects++ })
 		backoff = min(backoff*2, s.MaxBackoff)
 	}
 }

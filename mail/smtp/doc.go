@@ -9,5 +9,7 @@
 // *SendError (temporary or permanent). Outbox drains the store's outbox
 // through a Submitter, retrying temporary failures with exponential backoff
 // (with jitter) until the item's give-up time; each outcome goes to the
-// store with an audit event.
+// store with an audit event, and, once stored, to Outbox.Metrics (sent,
+// failed or deferred by kind, and an acknowledgement's latency from its
+// ticket's commit to the relay's acceptance).
 package smtp

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ticketd/mail"
+	"ticketd/metrics"
 	"ticketd/store"
 )
 
@@ -31,6 +32,9 @@ type Outbox struct {
 	// MinBackoff and MaxBackoff bound the wait after a temporary failure
 	// (default 1m and 1h; doubled per attempt, with jitter).
 	MinBackoff, MaxBackoff time.Duration
+	// Metrics, when set, counts each recorded outcome and the
+	// acknowledgements' latency.
+	Metrics *metrics.Metrics
 
 	once sync.Once
 	wake chan struct{}
@@ -124,8 +128,10 @@ func (o *Outbox) record(it *store.OutboxItem, sendErr error) error {
 	now := o.Now()
 	it.Attempts++
 	var se *SendError
+	outcome := metrics.OutboxFailed
 	switch {
 	case sendErr == nil:
+		outcome = metrics.OutboxSent
 		it.Status, it.DoneAt, it.LastError = store.OutboxSent, now, ""
 		o.Log.Info("mail sent", "outbox", it.ID, "ticket", it.Ticket, "kind", it.Kind, "attempts", it.Attempts)
 	case errors.As(sendErr, &se) && !se.Temporary:
@@ -135,10 +141,21 @@ func (o *Outbox) record(it *store.OutboxItem, sendErr error) error {
 		it.Status, it.DoneAt, it.LastError = store.OutboxFailed, now, "gave up retrying: "+sendErr.Error()
 		o.Log.Error("mail failed, retry time is over", "outbox", it.ID, "ticket", it.Ticket, "err", sendErr)
 	default:
+		outcome = metrics.OutboxDeferred
 		backoff := o.MinBackoff << min(it.Attempts-1, 20)
 		it.NextAttempt = now.Add(mail.Jitter(min(backoff, o.MaxBackoff)))
 		it.LastError = sendErr.Error()
 		o.Log.Warn("mail deferred", "outbox", it.ID, "ticket", it.Ticket, "err", sendErr, "next_attempt", it.NextAttempt)
 	}
-	return o.DB.Update(func(tx *store.Tx) error { return tx.UpdateOutbox(it, store.ActorSystem) })
+	if err := o.DB.Update(func(tx *store.Tx) error { return tx.UpdateOutbox(it, store.ActorSystem) }); err != nil {
+		return err
+	}
+	o.Metrics.Outbox(it.Kind, outcome)
+	if outcome == metrics.OutboxSent && it.Kind == KindAcknowledgement {
+		o.Metrics.AckLatency(now.Sub(it.CreatedAt))
+	}
+	return nil
 }
+
+// KindAcknowledgement is the OutboxItem.Kind of a ticket's acknowledgement.
+const KindAcknowledgement = "acknowledgement"
