@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -191,13 +192,14 @@ func (d *daemon) op(ctx context.Context, name string, args any, v any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(resp.Body) // all of it, so the trailers arrive
+	if err != nil {
 		return fmt.Errorf("op %s: %v", name, err)
 	}
-	for dec.More() { // drain, so the trailers arrive
-		var skip json.RawMessage
-		dec.Decode(&skip)
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			return fmt.Errorf("op %s: %v", name, err)
+		}
 	}
 	if msg := resp.Trailer.Get("X-Ticketd-Error"); msg != "" {
 		return errors.New(msg)

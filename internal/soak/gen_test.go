@@ -306,10 +306,12 @@ func alterSignature(a string) string {
 	if m == nil {
 		return "support+t1.a1.forged@example.com"
 	}
+	// The signature is lower-case base32 and compared in any case (an MTA
+	// may fold the local part), so the altered letter differs in every case.
 	i := m[2] + 2
-	c := byte('A')
-	if a[i] == 'A' {
-		c = 'B'
+	c := byte('q')
+	if a[i] == 'q' || a[i] == 'Q' {
+		c = 'r'
 	}
 	return a[:i] + string(c) + a[i+1:]
 }

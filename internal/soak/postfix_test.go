@@ -86,3 +86,10 @@ func parseDelivered(raw []byte) delivered {
 	d.text = string(raw) + "\n" + string(qp)
 	return d
 }
+
+// rcpt is an outbox recipient as Postfix's Delivered-To names it: in lower
+// case, and without a trailing dot after the domain, which Postfix strips
+// (a real-world address of the corpus has one).
+func rcpt(to string) string {
+	return strings.TrimSuffix(strings.ToLower(to), ".")
+}

@@ -236,7 +236,7 @@ func reconcile(t *testing.T, d *daemon, dc *mailtest.Dovecot, snk *sink, all []s
 			r.note("outbox %d (%s, ticket %d) failed: %s", it.ID, it.Kind, it.Ticket, it.LastError)
 		case store.OutboxSent:
 			for _, to := range it.To {
-				if count[strings.Trim(it.MessageID, "<>")+" "+strings.ToLower(to)] == 0 {
+				if count[strings.Trim(it.MessageID, "<>")+" "+rcpt(to)] == 0 {
 					missing++
 					r.note("outbox %d (%s) marked sent, but Postfix has no %s for %s", it.ID, it.Kind, it.MessageID, to)
 				}
