@@ -37,7 +37,7 @@ interop:
 # SOAK_SEED repeats a run (the seed is printed at the start). soak-short is
 # the form CI runs (2,000 mails, three kills).
 SOAK_SEED  ?= 0
-SOAK_FLAGS ?= -mails 20000 -kills 10 -rounds 40 -natural-retry -settle 10m
+SOAK_FLAGS ?= -mails 20000 -kills 10 -rounds 40 -natural-retry -settle 20m
 soak:
 	TICKETD_SOAK=1 TICKETD_INTEROP=1 $(GO) test -v -count=1 -timeout=90m ./internal/soak -args $(SOAK_FLAGS) -seed $(SOAK_SEED)
 

@@ -70,11 +70,13 @@ func (f *faults) run(t *testing.T, what string, d *daemon, dc *mailtest.Dovecot,
 	t.Helper()
 	switch what {
 	case faultKill:
+		start := time.Now()
 		d.kill()
 		if err := d.start(); err != nil {
 			t.Fatal(err)
 		}
 		f.kills++
+		fmt.Printf("soak: SIGKILL to ticketd, restarted and answering in %v\n", time.Since(start).Round(time.Millisecond))
 	case faultDovecot:
 		took := dc.Restart(t)
 		f.dovecot++

@@ -99,6 +99,35 @@ func reconcile(t *testing.T, d *daemon, dc *mailtest.Dovecot, snk *sink, all []s
 	}
 	r.add("mails on the IMAP server", len(all), onServer)
 
+	// Dovecot gives UIDs in the order it finds the files, which is not the
+	// order they were written in when a session synced meanwhile: ask it.
+	uidOf := map[string]uint32{}
+	var rec []string
+	flush := func() {
+		if len(rec) > 0 {
+			if n, err := strconv.ParseUint(rec[0], 10, 32); err == nil {
+				uidOf[strings.Trim(strings.TrimSpace(strings.Join(rec[1:], " ")), "<>")] = uint32(n)
+			}
+		}
+	}
+	fetched := dc.Doveadm(t, "-f", "tab", "fetch", "-u", dc.Username, "uid hdr.message-id", "mailbox", "INBOX")
+	for _, line := range strings.Split(fetched, "\n")[1:] {
+		uid, id, ok := strings.Cut(line, "\t")
+		if _, err := strconv.Atoi(uid); ok && err == nil {
+			flush()
+			rec = []string{uid, id}
+		} else {
+			rec = append(rec, line)
+		}
+	}
+	flush()
+	for i := range all {
+		all[i].uid = uidOf[all[i].msgID]
+		if all[i].uid == 0 {
+			r.note("%s (%s) is not on the server", all[i].msgID, all[i].kind)
+		}
+	}
+
 	msgs := map[uint32][]placed{}
 	tickets := map[uint64]*desk.TicketDetail{}
 	after := uint64(0)
