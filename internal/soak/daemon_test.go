@@ -27,12 +27,11 @@ type daemon struct {
 	bin, cfg, sock string
 	logPath        string
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-	peakKB  int64 // the highest VmHWM seen of any run
-	starts  int
-	stopRSS chan struct{}
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	peakKB int64 // the highest VmHWM seen of any run
+	starts int
 }
 
 func (d *daemon) start() error {

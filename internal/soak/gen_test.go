@@ -120,7 +120,6 @@ type gen struct {
 	run    string // unique per run, part of every Message-ID
 	people []person
 	n      int // mails generated so far
-	date   time.Time
 }
 
 func newGen(seed uint64, customers int) *gen {
