@@ -31,6 +31,7 @@ type daemon struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	peakKB int64 // the highest VmHWM seen of any run
+	anonKB int64 // the highest RssAnon seen (VmHWM also counts the mapped database file's pages)
 	starts int
 }
 
@@ -72,14 +73,16 @@ func (d *daemon) start() error {
 	}
 }
 
-// watchRSS reads VmHWM of pid until the process ends.
+// watchRSS reads VmHWM and RssAnon of pid until the process ends.
 func (d *daemon) watchRSS(pid int, done chan struct{}) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if kb := vmHWM(pid); kb > 0 {
+		if kb := procStatus(pid, "VmHWM:"); kb > 0 {
+			anon := procStatus(pid, "RssAnon:")
 			d.mu.Lock()
 			d.peakKB = max(d.peakKB, kb)
+			d.anonKB = max(d.anonKB, anon)
 			d.mu.Unlock()
 		}
 		select {
@@ -90,7 +93,8 @@ func (d *daemon) watchRSS(pid int, done chan struct{}) {
 	}
 }
 
-func vmHWM(pid int) int64 {
+// procStatus reads one "kB" field of /proc/PID/status (0 when gone).
+func procStatus(pid int, field string) int64 {
 	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
 		return 0
@@ -98,7 +102,7 @@ func vmHWM(pid int) int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n
 		}
@@ -121,7 +125,7 @@ func (d *daemon) signal(sig syscall.Signal) {
 	if cmd == nil {
 		return
 	}
-	if kb := vmHWM(cmd.Process.Pid); kb > 0 {
+	if kb := procStatus(cmd.Process.Pid, "VmHWM:"); kb > 0 {
 		d.mu.Lock()
 		d.peakKB = max(d.peakKB, kb)
 		d.mu.Unlock()
@@ -138,10 +142,11 @@ func (d *daemon) signal(sig syscall.Signal) {
 	d.mu.Unlock()
 }
 
-func (d *daemon) peak() int64 {
+// peak is the highest VmHWM and RssAnon of all runs, in kB.
+func (d *daemon) peak() (hwm, anon int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.peakKB
+	return d.peakKB, d.anonKB
 }
 
 // cli runs a ticketd command to its end: stdout, stderr and an error for a non-zero exit.

@@ -322,8 +322,9 @@ func TestSoak(t *testing.T) {
 	rep.print(os.Stdout)
 	fmt.Printf("soak: kills survived %d, Dovecot restarts %d, SMTP outages (421, then dropped connections) %d, purges %d (deleted %d), erasures %d, key rotations %d\n",
 		fx.kills, fx.dovecot, fx.smtp, fx.purges, fx.purged, fx.erasures+1, fx.rotations)
-	fmt.Printf("soak: ticketd started %d times, peak RSS (VmHWM) %.1f MiB, peak backlog %d mails, outbox items retried by hand after the outage %d\n",
-		d.starts, float64(d.peak())/1024, peakBacklog, retried)
+	hwm, anon := d.peak()
+	fmt.Printf("soak: ticketd started %d times, peak RSS (VmHWM) %.1f MiB (of it anonymous memory at most %.1f MiB; the rest is the mapped database file), peak backlog %d mails, outbox items retried by hand after the outage %d\n",
+		d.starts, float64(hwm)/1024, float64(anon)/1024, peakBacklog, retried)
 	fmt.Printf("soak: load %v, drain %v, total %v (GOMAXPROCS %d, load average %s)\n", loadTook.Round(time.Millisecond),
 		drainTook.Round(time.Millisecond), time.Since(began).Round(time.Millisecond), runtime.GOMAXPROCS(0), loadavg())
 	if rep.failed() {
