@@ -267,7 +267,7 @@ type Purpose struct {
 	// Required says whether the customer must provide the data and what happens if not (Art. 13(2)(e)).
 	Required Text `toml:"required"` // required, de and en
 	// CountedFrom is when the retention period starts: "closed" (the ticket
-	// was closed; open tickets are kept) or "collected" (the ticket was created); default "closed".
+	// was closed; open tickets are kept) or "collected" (the ticket was created, or its mail received if earlier); default "closed".
 	CountedFrom string `toml:"counted_from"`
 	// DataCategories and SubjectCategories describe the purpose in the record
 	// of processing activities (Art. 30(1)(c)); the defaults name what ticketd stores.

@@ -10,8 +10,9 @@
 // run walks only what is due, never every ticket:
 //
 //   - PurgeAt: the purpose's retention counted from closing (counted_from =
-//     "closed"; an open ticket is never due) or from creation ("collected");
-//     on_expiry says whether the ticket is then anonymized or deleted. When
+//     "closed"; an open ticket is never due) or from collection ("collected":
+//     the ticket's creation, or its mail's received time when that is
+//     earlier, as for old mail imported by ticketd ingest); on_expiry says whether the ticket is then anonymized or deleted. When
 //     the requester was offboarded, the ticket is anonymized at that time if
 //     it is earlier. A hold postpones PurgeAt to the hold's end, when the
 //     purpose's rule is applied again. An anonymized ticket is never due.

@@ -92,8 +92,14 @@ func evaluate(tx *store.Tx, cfg *config.Config, tk *store.Ticket) verdict {
 // retentionEnd is when the purpose's retention of tk ends, and why (zero: kept).
 func retentionEnd(p *config.Purpose, tk *store.Ticket) (time.Time, string) {
 	if p.CountedFrom == "collected" {
-		end := p.Retention.AddTo(tk.CreatedAt)
-		return end, "retention " + p.Retention.String() + " counted from collection on " + day(tk.CreatedAt) + " ended " + day(end)
+		// Collected when the mail came in: mail imported long after it was
+		// received (a migration) counts from its receipt, not its import.
+		from := tk.CreatedAt
+		if r := tk.Origin.ReceivedAt; !r.IsZero() && r.Before(from) {
+			from = r
+		}
+		end := p.Retention.AddTo(from)
+		return end, "retention " + p.Retention.String() + " counted from collection on " + day(from) + " ended " + day(end)
 	}
 	if tk.Status != store.StatusClosed {
 		return time.Time{}, ""

@@ -25,6 +25,8 @@ type Proxy struct {
 	drops    int    // how many more times dropOn applies (-1: always)
 	emptyOn  []byte // send an empty literal in place of one that holds this
 	empties  int    // how many more times emptyOn applies (-1: always)
+	refuse   string // answer a new connection with this line and close it, never forwarding ("": forward)
+	cut      bool   // close a new connection at once, never forwarding
 	wake     *sync.Cond
 }
 
@@ -54,7 +56,15 @@ func (p *Proxy) serve() {
 		}
 		p.mu.Lock()
 		p.accepted++
+		refuse, cut := p.refuse, p.cut
 		p.mu.Unlock()
+		if cut || refuse != "" {
+			if refuse != "" {
+				c.Write([]byte(refuse + "\r\n"))
+			}
+			c.Close()
+			continue
+		}
 		up, err := net.Dial("tcp", p.upstream)
 		if err != nil {
 			c.Close()
@@ -148,6 +158,23 @@ func (p *Proxy) Stall(on bool) {
 func (p *Proxy) DropOn(marker string, times int) {
 	p.mu.Lock()
 	p.dropOn, p.drops = []byte(marker), times
+	p.mu.Unlock()
+}
+
+// Refuse makes the proxy answer each new connection with line (such as an
+// SMTP "421 4.3.2 try later") and close it, without reaching the server;
+// "" forwards again. Connections already open are not touched.
+func (p *Proxy) Refuse(line string) {
+	p.mu.Lock()
+	p.refuse = line
+	p.mu.Unlock()
+}
+
+// Cut makes the proxy close each new connection at once (true), without a
+// word, or forward again (false).
+func (p *Proxy) Cut(on bool) {
+	p.mu.Lock()
+	p.cut = on
 	p.mu.Unlock()
 }
 
