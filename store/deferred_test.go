@@ -70,6 +70,13 @@ func TestDeferredTicketWrites(t *testing.T) {
 		if len(listed) != 1 || listed[0] != tk.Number {
 			t.Errorf("TicketsWhere(queue support) in the transaction = %v, want [%d]", listed, tk.Number)
 		}
+		// Two filters: the walk of one index checks the other's entries,
+		// written in this transaction too.
+		for _, f := range []TicketFilter{{Queue: "support", Open: true}, {Open: true, Notified: false}, {Queue: "support", Open: true, Notified: false}} {
+			if got := where(t, tx, f, 0); len(got) != 1 || got[0] != tk.Number {
+				t.Errorf("TicketsWhere(%+v) in the transaction = %v, want [%d]", f, got, tk.Number)
+			}
+		}
 		return nil
 	})
 	if err != nil {

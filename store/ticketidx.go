@@ -174,7 +174,7 @@ func (t *Tx) TicketsWhere(f TicketFilter, after uint64, fn func(n uint64) (bool,
 		walk = bTickets
 	}
 	has := func(b, p []byte, num []byte) bool {
-		return t.b(b).Get(append(append([]byte{}, p...), num...)) != nil
+		return t.hasKey(b, append(append([]byte{}, p...), num...))
 	}
 	c := t.b(walk).Cursor()
 	seek := append(append([]byte{}, prefix...), be64(after+1)...)
@@ -191,4 +191,12 @@ func (t *Tx) TicketsWhere(f TicketFilter, after uint64, fn func(n uint64) (bool,
 		}
 	}
 	return nil
+}
+
+// hasKey reports whether bucket b holds key. Index entries have no value,
+// and bbolt's Get returns nil for one put in the same write transaction, so
+// Get cannot tell such an entry from an absent one; a cursor can.
+func (t *Tx) hasKey(b, key []byte) bool {
+	k, _ := t.b(b).Cursor().Seek(key)
+	return bytes.Equal(k, key)
 }
