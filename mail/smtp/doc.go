@@ -8,7 +8,10 @@
 // a password only over TLS or to loopback, and types every error as a
 // *SendError (temporary or permanent). Outbox drains the store's outbox
 // through a Submitter, retrying temporary failures with exponential backoff
-// (with jitter) until the item's give-up time; each outcome goes to the
+// (with jitter) until the item's give-up time. A relay that cannot be
+// reached or refuses the session (SendError.Connect) holds back the whole
+// outbox for a backoff of its own (10s doubling to 5m), so an outage costs
+// one connection per backoff, not one per due mail. Each outcome goes to the
 // store with an audit event, and, once stored, to Outbox.Metrics (sent,
 // failed or deferred by kind, and an acknowledgement's latency from its
 // ticket's commit to the relay's acceptance).

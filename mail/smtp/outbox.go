@@ -32,13 +32,24 @@ type Outbox struct {
 	// MinBackoff and MaxBackoff bound the wait after a temporary failure
 	// (default 1m and 1h; doubled per attempt, with jitter).
 	MinBackoff, MaxBackoff time.Duration
+	// RelayBackoff is the first wait after the relay could not be reached
+	// or refused the session (default 10s; doubled while it stays so, up
+	// to 5m): the rest of what is due waits with it rather than each mail
+	// opening a connection of its own.
+	RelayBackoff time.Duration
 	// Metrics, when set, counts each recorded outcome and the
 	// acknowledgements' latency.
 	Metrics *metrics.Metrics
 
 	once sync.Once
 	wake chan struct{}
+
+	relayRetry time.Time     // no session is tried before; zero when the relay answered last
+	relayWait  time.Duration // the wait after the last failure to reach it
 }
+
+// maxRelayBackoff bounds RelayBackoff's doubling.
+const maxRelayBackoff = 5 * time.Minute
 
 // batch is how many due items one pass reads.
 const outboxBatch = 64
@@ -69,6 +80,9 @@ func (o *Outbox) Run(ctx context.Context) error {
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = time.Hour
 	}
+	if o.RelayBackoff == 0 {
+		o.RelayBackoff = 10 * time.Second
+	}
 	for {
 		sent, err := o.pass(ctx)
 		if err != nil {
@@ -90,6 +104,9 @@ func (o *Outbox) Run(ctx context.Context) error {
 		if err != nil {
 			wait = max(wait, time.Second) // a store error: don't spin
 		}
+		if !o.relayRetry.IsZero() {
+			wait = max(wait, o.relayRetry.Sub(o.Now()))
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -102,8 +119,13 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 }
 
-// pass sends the items due now and returns how many it handled.
+// pass sends the items due now and returns how many it handled. While
+// the relay is unreachable it sends nothing; a failure to reach it ends
+// the pass, and the items left wait for the relay's backoff.
 func (o *Outbox) pass(ctx context.Context) (int, error) {
+	if !o.relayRetry.IsZero() && o.Now().Before(o.relayRetry) {
+		return 0, nil
+	}
 	var due []*store.OutboxItem
 	if err := o.DB.View(func(tx *store.Tx) (err error) {
 		due, err = tx.DueOutbox(o.Now(), outboxBatch)
@@ -116,8 +138,18 @@ func (o *Outbox) pass(ctx context.Context) (int, error) {
 			return i, nil
 		}
 		err := o.Send.Send(context.WithoutCancel(ctx), it.From, it.To, it.Raw)
-		if err := o.record(it, err); err != nil {
-			return i, err
+		if rerr := o.record(it, err); rerr != nil {
+			return i, rerr
+		}
+		var se *SendError
+		if errors.As(err, &se) && se.Temporary && se.Connect {
+			o.relayWait = min(max(2*o.relayWait, o.RelayBackoff), maxRelayBackoff)
+			o.relayRetry = o.Now().Add(mail.Jitter(o.relayWait))
+			o.Log.Warn("smtp relay unreachable, outgoing mail waits", "err", err, "retry_at", o.relayRetry, "due", len(due)-i-1)
+			return i + 1, nil
+		}
+		if err == nil || errors.As(err, &se) && !se.Connect {
+			o.relayRetry, o.relayWait = time.Time{}, 0 // the relay answered
 		}
 	}
 	return len(due), nil

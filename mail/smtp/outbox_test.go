@@ -199,3 +199,51 @@ func TestOutboxContinuesAfterRestart(t *testing.T) {
 		t.Errorf("sink got %d mails, want 2", n)
 	}
 }
+
+// TestOutboxWaitsForAnUnreachableRelay: while the relay refuses sessions,
+// one pass tries one connection, not one per due mail; the rest wait for
+// the relay's backoff and all go once it answers again.
+func TestOutboxWaitsForAnUnreachableRelay(t *testing.T) {
+	e := newOutboxEnv(t)
+	proxy := mailtest.NewProxy(t, e.sink.Addr)
+	e.sink.Addr = proxy.Addr // the outbox connects through the proxy
+	proxy.Refuse("421 4.3.2 relay down")
+	var mu sync.Mutex
+	now := time.Now()
+	e.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var ids []uint64
+	for i := range 20 {
+		ids = append(ids, e.enqueue("r"+strconv.Itoa(i)+"@example.org", time.Hour))
+	}
+	e.start()
+	mailtest.WaitFor(t, 10*time.Second, "a first attempt", func() bool { return proxy.Accepted() > 0 })
+	mailtest.WaitFor(t, 10*time.Second, "the attempt recorded", func() bool {
+		n := 0
+		for _, id := range ids {
+			n += e.item(id).Attempts
+		}
+		return n > 0
+	})
+	for range 3 { // new mail wakes the outbox, but the relay's backoff holds
+		e.ob.Wake()
+	}
+	time.Sleep(100 * time.Millisecond)
+	attempts := 0
+	for _, id := range ids {
+		attempts += e.item(id).Attempts
+	}
+	if got := proxy.Accepted(); got != 1 || attempts != 1 {
+		t.Errorf("relay down: %d connections and %d attempts for %d due mails, want 1 and 1", got, attempts, len(ids))
+	}
+	proxy.Refuse("")
+	mu.Lock()
+	now = now.Add(time.Hour) // past the relay's backoff and every item's
+	mu.Unlock()
+	e.ob.Wake()
+	for _, id := range ids {
+		e.waitStatus(id, store.OutboxSent)
+	}
+	if got := len(e.sink.Msgs()); got != len(ids) {
+		t.Errorf("sink got %d mails, want %d", got, len(ids))
+	}
+}

@@ -126,7 +126,11 @@ type SendError struct {
 	// Code is the SMTP reply code, 0 when there was none (network errors,
 	// errors found before anything was sent).
 	Code int
-	Err  error
+	// Connect: it failed before a session was set up (connect, TLS,
+	// greeting, EHLO, AUTH), so it says nothing about this mail and every
+	// other mail would meet it too.
+	Connect bool
+	Err     error
 }
 
 func (e *SendError) Error() string {
@@ -325,6 +329,12 @@ func (s *Sender) handshake(raw net.Conn, tlsConfig *tls.Config) (*smtp.Client, s
 
 // setupFailure classifies an error from connect.
 func (s *Sender) setupFailure(ctx, setup context.Context, stage string, err error) error {
+	se := s.classifySetup(ctx, setup, stage, err)
+	se.Connect = true
+	return se
+}
+
+func (s *Sender) classifySetup(ctx, setup context.Context, stage string, err error) *SendError {
 	var se *SendError
 	if errors.As(err, &se) {
 		return &SendError{Temporary: se.Temporary, Code: se.Code, Err: fmt.Errorf("%s: %w", stage, se.Err)}
