@@ -29,8 +29,11 @@
 //	              "instance" -> this installation's random id; "idx_v2" -> the person,
 //	              blob-reference and hashed dedup indexes are built; "idx_v3" -> the ticket
 //	              indexes and idx_mention are built (Open builds them, once, for a store
-//	              written before them, and again after encrypting one); "idx_v4" -> idx_audit
-//	              is built (likewise); "x.<key>" -> small
+//	              written before them, in batches of one transaction each, and again after
+//	              encrypting one); "idx_v4" -> idx_audit is built (likewise);
+//	              "idx_v3.build", "idx_v4.build" -> where such a build stands (its step
+//	              and the last key done), so that one cut short goes on at the next
+//	              Open; "x.<key>" -> small
 //	              values of other packages (Meta, SetMeta), such as the fingerprint of
 //	              the retention rules the plans were computed with; "scrub_due" -> a
 //	              purge erased data that no Scrub has overwritten yet (MarkScrubDue)

@@ -243,6 +243,9 @@ func Open(dir string, opts Options) (*DB, error) {
 		if err := db.init(); err != nil {
 			return fail(err)
 		}
+		if err := db.buildIndexes(); err != nil {
+			return fail(err)
+		}
 	}
 	db.Blobs, err = openBlobs(blobs, !opts.ReadOnly)
 	if err != nil {
@@ -318,15 +321,8 @@ func (db *DB) init() error {
 			if err := t.migrateIndexes(); err != nil {
 				return err
 			}
-			// A plaintext store about to be encrypted gets them in migrate.
-			if meta.Get(keyAuditIdx) == nil {
-				if err := t.buildAuditIndex(); err != nil {
-					return err
-				}
-			}
-			if meta.Get(keyTicketIdx) == nil && (got == schemaSealed || db.keys == nil) {
-				return t.buildTicketIndexes()
-			}
+			// idx_audit and the ticket indexes of an older store: in
+			// batches, after this (buildIndexes).
 			return nil
 		}
 		if err := meta.Put([]byte("idx_v2"), []byte{1}); err != nil {
