@@ -124,7 +124,7 @@ func (t *Tx) reindexMentions(kind byte, id uint64, old, cur map[string]bool) err
 	b := t.b(bIdxMention)
 	for a := range old {
 		if !cur[a] {
-			if err := b.Delete(t.mentionKey(a, kind, id)); err != nil {
+			if err := t.dropLookup(bIdxMention, t.mentionKey(a, kind, id), nil); err != nil {
 				return err
 			}
 		}

@@ -65,7 +65,7 @@ var (
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
 		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
 		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents, bShred, bIdxCTok, bIdxOutTk,
-		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention, bIdxAudit}
+		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention, bIdxAudit, bLookupDrops}
 )
 
 // Options tunes Open.
@@ -264,6 +264,12 @@ func Open(dir string, opts Options) (*DB, error) {
 	}
 	if err := db.finishShreds(nil); err != nil {
 		return fail(err)
+	}
+	// A purge killed midway left lookup index entries of what it erased.
+	if !opts.ReadOnly {
+		if _, err := db.FinishLookupDrops(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := db.reserveKeyIDs(); err != nil {
 		return fail(err)
