@@ -7,6 +7,20 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// unbuildIndexes makes the file look like one written before the ticket,
+// mention and audit indexes.
+func unbuildIndexes(tx *bolt.Tx) error {
+	for _, name := range append(ticketIndexBuckets, bIdxMention, bIdxAudit) {
+		if err := tx.DeleteBucket(name); err != nil {
+			return err
+		}
+	}
+	if err := tx.Bucket(bMeta).Delete(keyAuditIdx); err != nil {
+		return err
+	}
+	return tx.Bucket(bMeta).Delete(keyTicketIdx)
+}
+
 // An older store gets its ticket, mention and audit indexes on Open in
 // many short transactions, not one: a build cut short after a few of them
 // (a crash) goes on at the next Open from where it stood, and the indexes
@@ -17,18 +31,7 @@ func TestIndexBuildOnOpenIsBatchedAndResumes(t *testing.T) {
 	for i := range 12 {
 		fillQueue(t, db, i, []string{"support", "billing"}[i%2], []string{"", "agent@example.com"}[i%2])
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, name := range append(ticketIndexBuckets, bIdxMention, bIdxAudit) {
-			if err := tx.DeleteBucket(name); err != nil {
-				return err
-			}
-		}
-		if err := tx.Bucket(bMeta).Delete(keyAuditIdx); err != nil {
-			return err
-		}
-		return tx.Bucket(bMeta).Delete(keyTicketIdx)
-	})
-	if err != nil {
+	if err := db.bolt.Update(unbuildIndexes); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

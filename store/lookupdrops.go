@@ -187,13 +187,4 @@ func (db *DB) FinishLookupDrops() (int, error) {
 }
 
 // PendingLookupDrops counts the lookup index drops not applied yet.
-func (db *DB) PendingLookupDrops() int {
-	n := 0
-	db.gate.RLock()
-	defer db.gate.RUnlock()
-	db.bolt.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bLookupDrops).Stats().KeyN
-		return nil
-	})
-	return n
-}
+func (db *DB) PendingLookupDrops() int { return db.keyCount(bLookupDrops) }
