@@ -71,7 +71,7 @@ func TestIndexBuildOnOpenIsBatchedAndResumes(t *testing.T) {
 	// A current store builds nothing.
 	db.Close()
 	batches = 0
-	db = openTest(t, dir)
+	openTest(t, dir).Close()
 	if batches != 0 {
 		t.Errorf("Open of a current store ran %d build transactions", batches)
 	}
