@@ -15,6 +15,7 @@ import (
 	"ticketd/mail"
 	"ticketd/mail/imap"
 	"ticketd/mail/mailtest"
+	"ticketd/store"
 	"ticketd/store/storetest"
 )
 
@@ -239,6 +240,16 @@ func BenchmarkSubject(b *testing.B) {
 			for b.Loop() {
 				i++
 				addr := fmt.Sprintf("fixture%d@example.org", i*97%max(sz.n, 1)+1)
+				if sz.n > 0 {
+					// The fixture is kept across runs: skip the people an
+					// earlier run erased.
+					b.StopTimer()
+					for !hasPerson(d, addr) {
+						i++
+						addr = fmt.Sprintf("fixture%d@example.org", i*97%sz.n+1)
+					}
+					b.StartTimer()
+				}
 				start := time.Now()
 				if err := d.Export(addr, io.Discard); err != nil {
 					b.Fatalf("export %s: %v", addr, err)
@@ -269,4 +280,15 @@ func BenchmarkSubject(b *testing.B) {
 			}
 		})
 	}
+}
+
+// hasPerson reports whether the store of d knows the address.
+func hasPerson(d *Desk, addr string) bool {
+	found := false
+	d.DB.View(func(tx *store.Tx) error {
+		_, err := tx.PersonByEmail(addr)
+		found = err == nil
+		return nil
+	})
+	return found
 }

@@ -4,21 +4,18 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"ticketd/config"
+	"ticketd/config/configtest"
 	"ticketd/store"
 	"ticketd/store/storetest"
 )
 
-var (
-	benchTickets = flag.Int("purge.tickets", 1_000_000, "BenchmarkPurge: tickets in the store")
-	benchDue     = flag.Int("purge.due", 100_000, "BenchmarkPurge: how many of them are due")
-	benchBatch   = flag.Int("purge.batch", DefaultBatch, "BenchmarkPurge: tickets per purge transaction")
-)
+var benchBatch = flag.Int("purge.batch", DefaultBatch, "BenchmarkPurge: tickets per purge transaction")
 
 // benchBody is a small message text.
 const benchBody = "Guten Tag, meine Bestellung ist nicht angekommen. Bitte prüfen Sie das. Mit freundlichen Grüßen"
@@ -43,65 +40,66 @@ func addBenchTicket(tx *store.Tx, i int, created time.Time) error {
 	return tx.AddMessage(tk, m, store.DedupKey("", m.MessageID, m.ContentHash), "system")
 }
 
-// buildBenchStore writes tickets tickets, every (tickets/due)th of them due at purgeAt.
-func buildBenchStore(b *testing.B, e *env, tickets, due int, purgeAt time.Time) {
-	const perTx = 20000
-	every := max(1, tickets/max(1, due))
-	old, recent := t0, purgeAt.AddDate(0, 0, -1)
-	for made := 0; made < tickets; {
-		e.update(func(tx *store.Tx) error {
-			end := min(tickets, made+perTx)
-			for i := made; i < end; i++ {
-				created := recent
-				if i%every == 0 && i/every < due {
-					created = old
-				}
-				if err := addBenchTicket(tx, i, created); err != nil {
-					return err
-				}
-			}
-			made = end
-			return nil
-		})
+// benchSize is the fixture BenchmarkPurge runs on: 1,000,000 tickets
+// with TICKETD_BENCH_1M set, 100,000 without.
+func benchSize() int {
+	if os.Getenv("TICKETD_BENCH_1M") != "" {
+		return 1_000_000
 	}
+	return 100_000
 }
 
-// compact replaces the store with a compacted copy, as a store in steady
-// use looks: building it in large transactions leaves gigabytes of free
-// pages, which every commit would write out as the free list.
-func (e *env) compact() {
-	e.t.Helper()
-	path := filepath.Join(e.dir, "ticketd.db")
-	if _, err := e.db.Backup(path + ".compact"); err != nil {
-		e.t.Fatal(err)
-	}
-	e.db.Close()
-	if err := os.Rename(path+".compact", path); err != nil {
-		e.t.Fatal(err)
-	}
-	e.db = storetest.Open(e.t, e.dir, store.Options{Now: e.clock.Now})
-	e.db.SetPlanner(Planner(e.config))
+// purgeBenchConfig is testConfig with the fixture's purpose support,
+// anonymized a whole number of days after collection, and the time at
+// which the oldest tenth of the fixture of n is due then (ticket i of it
+// was made n-i minutes before storetest.FixtureEpoch).
+func purgeBenchConfig(b *testing.B, n int) (*config.Config, time.Time) {
+	keep := time.Duration(n-n/10) * time.Minute
+	days := int((keep + 24*time.Hour - 1) / (24 * time.Hour))
+	purposes := purposeTOML("closed_anonymize", "contract", "2y", "closed", "anonymize", "") +
+		purposeTOML("closed_delete", "contract", "2y", "closed", "delete", "") +
+		purposeTOML("collected_anonymize", "contract", "90d", "collected", "anonymize", "") +
+		purposeTOML("support", "contract", fmt.Sprintf("%dd", days), "collected", "anonymize", "")
+	cfg := configtest.Parse(b, fmt.Sprintf(testTOML, purposes))
+	return cfg, storetest.FixtureEpoch.Add(time.Duration(days)*24*time.Hour - keep + 30*time.Second)
 }
 
-// BenchmarkPurge measures a purge of -purge.due due tickets in a store of
-// -purge.tickets, and the wait it causes to a concurrent ingest that writes
+// BenchmarkPurge measures a purge of the oldest tenth of a storetest
+// fixture (100,000 due in 1,000,000 with TICKETD_BENCH_1M set, 10,000 in
+// 100,000 without; a copy planned with purgeBenchConfig, kept as a derived
+// fixture), and the wait it causes to a concurrent ingest that writes
 // one small ticket every 5 ms: the longest and the 99th percentile of those
 // transactions, the free-page scrub at the end included (also reported alone).
 //
-//	go test -run='^$' -bench=Purge -benchtime=1x -timeout=60m ./retention/
+//	TICKETD_BENCH_1M=1 TICKETD_FIXTURES=/var/tmp/ticketd-fixtures \
+//	  go test -run='^$' -bench=Purge -benchtime=1x -timeout=60m ./retention/
 func BenchmarkPurge(b *testing.B) {
+	n := benchSize()
 	for range b.N {
 		b.StopTimer()
-		e := newEnv(b)
-		purgeAt := t0.AddDate(1, 0, 0)
-		e.at(purgeAt)
+		cfg, purgeAt := purgeBenchConfig(b, n)
+		base := storetest.DerivedFixture(b, n, "-retention", func(dir string) error {
+			db, err := store.Open(dir, store.Options{MasterKeyFile: storetest.MasterKey(dir), MustExist: true})
+			if err != nil {
+				return err
+			}
+			db.SetPlanner(Planner(func() *config.Config { return cfg }))
+			if _, err := Reindex(b.Context(), db, cfg); err != nil {
+				db.Close()
+				return err
+			}
+			return db.Close()
+		})
+		e := &env{t: b, clock: storetest.NewClock(purgeAt), cfg: cfg, dir: storetest.CopyFixture(b, base)}
+		e.db = storetest.Open(b, e.dir, store.Options{Now: e.clock.Now, MustExist: true})
+		e.db.SetPlanner(Planner(e.config))
 		if _, err := Reindex(b.Context(), e.db, e.config()); err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
-		buildBenchStore(b, e, *benchTickets, *benchDue, purgeAt)
-		b.Logf("store of %d tickets built in %v", *benchTickets, time.Since(start).Round(time.Millisecond))
-		e.compact()
+		due, err := countDue(e.db, store.PlanPurge, purgeAt) // about n/10: benchmarks that erase people of the fixture erased some
+		if err != nil {
+			b.Fatal(err)
+		}
 
 		// waits: how long each ingest transaction waited for the write
 		// lock (or a scrub), from the call until its function ran.
@@ -112,7 +110,7 @@ func BenchmarkPurge(b *testing.B) {
 		wg.Go(func() {
 			tick := time.NewTicker(5 * time.Millisecond)
 			defer tick.Stop()
-			for i := *benchTickets; ; i++ {
+			for i := n; ; i++ {
 				select {
 				case <-stop:
 					return
@@ -130,7 +128,7 @@ func BenchmarkPurge(b *testing.B) {
 			}
 		})
 		b.StartTimer()
-		start = time.Now()
+		start := time.Now()
 		rep, err := Purge(b.Context(), e.db, e.config(), PurgeOptions{At: purgeAt, Batch: *benchBatch})
 		took := time.Since(start)
 		b.StopTimer()
@@ -139,8 +137,8 @@ func BenchmarkPurge(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if rep.Anonymized != *benchDue {
-			b.Fatalf("anonymized %d, want %d", rep.Anonymized, *benchDue)
+		if rep.Anonymized != due {
+			b.Fatalf("anonymized %d, want %d", rep.Anonymized, due)
 		}
 		slices.Sort(lat)
 		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

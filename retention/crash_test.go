@@ -18,8 +18,9 @@ type errKilled struct{}
 // crash point after a batch committed, which skips everything after it)
 // after each of its batches in turn, the last included, where only the
 // closing scrub is left to do. The next purge then erases what is left and
-// scrubs the free pages, so nothing erased stays in the file; the ticket
-// not due is kept.
+// scrubs the free pages, so nothing erased stays in the file, not even in
+// the lookup indexes, whose entries the batches leave for the end of the
+// purge; the ticket not due is kept.
 func TestPurgeKilledMidwayIsCompletedByTheNext(t *testing.T) {
 	const due = 3
 	for kill := 1; kill <= due; kill++ {
@@ -80,10 +81,18 @@ func TestPurgeKilledMidwayIsCompletedByTheNext(t *testing.T) {
 				t.Error("a scrub is still due after the next purge")
 			}
 			file := raw()
-			for _, s := range secrets {
+			for i, s := range secrets {
 				if bytes.Contains(file, []byte(s)) {
 					t.Errorf("%q is still in the file after the purge that completed the killed one", s)
 				}
+				// The lookup indexes' entries (plain keys in a plaintext
+				// store), which the killed purge left for after its batches.
+				if a := fmt.Sprintf("kunde%d@example.org", i); bytes.Contains(file, []byte(a)) {
+					t.Errorf("the address %s is still in the file after the purge that completed the killed one", a)
+				}
+			}
+			if n := e.db.PendingLookupDrops(); n != 0 {
+				t.Errorf("%d lookup index drops left after the next purge", n)
 			}
 			if !bytes.Contains(file, []byte("bleibt-hier")) || !e.exists(keep) {
 				t.Error("the ticket not due is gone")

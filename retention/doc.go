@@ -44,12 +44,16 @@
 // purpose, status, language, timestamps, holds); deleting removes all of it;
 // a person no ticket references any more goes with it. Each is an audit event
 // (actor store.ActorScheduler, or store.ActorAdmin from the command line).
-// The batches defer their key shreds (store.Tx.DeferShreds) and mark a scrub
-// due (store.Tx.MarkScrubDue); at the end store.DB.FinishShreds deletes the
+// The batches defer their key shreds (store.Tx.DeferShreds) and the
+// entries of the HMAC-keyed lookup indexes (store.Tx.DeferLookupDrops:
+// those lie on random pages, which each commit would rewrite) and mark a
+// scrub due (store.Tx.MarkScrubDue); at the end store.DB.FinishLookupDrops
+// removes those entries sorted by key, a contiguous run per transaction,
+// store.DB.FinishShreds deletes the
 // erased people's keys from the key file, scrubbed once, and store.DB.Scrub
 // overwrites the free pages of the data file once, so the erased data is
 // not left in either before the purge reports done. A purge killed midway
-// is completed by the next one: Open finishes the shreds, and a purge that
+// is completed by the next one: Open finishes the lookup drops and the shreds, and a purge that
 // finds a scrub due scrubs even when nothing is left to erase. A dry run does the same
 // checks in read transactions and writes nothing; with a time in the future
 // it shows what will go then.

@@ -136,10 +136,15 @@ func Purge(ctx context.Context, db *store.DB, cfg *config.Config, opts PurgeOpti
 	if err == nil {
 		err = purgeQuarantine(ctx, db, cfg, opts, rep)
 	}
-	// Each batch deferred its key shreds and marked a scrub due: the keys go
-	// from the key file, scrubbed once, then the free pages of the data
-	// file are scrubbed once, before the purge reports done. On an error
-	// this still runs for what the committed batches erased.
+	// Each batch deferred its lookup index drops and key shreds and marked
+	// a scrub due: the lookup entries go, sorted by key so that each
+	// transaction writes few pages; the keys go from the key file, scrubbed
+	// once; then the free pages of the data file are scrubbed once, before
+	// the purge reports done. On an error this still runs for what the
+	// committed batches erased.
+	if _, serr := db.FinishLookupDrops(); serr != nil {
+		err = errors.Join(err, serr)
+	}
 	if _, serr := db.FinishShreds(); serr != nil {
 		err = errors.Join(err, serr)
 	}

@@ -20,7 +20,8 @@ type dueWalk struct {
 	// long at most, whatever a ticket costs in this store.
 	budget time.Duration
 	// erases: each batch defers its key shreds (store.Tx.DeferShreds) and
-	// marks a scrub due; the caller finishes both after the walk.
+	// its lookup index drops (store.Tx.DeferLookupDrops) and marks a scrub
+	// due; the caller finishes all three after the walk.
 	erases bool
 	// begin is called when a batch's transaction starts.
 	begin func()
@@ -49,6 +50,7 @@ func (w *dueWalk) run(ctx context.Context, db *store.DB) error {
 			w.begin()
 			if w.erases {
 				tx.DeferShreds()
+				tx.DeferLookupDrops()
 			}
 			ids, err := tx.Due(w.kind, w.at, w.batch+len(stuck))
 			if err != nil {

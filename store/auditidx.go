@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -78,23 +77,3 @@ func sortEvents(es []*AuditEvent) {
 
 // keyAuditIdx in meta: idx_audit is built.
 var keyAuditIdx = []byte("idx_v4")
-
-// buildAuditIndex fills idx_audit from the trail, once: for a store
-// written before it (idx_v4 unset).
-func (t *Tx) buildAuditIndex() error {
-	if err := t.tx.DeleteBucket(bIdxAudit); err != nil {
-		return err
-	}
-	if _, err := t.tx.CreateBucket(bIdxAudit); err != nil {
-		return err
-	}
-	var werr error
-	err := forEach(t.b(bAudit), func(e *AuditEvent) bool {
-		werr = t.indexAudit(e)
-		return werr == nil
-	})
-	if err := errors.Join(err, werr); err != nil {
-		return err
-	}
-	return t.b(bMeta).Put(keyAuditIdx, []byte{1})
-}

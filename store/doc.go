@@ -29,8 +29,11 @@
 //	              "instance" -> this installation's random id; "idx_v2" -> the person,
 //	              blob-reference and hashed dedup indexes are built; "idx_v3" -> the ticket
 //	              indexes and idx_mention are built (Open builds them, once, for a store
-//	              written before them, and again after encrypting one); "idx_v4" -> idx_audit
-//	              is built (likewise); "x.<key>" -> small
+//	              written before them, in batches of one transaction each, and again after
+//	              encrypting one); "idx_v4" -> idx_audit is built (likewise);
+//	              "idx_v3.build", "idx_v4.build" -> where such a build stands (its step
+//	              and the last key done), so that one cut short goes on at the next
+//	              Open; "x.<key>" -> small
 //	              values of other packages (Meta, SetMeta), such as the fingerprint of
 //	              the retention rules the plans were computed with; "scrub_due" -> a
 //	              purge erased data that no Scrub has overwritten yet (MarkScrubDue)
@@ -69,6 +72,9 @@
 //	              erasure read only those)
 //	idx_audit     'p' ‖ person ‖ seq, 't' ‖ ticket ‖ seq -> nil: the audit events about a
 //	              person or a ticket (auditidx.go: the export reads only those)
+//	lookup_drops  seq -> drop: lookup index entries (idx_email, ack_rate, idx_msgid,
+//	              idx_dedup, idx_mention) of what a purge erased, to remove sorted by
+//	              key at its end (lookupdrops.go; readers treat such an entry as absent)
 //
 // The lookup(x) of these indexes is the 16-byte HMAC of the lookup indexes
 // (a SHA-256 prefix in a plaintext store); each is written in the
@@ -188,7 +194,12 @@
 // people in many transactions, defers this (Tx.DeferShreds) and calls
 // FinishShreds once at the end: the keys go in steps of shredChunk, the
 // key file is scrubbed once, then the entries are cleared, so that a crash
-// at any point leaves them for Open. Backups never hold the key
+// at any point leaves them for Open. Likewise a purge defers the removal of
+// the erased records' lookup index entries (Tx.DeferLookupDrops), which
+// lie on random pages of each index, and FinishLookupDrops removes them
+// sorted by key before the purge's shreds and scrub; until then every
+// reader takes an entry whose record is gone (or whose ticket is
+// anonymised) as absent, and Open finishes any a crash left. Backups never hold the key
 // file; it is backed up by BackupKeys into snapshots that are to be kept
 // only a short time. Once the last snapshot that held a person's key is
 // gone, the person's records in every data backup ever made open with no

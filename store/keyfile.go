@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -448,7 +449,11 @@ func (ks *keyStore) scrub() (ScrubStats, error) {
 		if err != nil {
 			return err
 		}
-		return zeroPages(f, pageSize, ids, &st)
+		slices.Sort(ids)
+		for len(ids) > 0 && err == nil {
+			ids, err = zeroPages(f, pageSize, ids, time.Now(), &st)
+		}
+		return err
 	})
 	if err != nil {
 		return st, fmt.Errorf("scrub key file: %w", err)

@@ -109,11 +109,16 @@ func (db *DB) PendingShreds() int {
 	if db.keys == nil {
 		return 0
 	}
+	return db.keyCount(bShred)
+}
+
+// keyCount counts the keys of a top-level bucket.
+func (db *DB) keyCount(bucket []byte) int {
 	n := 0
 	db.gate.RLock()
 	defer db.gate.RUnlock()
 	db.bolt.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bShred).Stats().KeyN
+		n = tx.Bucket(bucket).Stats().KeyN
 		return nil
 	})
 	return n

@@ -220,11 +220,8 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 		return err
 	}
 	if m.MessageID != "" {
-		mk := t.lk(bIdxMsgID, []byte(m.MessageID))
-		if v := t.b(bIdxMsgID).Get(mk); v != nil && binary.BigEndian.Uint64(v) == m.Ticket {
-			if err := t.b(bIdxMsgID).Delete(mk); err != nil {
-				return err
-			}
+		if err := t.dropLookup(bIdxMsgID, t.lk(bIdxMsgID, []byte(m.MessageID)), be64(m.Ticket)); err != nil {
+			return err
 		}
 	}
 	// The dedup entry stays as a tombstone: an erased mail still on the IMAP
@@ -233,11 +230,8 @@ func (t *Tx) DeleteMessage(m *Message, actor Actor, why string) error {
 	if err != nil || len(key) == 0 {
 		key = DedupKey(m.Origin.Mailbox, m.MessageID, m.ContentHash) // stored before messages named their key
 	}
-	key = t.lk(bIdxDedup, key)
-	if t.b(bIdxDedup).Get(key) != nil {
-		if err := t.b(bIdxDedup).Put(key, be64(0)); err != nil {
-			return err
-		}
+	if err := t.tombstoneDedup(t.lk(bIdxDedup, key)); err != nil {
+		return err
 	}
 	for _, a := range m.Blobs() {
 		if err := t.unrefBlob(a.SHA256, 'm', m.ID); err != nil {
@@ -498,7 +492,7 @@ func (t *Tx) dropContent(tk *Ticket, actor Actor, why string) ([]uint64, error) 
 			}
 		}
 		if tk.Ack.MessageID != "" {
-			if err := t.b(bIdxMsgID).Delete(t.lk(bIdxMsgID, []byte(tk.Ack.MessageID))); err != nil {
+			if err := t.dropLookup(bIdxMsgID, t.lk(bIdxMsgID, []byte(tk.Ack.MessageID)), nil); err != nil {
 				return nil, err
 			}
 		}
@@ -562,10 +556,11 @@ func (t *Tx) DeletePerson(id uint64, actor Actor, why string) error {
 	if err != nil {
 		return err
 	}
-	for _, b := range [][]byte{bIdxEmail, bAckRate} {
-		if err := t.b(b).Delete(t.lk(b, []byte(p.Email))); err != nil {
-			return err
-		}
+	if err := t.dropLookup(bIdxEmail, t.lk(bIdxEmail, []byte(p.Email)), be64(id)); err != nil {
+		return err
+	}
+	if err := t.dropLookup(bAckRate, t.lk(bAckRate, []byte(p.Email)), nil); err != nil {
+		return err
 	}
 	if err := t.deleteConsents(id); err != nil {
 		return err

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -125,7 +124,7 @@ func (t *Tx) reindexMentions(kind byte, id uint64, old, cur map[string]bool) err
 	b := t.b(bIdxMention)
 	for a := range old {
 		if !cur[a] {
-			if err := b.Delete(t.mentionKey(a, kind, id)); err != nil {
+			if err := t.dropLookup(bIdxMention, t.mentionKey(a, kind, id), nil); err != nil {
 				return err
 			}
 		}
@@ -165,27 +164,4 @@ func (t *Tx) OutboxOf(n uint64) []uint64 {
 		out = append(out, binary.BigEndian.Uint64(k[8:]))
 	}
 	return out
-}
-
-// buildMentions fills idx_mention from the stored messages and outgoing mail.
-func (t *Tx) buildMentions() error {
-	if err := t.tx.DeleteBucket(bIdxMention); err != nil {
-		return err
-	}
-	if _, err := t.tx.CreateBucket(bIdxMention); err != nil {
-		return err
-	}
-	var werr error
-	err := forEachRec(t, bMessages, func(m *Message) bool {
-		werr = t.reindexMentions(MentionMessage, m.ID, nil, messageAddresses(m))
-		return werr == nil
-	})
-	if err != nil || werr != nil {
-		return errors.Join(err, werr)
-	}
-	err = forEachRec(t, bOutbox, func(it *OutboxItem) bool {
-		werr = t.reindexMentions(MentionOutbox, it.ID, nil, outboxAddresses(it))
-		return werr == nil
-	})
-	return errors.Join(err, werr)
 }

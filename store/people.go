@@ -47,8 +47,9 @@ func (t *Tx) EnsurePerson(email, name string, actor Actor) (*Person, error) {
 	ik := t.lk(bIdxEmail, []byte(key))
 	if v := t.b(bIdxEmail).Get(ik); v != nil {
 		p, err := t.Person(binary.BigEndian.Uint64(v))
-		if errors.Is(err, ErrShredded) {
-			// Erased after the backup this store was restored from: a new person.
+		if errors.Is(err, ErrShredded) || errors.Is(err, ErrNotFound) {
+			// Erased after the backup this store was restored from, or by a
+			// purge whose lookup drops are not applied yet: a new person.
 			goto create
 		}
 		if err != nil || p.Name != "" || name == "" {
@@ -93,7 +94,8 @@ func (t *Tx) UpdatePerson(p *Person, e AuditEvent) error {
 		if key == "" {
 			return fmt.Errorf("person %d: empty address", p.ID)
 		}
-		if v := t.b(bIdxEmail).Get(t.lk(bIdxEmail, []byte(key))); v != nil && binary.BigEndian.Uint64(v) != p.ID {
+		if v := t.b(bIdxEmail).Get(t.lk(bIdxEmail, []byte(key))); v != nil && binary.BigEndian.Uint64(v) != p.ID &&
+			t.b(bPeople).Get(v) != nil { // an entry left by a purge (lookupdrops.go) is free
 			return fmt.Errorf("person %d: the address is already another person's", p.ID)
 		}
 		if err := t.b(bIdxEmail).Delete(t.lk(bIdxEmail, []byte(old.Email))); err != nil {

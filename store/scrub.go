@@ -15,72 +15,116 @@ import (
 
 // ScrubStats says what Scrub did.
 type ScrubStats struct {
-	Pages int           // free pages overwritten with zeros
-	Bytes int64         // bytes overwritten
-	Clean int           // free pages that held only zeros already
-	Pause time.Duration // how long every other transaction waited
+	Pages int   // free pages overwritten with zeros
+	Bytes int64 // bytes overwritten
+	Clean int   // free pages that held only zeros already
+	// Pause is the longest time every other transaction waited for one
+	// step of the scrub, Steps how many steps it took.
+	Pause time.Duration
+	Steps int
 	// Listed is true when the free pages came from the file's free list; false
 	// when every page of the file was examined instead.
 	Listed bool
 }
+
+// scrubStep is about how long one step of Scrub holds every other
+// transaction off: a concurrent ingest waits that long at most.
+var scrubStep = 20 * time.Millisecond
+
+// scrubStepped, when set (by tests), is called between two steps of Scrub,
+// when other transactions may run.
+var scrubStepped func()
 
 // Scrub overwrites every free page of the database file with zeros.
 //
 // bbolt never writes a page in place: a changed or deleted record leaves its
 // old page on the free list with the old bytes in it until the page is reused.
 // After an erasure or a purge those bytes are personal data that must be gone
-// (GDPR Art. 17), so Scrub runs after each. It waits until no transaction is
-// open (a reader could still see a page freed after it began), so that
-// every page on the free list is truly unreferenced, and writes zeros over it.
-// Other transactions wait for that long (Pause).
+// (GDPR Art. 17), so Scrub runs after each. Each step waits until no
+// transaction is open (a reader could still see a page freed after it
+// began), so that every page it touches is truly unreferenced, and writes
+// zeros over free pages for about scrubStep; other transactions run
+// between the steps (Pause is the longest wait).
 //
-// The free pages are read from the free list bbolt wrote with the last
-// commit, and each is confirmed free by bbolt before it is touched; when the
-// list cannot be read or does not match, every page of the file is examined.
-// A page that holds only zeros already is not written again. Blob files of
-// erased data whose removal failed after their transaction are shredded
-// again; an error names those that still cannot be removed.
+// The free pages are those of the moment the first step begins: read from
+// the free list bbolt wrote with the last commit, each confirmed free by
+// bbolt; when the list cannot be read or does not match, every page of the
+// file is examined. A later step confirms each page again, in its own
+// transaction: a page a writer took meanwhile holds that writer's data and
+// is left alone (a page freed meanwhile held only data live when the scrub
+// began, none of what was erased before). A page that holds only zeros
+// already is not written again. Blob files of erased data whose removal
+// failed after their transaction are shredded again; an error names those
+// that still cannot be removed.
 func (db *DB) Scrub() (st ScrubStats, err error) {
-	db.gate.Lock()
-	start := time.Now()
-	defer func() {
-		st.Pause = time.Since(start)
-		db.gate.Unlock()
-	}()
 	f, err := os.OpenFile(db.bolt.Path(), os.O_RDWR, 0)
 	if err != nil {
 		return st, fmt.Errorf("scrub: %w", err)
 	}
 	defer f.Close()
 	pageSize := int64(db.bolt.Info().PageSize)
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		ids, ok := listedFreePages(f, pageSize, tx)
-		if ok {
-			bs := db.bolt.Stats()
-			ok = len(ids) == bs.FreePageN+bs.PendingPageN
-		}
-		st.Listed = ok
-		if !ok {
+	var ids []int
+	for first := true; first || len(ids) > 0; first = false {
+		db.gate.Lock()
+		start := time.Now()
+		err = db.bolt.Update(func(tx *bolt.Tx) error {
+			if first {
+				var ok bool
+				ids, ok = listedFreePages(f, pageSize, tx)
+				if ok {
+					bs := db.bolt.Stats()
+					ok = len(ids) == bs.FreePageN+bs.PendingPageN
+				}
+				st.Listed = ok
+				if !ok {
+					var err error
+					if ids, err = scanFreePages(tx); err != nil {
+						return err
+					}
+				}
+				slices.Sort(ids)
+			} else {
+				ids = stillFree(tx, ids, start)
+			}
 			var err error
-			if ids, err = scanFreePages(tx); err != nil {
+			if ids, err = zeroPages(f, pageSize, ids, start, &st); err != nil {
 				return err
 			}
+			if len(ids) > 0 || tx.Bucket(bMeta).Get(metaScrubDue) == nil {
+				return nil
+			}
+			return tx.Bucket(bMeta).Delete(metaScrubDue)
+		})
+		st.Pause = max(st.Pause, time.Since(start))
+		st.Steps++
+		db.gate.Unlock()
+		if err != nil {
+			return st, fmt.Errorf("scrub: %w", err)
 		}
-		if err := zeroPages(f, pageSize, ids, &st); err != nil {
-			return err
+		if len(ids) > 0 && scrubStepped != nil {
+			scrubStepped()
 		}
-		if tx.Bucket(bMeta).Get(metaScrubDue) == nil {
-			return nil
-		}
-		return tx.Bucket(bMeta).Delete(metaScrubDue)
-	})
-	if err != nil {
-		return st, fmt.Errorf("scrub: %w", err)
 	}
 	if err := db.unshredded.retry(); err != nil {
 		return st, fmt.Errorf("scrub: %w", err)
 	}
 	return st, nil
+}
+
+// stillFree drops from the front of ids (sorted) the pages tx does not see
+// as free any more, as far as one step reaches (the rest is checked by
+// the steps that zero them).
+func stillFree(tx *bolt.Tx, ids []int, start time.Time) []int {
+	out := ids[:0]
+	for i, id := range ids {
+		if i%256 == 0 && i > 0 && time.Since(start) >= scrubStep/2 {
+			return append(out, ids[i:]...)
+		}
+		if info, err := tx.Page(id); err == nil && info != nil && info.Type == "free" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // The on-disk layout read by listedFreePages (bbolt's internal/common):
@@ -166,15 +210,17 @@ func scanFreePages(tx *bolt.Tx) ([]int, error) {
 	}
 }
 
-// zeroPages writes zeros over the pages ids, run by run, skipping chunks
-// that are zero already, and syncs the file when it wrote anything.
-func zeroPages(f *os.File, pageSize int64, ids []int, st *ScrubStats) error {
-	slices.Sort(ids)
+// zeroPages writes zeros over the pages ids (sorted), run by run,
+// skipping chunks that are zero already, until a step begun at start has
+// run scrubStep; it syncs the file when it wrote anything, and returns the
+// ids it did not reach.
+func zeroPages(f *os.File, pageSize int64, ids []int, start time.Time, st *ScrubStats) ([]int, error) {
 	const chunk = 256 // pages per read and write
 	zero := make([]byte, chunk*pageSize)
 	buf := make([]byte, chunk*pageSize)
 	wrote := false
-	for i := 0; i < len(ids); {
+	i := 0
+	for i < len(ids) && (i == 0 || time.Since(start) < scrubStep) {
 		// A run of consecutive ids, at most one chunk long.
 		j := i + 1
 		for j < len(ids) && j-i < chunk && ids[j] == ids[j-1]+1 {
@@ -183,13 +229,13 @@ func zeroPages(f *os.File, pageSize int64, ids []int, st *ScrubStats) error {
 		n := int64(j-i) * pageSize
 		off := int64(ids[i]) * pageSize
 		if _, err := f.ReadAt(buf[:n], off); err != nil {
-			return err
+			return ids[i:], err
 		}
 		if bytes.Equal(buf[:n], zero[:n]) {
 			st.Clean += j - i
 		} else {
 			if _, err := f.WriteAt(zero[:n], off); err != nil {
-				return err
+				return ids[i:], err
 			}
 			st.Pages += j - i
 			st.Bytes += n
@@ -198,9 +244,9 @@ func zeroPages(f *os.File, pageSize int64, ids []int, st *ScrubStats) error {
 		i = j
 	}
 	if wrote {
-		return f.Sync()
+		return ids[i:], f.Sync()
 	}
-	return nil
+	return ids[i:], nil
 }
 
 // Backup writes a consistent, compacted copy of the database to path: only

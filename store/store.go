@@ -65,7 +65,7 @@ var (
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
 		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
 		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents, bShred, bIdxCTok, bIdxOutTk,
-		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention, bIdxAudit}
+		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention, bIdxAudit, bLookupDrops}
 )
 
 // Options tunes Open.
@@ -257,6 +257,9 @@ func Open(dir string, opts Options) (*DB, error) {
 		if err := db.init(); err != nil {
 			return fail(err)
 		}
+		if err := db.buildIndexes(); err != nil {
+			return fail(err)
+		}
 	}
 	db.Blobs, err = openBlobs(blobs, !opts.ReadOnly)
 	if err != nil {
@@ -275,6 +278,12 @@ func Open(dir string, opts Options) (*DB, error) {
 	}
 	if err := db.finishShreds(nil); err != nil {
 		return fail(err)
+	}
+	// A purge killed midway left lookup index entries of what it erased.
+	if !opts.ReadOnly {
+		if _, err := db.FinishLookupDrops(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := db.reserveKeyIDs(); err != nil {
 		return fail(err)
@@ -332,15 +341,8 @@ func (db *DB) init() error {
 			if err := t.migrateIndexes(); err != nil {
 				return err
 			}
-			// A plaintext store about to be encrypted gets them in migrate.
-			if meta.Get(keyAuditIdx) == nil {
-				if err := t.buildAuditIndex(); err != nil {
-					return err
-				}
-			}
-			if meta.Get(keyTicketIdx) == nil && (got == schemaSealed || db.keys == nil) {
-				return t.buildTicketIndexes()
-			}
+			// idx_audit and the ticket indexes of an older store: in
+			// batches, after this (buildIndexes).
 			return nil
 		}
 		if err := meta.Put([]byte("idx_v2"), []byte{1}); err != nil {

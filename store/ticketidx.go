@@ -105,31 +105,11 @@ func (t *Tx) reindexTicket(n uint64, old, cur ticketKeys) error {
 		flag(bIdxOpen, old.open, cur.open), flag(bIdxNotified, old.notified, cur.notified))
 }
 
-// buildTicketIndexes fills the ticket indexes from the stored tickets,
-// once: for a store written before they existed (idx_v3 unset), and again
-// after a plaintext store was encrypted (their keys change).
-func (t *Tx) buildTicketIndexes() error {
-	for _, name := range ticketIndexBuckets {
-		if err := t.tx.DeleteBucket(name); err != nil {
-			return err
-		}
-		if _, err := t.tx.CreateBucket(name); err != nil {
-			return err
-		}
-	}
-	var werr error
-	err := forEachRec(t, bTickets, func(tk *Ticket) bool {
-		werr = t.reindexTicket(tk.Number, ticketKeys{}, keysOfTicket(t, tk))
-		return werr == nil
-	})
-	if err = errors.Join(err, werr); err != nil {
-		return err
-	}
-	if err := t.buildMentions(); err != nil {
-		return err
-	}
-	return t.b(bMeta).Put(keyTicketIdx, []byte{1})
-}
+// buildTicketIndexes fills the ticket indexes and idx_mention from the
+// stored records in this transaction: after a plaintext store was
+// encrypted (their keys change). An older store gets them on Open, in
+// batches (buildIndexes).
+func (t *Tx) buildTicketIndexes() error { return t.buildAll(ticketIndexBuild()) }
 
 // TicketFilter selects tickets by their indexes; the zero value selects all.
 type TicketFilter struct {

@@ -300,21 +300,7 @@ func TestTicketIndexesOfAnOlderStoreAreBuiltOnOpen(t *testing.T) {
 				if mode == "indexed, encrypted on open" {
 					return nil // plaintext keys, re-keyed by the encryption
 				}
-				for _, name := range append(ticketIndexBuckets, bIdxMention) {
-					if err := tx.DeleteBucket(name); err != nil {
-						return err
-					}
-				}
-				if err := tx.DeleteBucket(bIdxAudit); err != nil {
-					return err
-				}
-				if _, err := tx.CreateBucket(bIdxAudit); err != nil {
-					return err
-				}
-				if err := tx.Bucket(bMeta).Delete(keyAuditIdx); err != nil {
-					return err
-				}
-				return tx.Bucket(bMeta).Delete(keyTicketIdx)
+				return unbuildIndexes(tx)
 			})
 			if err != nil {
 				t.Fatal(err)

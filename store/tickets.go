@@ -20,7 +20,13 @@ func (t *Tx) TicketByMessageID(id string) (uint64, bool) {
 	if v == nil {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(v), true
+	n := binary.BigEndian.Uint64(v)
+	// An entry a purge left for its lookup drops (lookupdrops.go) names a
+	// ticket that is gone or anonymised: no mail threads into it.
+	if tk, err := t.Ticket(n); err != nil || !tk.AnonymizedAt.IsZero() {
+		return 0, false
+	}
+	return n, true
 }
 
 // Ticket reads one ticket.

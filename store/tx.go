@@ -43,6 +43,9 @@ type Tx struct {
 	deferErr      error
 	// jsonBuf is where putRec encodes a record before sealing it.
 	jsonBuf bytes.Buffer
+	// deferDrops notes this transaction's lookup index drops for
+	// FinishLookupDrops (DeferLookupDrops).
+	deferDrops bool
 }
 
 // Now is the transaction's time: one value for every record the transaction writes.
@@ -69,7 +72,11 @@ func (t *Tx) SeenMail(key []byte) (uint64, bool) {
 	if v == nil {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(v), true
+	id := binary.BigEndian.Uint64(v)
+	if id != 0 && t.b(bMessages).Get(v) == nil {
+		return 0, true // erased by a purge whose tombstone is not written yet (lookupdrops.go)
+	}
+	return id, true
 }
 
 // forEach decodes each value of b into a new T and calls fn until it returns false.

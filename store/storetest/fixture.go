@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -202,4 +203,106 @@ func fixtureTicket(tx *store.Tx, clock *Clock, n, i int) error {
 		}
 	}
 	return nil
+}
+
+// DerivedFixture returns the data directory of a copy of Fixture(tb, n)
+// that derive has changed (opened with its own configuration, say, and
+// planned with it), kept beside it under name like a fixture: it is made
+// once per run, or once for all with TICKETD_FIXTURES set. derive gets the
+// copy's directory (its master key is MasterKey of it) and must close what
+// it opens.
+func DerivedFixture(tb testing.TB, n int, name string, derive func(dir string) error) string {
+	tb.Helper()
+	base := Fixture(tb, n)
+	fixtures.Lock()
+	defer fixtures.Unlock()
+	key := fmt.Sprintf("derived%s-%d", name, n)
+	if d, ok := fixtures.dirs[key]; ok {
+		return d
+	}
+	dir := filepath.Join(filepath.Dir(base), fmt.Sprintf("v%d%s-%d", fixtureVersion, name, n))
+	done := filepath.Join(dir, "fixture-complete")
+	if _, err := os.Stat(done); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			tb.Fatal(err)
+		}
+		os.RemoveAll(dir)
+		start := time.Now()
+		if err := copyStore(base, dir); err != nil {
+			tb.Fatalf("storetest: copy the fixture of %d tickets: %v", n, err)
+		}
+		if err := derive(dir); err != nil {
+			tb.Fatalf("storetest: derive fixture %s of %d tickets: %v", name, n, err)
+		}
+		if err := os.WriteFile(done, []byte(strconv.Itoa(n)), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Logf("storetest: fixture %s of %d tickets derived in %s in %s", name, n, time.Since(start).Round(time.Millisecond), dir)
+	}
+	if fixtures.dirs == nil {
+		fixtures.dirs = map[string]string{}
+	}
+	fixtures.dirs[key] = dir
+	return dir
+}
+
+// CopyFixture copies the store of dir (a fixture's) with its master key
+// into a temporary directory of tb and returns that directory: for a
+// benchmark that writes to it and must leave the fixture as it was.
+func CopyFixture(tb testing.TB, dir string) string {
+	tb.Helper()
+	dst := filepath.Join(tb.TempDir(), "data")
+	if err := copyStore(dir, dst); err != nil {
+		tb.Fatalf("storetest: copy the store of %s: %v", dir, err)
+	}
+	return dst
+}
+
+// copyStore copies the data directory src to dst, which must not exist,
+// with each file's permissions, and the master key beside it.
+func copyStore(src, dst string) error {
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if rel == "fixture-complete" {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.Mkdir(filepath.Join(dst, rel), fi.Mode().Perm())
+		}
+		return copyFile(p, filepath.Join(dst, rel), fi.Mode().Perm())
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(MasterKey(src)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return copyFile(MasterKey(src), MasterKey(dst), 0o600)
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
