@@ -100,19 +100,11 @@ func (d *Desk) Status(live *Live) (*StatusReport, error) {
 			}
 			rep.Mailboxes = append(rep.Mailboxes, m)
 		}
-		if err := tx.Outbox(func(it *store.OutboxItem) bool {
-			switch it.Status {
-			case store.OutboxPending:
-				rep.Outbox.Pending++
-			case store.OutboxFailed:
-				rep.Outbox.Failed++
-			case store.OutboxSent:
-				rep.Outbox.Sent++
-			}
-			return true
-		}); err != nil {
+		n, err := tx.CountOutbox()
+		if err != nil {
 			return err
 		}
+		rep.Outbox.Pending, rep.Outbox.Failed, rep.Outbox.Sent = n.Pending, n.Failed, n.Sent
 		if next, ok := tx.NextDue(); ok {
 			rep.Outbox.NextAttempt = next
 		}

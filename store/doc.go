@@ -30,8 +30,9 @@
 //	              blob-reference and hashed dedup indexes are built; "idx_v3" -> the ticket
 //	              indexes and idx_mention are built (Open builds them, once, for a store
 //	              written before them, in batches of one transaction each, and again after
-//	              encrypting one); "idx_v4" -> idx_audit is built (likewise);
-//	              "idx_v3.build", "idx_v4.build" -> where such a build stands (its step
+//	              encrypting one); "idx_v4" -> idx_audit is built (likewise); "idx_v5" ->
+//	              idx_outbox_failed is built (likewise);
+//	              "idx_v3.build", "idx_v4.build", "idx_v5.build" -> where such a build stands (its step
 //	              and the last key done), so that one cut short goes on at the next
 //	              Open; "x.<key>" -> small
 //	              values of other packages (Meta, SetMeta), such as the fingerprint of
@@ -63,6 +64,8 @@
 //	shred         key id -> nil: keys of erased records still to delete from the key file
 //	idx_consent_tok  person ‖ token id -> nil (a person's consent links, deleted with the person)
 //	idx_outbox_ticket  ticket ‖ outbox id -> nil (the mail about a ticket, deleted with its content)
+//	idx_outbox_failed  outbox id -> nil: the mail that failed for good (CountOutbox counts
+//	              the outbox by index keys, never decrypting an item)
 //	idx_queue     lookup(queue) ‖ ticket number -> nil        (ticketidx.go: tickets list pages,
 //	idx_assignee  lookup(agent address) ‖ ticket number -> nil  the digest and the record of
 //	idx_open      ticket number -> nil: not closed, not anonymised  processing read only the

@@ -53,6 +53,14 @@ func auditBuild() indexBuild {
 		}}}}
 }
 
+func failedBuild() indexBuild {
+	return indexBuild{done: keyFailedIdx, progress: []byte("idx_v5.build"),
+		reset: func(t *Tx) error { return t.emptyBuckets(bIdxOutFail) },
+		steps: []indexStep{{bOutbox, recStep(func(t *Tx, it *OutboxItem) error {
+			return t.indexFailed(nil, it)
+		})}}}
+}
+
 func ticketIndexBuild() indexBuild {
 	return indexBuild{done: keyTicketIdx, progress: []byte("idx_v3.build"),
 		reset: func(t *Tx) error { return t.emptyBuckets(append(ticketIndexBuckets, bIdxMention)...) },
@@ -128,7 +136,7 @@ func (db *DB) buildIndexes() error {
 	if err != nil {
 		return err
 	}
-	builds := []indexBuild{auditBuild()}
+	builds := []indexBuild{auditBuild(), failedBuild()}
 	// A plaintext store about to be encrypted gets them in migrate, keyed
 	// by its lookup key.
 	if schema == schemaSealed || db.keys == nil {

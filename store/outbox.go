@@ -105,6 +105,9 @@ func (t *Tx) UpdateOutbox(it *OutboxItem, actor Actor) error {
 			return err
 		}
 	}
+	if err := t.indexFailed(old, it); err != nil {
+		return err
+	}
 	if err := t.putRec(bOutbox, be64(it.ID), it, t.ticketKeyOf(it.Ticket)); err != nil {
 		return err
 	}
@@ -149,6 +152,9 @@ func (t *Tx) deleteOutbox(id uint64) error {
 		if err := t.b(bIdxOutTk).Delete(append(be64(0), be64(id)...)); err != nil {
 			return err
 		}
+		if err := t.b(bIdxOutFail).Delete(be64(id)); err != nil {
+			return err
+		}
 		return t.b(bOutbox).Delete(be64(id))
 	}
 	if errors.Is(err, ErrNotFound) {
@@ -163,6 +169,9 @@ func (t *Tx) deleteOutbox(id uint64) error {
 		}
 	}
 	if err := t.b(bIdxOutTk).Delete(append(be64(it.Ticket), be64(id)...)); err != nil {
+		return err
+	}
+	if err := t.indexFailed(it, nil); err != nil {
 		return err
 	}
 	if err := t.reindexMentions(MentionOutbox, id, outboxAddresses(it), nil); err != nil {
@@ -189,4 +198,52 @@ func (t *Tx) deleteTicketOutbox(n uint64) error {
 		}
 	}
 	return nil
+}
+
+// keyFailedIdx in meta: idx_outbox_failed is built.
+var keyFailedIdx = []byte("idx_v5")
+
+// indexFailed keeps idx_outbox_failed for an item written as it (nil:
+// deleted) that was old before (nil: new).
+func (t *Tx) indexFailed(old, it *OutboxItem) error {
+	b := t.b(bIdxOutFail)
+	if old != nil && old.Status == OutboxFailed && (it == nil || it.Status != OutboxFailed) {
+		if err := b.Delete(be64(old.ID)); err != nil {
+			return err
+		}
+	}
+	if it != nil && it.Status == OutboxFailed {
+		return b.Put(be64(it.ID), nil)
+	}
+	return nil
+}
+
+// OutboxCounts are the outbox's items by state.
+type OutboxCounts struct{ Pending, Failed, Sent int }
+
+// CountOutbox counts the outbox's items by state from the keys of its
+// indexes and the bucket's key count, decrypting no item: the cost of a
+// status or a scrape does not grow with the mail sent. A store whose
+// idx_outbox_failed is not built yet (an older one opened read-only) is
+// counted by reading every item.
+func (t *Tx) CountOutbox() (OutboxCounts, error) {
+	var n OutboxCounts
+	if t.b(bMeta).Get(keyFailedIdx) == nil {
+		err := t.Outbox(func(it *OutboxItem) bool {
+			switch it.Status {
+			case OutboxPending:
+				n.Pending++
+			case OutboxFailed:
+				n.Failed++
+			case OutboxSent:
+				n.Sent++
+			}
+			return true
+		})
+		return n, err
+	}
+	n.Pending = t.PendingOutbox()
+	n.Failed = countKeys(t.b(bIdxOutFail))
+	n.Sent = max(0, t.b(bOutbox).Stats().KeyN-n.Pending-n.Failed)
+	return n, nil
 }

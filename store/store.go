@@ -61,11 +61,12 @@ var (
 	bShred      = []byte("shred")             // key id -> nil: keys to delete from the key file
 	bIdxCTok    = []byte("idx_consent_tok")   // person | token id -> nil: a person's consent links
 	bIdxOutTk   = []byte("idx_outbox_ticket") // ticket | outbox id -> nil: the mail about a ticket
+	bIdxOutFail = []byte("idx_outbox_failed") // outbox id -> nil: the mail that failed for good
 
 	allBuckets = [][]byte{bMeta, bTickets, bMessages, bPeople, bQuarantine, bAudit, bSync,
 		bIdxEmail, bIdxMsgID, bIdxDedup, bIdxQDedup, bIdxTicket, bBlobs, bOutbox, bIdxDue, bAckRate, bConsentTok,
 		bConsents, bIdxPlan, bIdxPerson, bIdxBlobRef, bAgents, bShred, bIdxCTok, bIdxOutTk,
-		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention, bIdxAudit, bLookupDrops}
+		bIdxQueue, bIdxAssignee, bIdxOpen, bIdxNotified, bIdxMention, bIdxAudit, bLookupDrops, bIdxOutFail}
 )
 
 // Options tunes Open.
@@ -352,6 +353,9 @@ func (db *DB) init() error {
 			return err
 		}
 		if err := meta.Put(keyAuditIdx, []byte{1}); err != nil {
+			return err
+		}
+		if err := meta.Put(keyFailedIdx, []byte{1}); err != nil {
 			return err
 		}
 		schema := uint64(schemaPlain)
