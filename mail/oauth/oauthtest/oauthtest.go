@@ -96,6 +96,14 @@ func (s *Server) Revoke() {
 	clear(s.access)
 }
 
+// ExpireAccess makes every access token issued so far invalid, as a
+// server that expires them early does; refresh tokens stay valid.
+func (s *Server) ExpireAccess() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.access)
+}
+
 // Fail makes every token request fail with code (e.g. "invalid_client");
 // "" ends it.
 func (s *Server) Fail(code string) {
