@@ -15,6 +15,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ type Server struct {
 	devices  map[string]*device   // device_code -> state
 	requests map[string]int       // token requests by grant_type
 	fail     string               // when set, every token request is refused with this error code
+	issued   []string             // every access and refresh token ever issued
 }
 
 type device struct {
@@ -83,7 +85,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) IssueRefresh() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rt := "rt-" + random()
+	rt := s.newToken("rt-")
 	s.refresh[rt] = true
 	return rt
 }
@@ -149,19 +151,19 @@ func (s *Server) Valid(token string) bool {
 	return ok && s.now().Before(exp)
 }
 
-// AccessTokens returns every access token issued and not revoked, for
+// AccessTokens returns every access and refresh token ever issued, for
 // tests that look for them where they must not be.
 func (s *Server) AccessTokens() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []string
-	for t := range s.access {
-		out = append(out, t)
-	}
-	for t := range s.refresh {
-		out = append(out, t)
-	}
-	return out
+	return slices.Clone(s.issued)
+}
+
+// newToken makes a token with prefix and records it; s.mu is held.
+func (s *Server) newToken(prefix string) string {
+	t := prefix + random()
+	s.issued = append(s.issued, t)
+	return t
 }
 
 func random() string {
@@ -213,7 +215,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.Rotate {
 			delete(s.refresh, rt)
-			rt = "rt-" + random()
+			rt = s.newToken("rt-")
 			s.refresh[rt] = true
 			resp["refresh_token"] = rt
 		}
@@ -231,14 +233,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		delete(s.devices, r.PostFormValue("device_code"))
-		rt := "rt-" + random()
+		rt := s.newToken("rt-")
 		s.refresh[rt] = true
 		resp["refresh_token"] = rt
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
 		return
 	}
-	at := "at-" + random()
+	at := s.newToken("at-")
 	s.access[at] = s.now().Add(s.Lifetime)
 	resp["access_token"] = at
 	w.Header().Set("Content-Type", "application/json")
