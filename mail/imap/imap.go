@@ -209,6 +209,7 @@ type conn struct {
 	timeout time.Duration
 	newMail chan struct{}
 	caps    imap.CapSet
+	mech    string // the SASL mechanism that logged in, "" for LOGIN
 }
 
 // kill closes the socket: every pending and later command fails at once.

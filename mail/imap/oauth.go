@@ -44,6 +44,7 @@ func (cn *conn) authenticate(box *config.Mailbox, tokens *oauth.Source) error {
 		err = cn.wait("authenticate", func() error { return cn.c.Authenticate(cl) })
 		var imapErr *imap.Error
 		if !errors.As(err, &imapErr) {
+			cn.mech = mech
 			return err
 		}
 		if retried {
@@ -72,4 +73,24 @@ func refusedCode(err error) string {
 		return oe.Code
 	}
 	return ""
+}
+
+// CheckLogin connects to box's server, logs in as configured, selects the
+// folder read-only and logs out: `ticketd oauth test`. It returns the SASL
+// mechanism that logged in ("" for LOGIN). tokens may be nil for a box
+// with auth = "password".
+func CheckLogin(box *config.Mailbox, tokens *oauth.Source) (string, error) {
+	cn, err := dial(box, tokens)
+	if err != nil {
+		return "", err
+	}
+	defer cn.kill()
+	if err := cn.wait("examine", func() error {
+		_, err := cn.c.Select(box.Folder, &imap.SelectOptions{ReadOnly: true}).Wait()
+		return err
+	}); err != nil {
+		return cn.mech, err
+	}
+	cn.wait("logout", func() error { return cn.c.Logout().Wait() })
+	return cn.mech, nil
 }

@@ -43,7 +43,7 @@ type SMTPSink struct {
 	user     string // AUTH required when set
 	pass     string
 	bearer   func(mech string) (sasl.Server, error) // set by RequireBearer: AUTH takes only these
-	open     map[net.Conn]struct{} // TCP connections not yet closed
+	open     map[net.Conn]struct{}                  // TCP connections not yet closed
 }
 
 // SinkMsg is one accepted message.

@@ -32,6 +32,7 @@ func (s *Sender) authOAuth(c *smtp.Client) error {
 		err = c.Auth(cl)
 		var serr *smtp.SMTPError
 		if err == nil || !errors.As(err, &serr) {
+			s.mech = mech
 			return err
 		}
 		if retried {
@@ -43,4 +44,23 @@ func (s *Sender) authOAuth(c *smtp.Client) error {
 		}
 		token, err = s.Tokens.Refresh(ctx)
 	}
+}
+
+// CheckLogin connects to the relay and logs in as configured, then ends
+// the session with QUIT: `ticketd oauth test -smtp`. It returns the SASL
+// mechanism that logged in ("" without OAuth2).
+func (s *Sender) CheckLogin(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	if s.refuse != nil {
+		s.mu.Unlock()
+		return "", s.refuse
+	}
+	s.drop()
+	err := s.connect(ctx)
+	mech := s.mech
+	s.mu.Unlock()
+	if err != nil {
+		return mech, err
+	}
+	return mech, s.Close()
 }

@@ -79,6 +79,7 @@ type Sender struct {
 	c        *smtp.Client // nil: not connected
 	raw      net.Conn     // the TCP connection under c
 	lastUsed time.Time
+	mech     string // the SASL mechanism of the last OAuth2 login
 }
 
 // NewSender returns a Sender for the relay in cfg. helo is the name sent with
