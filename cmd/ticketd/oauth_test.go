@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +142,52 @@ func TestOAuthLoginCommand(t *testing.T) {
 	out, _, code = ticketd(t, nil, "oauth", "test", "-config", cfg)
 	if code != exitConfig || !strings.Contains(out, "the refresh token has expired or consent was revoked: run `ticketd oauth login support` again") {
 		t.Errorf("after revoking: exit %d\n%s", code, out)
+	}
+}
+
+// TestOAuthDaemonHealth runs the daemon on an OAuth2 mailbox: it imports
+// mail, and when the token endpoint refuses the client it turns unhealthy
+// with the reason; no token is in the log, /healthz or ticketd status.
+func TestOAuthDaemonHealth(t *testing.T) {
+	as := oauthtest.New(t, nil)
+	srv := mailtest.MemIMAP(t, nil)
+	srv.BearerOnly(as)
+	dir := t.TempDir()
+	cfg := oauthConfig(t, dir, as, srv, "", nil)
+	text, _ := os.ReadFile(cfg)
+	httpAddr := regexp.MustCompile(`http_listen = "([^"]+)"`).FindSubmatch(text)[1]
+	healthz := func() (int, string) {
+		resp, err := http.Get("http://" + string(httpAddr) + "/healthz")
+		if err != nil {
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	srv.Deliver(t, "INBOX", []byte("From: Erika <erika@example.org>\r\nSubject: Hallo\r\nMessage-ID: <o1@example.org>\r\n\r\nText\r\n"))
+	d := startRun(t, cfg)
+	d.waitLog(t, "mail stored")
+	mailtest.WaitFor(t, 30*time.Second, "/healthz 200", func() bool { code, _ := healthz(); return code == 200 })
+
+	as.Fail("invalid_client")
+	as.ExpireAccess()
+	srv.Kick("token expired")
+	var out string
+	mailtest.WaitFor(t, 30*time.Second, "status to say why", func() bool {
+		out = runWant(t, 0, "status", "-config", cfg)
+		return strings.Contains(out, "invalid_client: the client was refused: check client_id, the client secret")
+	})
+	if code, _ := healthz(); code != 503 {
+		t.Errorf("/healthz %d while the client is refused", code)
+	}
+	_, body := healthz()
+	js := runWant(t, 0, "status", "-config", cfg, "-json")
+	for _, tok := range append(as.AccessTokens(), as.ClientSecret) {
+		for where, s := range map[string]string{"the log": d.log(), "/healthz": body, "status": out, "status -json": js} {
+			if strings.Contains(s, tok) {
+				t.Errorf("a token or the client secret is in %s", where)
+			}
+		}
 	}
 }
