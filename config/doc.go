@@ -67,8 +67,12 @@
 //   - Relative paths (data_dir, admin_socket, templates_dir, ca_file,
 //     password_file, master_key_file, keys.snapshot_dir) are resolved against the directory of the configuration
 //     file, so the daemon does not depend on its working directory.
-//   - A password is never sent over an unencrypted connection (tls = "none")
-//     except to a loopback host, and certificate checks are turned off
+//   - auth = "oauth2" in [[mailbox]] or [smtp] takes an oauth table (type
+//     OAuth): provider presets for the endpoints and scopes, client
+//     credentials or a token_file (whose absence is a warning until `ticketd
+//     oauth login` makes it), every key checked offline.
+//   - A password or an access token is never sent over an unencrypted
+//     connection (tls = "none") except to a loopback host, and certificate checks are turned off
 //     (tls_verify = false) for a loopback host only, with a warning.
 //   - The master key and the key snapshots live outside data_dir, so a copy
 //     of the data directory carries nothing that opens it.
