@@ -19,10 +19,10 @@ import (
 	"ticketd/mail/oauth/oauthtest"
 )
 
-// oauthConfig writes a configuration whose mailbox takes only bearer
-// tokens of as (client credentials, or a token file when tokenFile), and,
-// with sink, whose relay does too.
-func oauthConfig(t *testing.T, dir string, as *oauthtest.Server, srv *mailtest.MemServer, tokenFile string, sink *mailtest.SMTPSink) string {
+// oauthConfig writes a configuration whose mailbox on imapAddr logs in
+// with tokens of as (client credentials, or a token file when tokenFile)
+// as user, and, with smtpAddr, whose relay there does too, as smtpUser.
+func oauthConfig(t *testing.T, dir string, as *oauthtest.Server, imapAddr, user, tokenFile, smtpAddr, smtpUser string) string {
 	t.Helper()
 	table := fmt.Sprintf(`oauth = { provider = "custom", client_id = %q, token_url = %q, device_auth_url = %q`, as.ClientID, as.TokenURL(), as.DeviceURL())
 	if tokenFile != "" {
@@ -31,13 +31,14 @@ func oauthConfig(t *testing.T, dir string, as *oauthtest.Server, srv *mailtest.M
 		os.WriteFile(filepath.Join(dir, "client.secret"), []byte(as.ClientSecret+"\n"), 0o600)
 		table += `, client_secret_file = "client.secret" }`
 	}
-	cfg := writeConfig(t, dir, srv.Addr, "auth = \"oauth2\"\n"+table+"\n")
+	cfg := writeConfig(t, dir, imapAddr, "auth = \"oauth2\"\n"+table+"\n")
 	text, _ := os.ReadFile(cfg)
 	text = bytes.Replace(text, []byte("password_file = \"imap.pass\"\n"), nil, 1)
-	if sink != nil {
-		host, port, _ := strings.Cut(sink.Addr, ":")
+	text = bytes.Replace(text, []byte("username = \"support\"\n"), fmt.Appendf(nil, "username = %q\n", user), 1)
+	if smtpAddr != "" {
+		host, port, _ := strings.Cut(smtpAddr, ":")
 		text = bytes.Replace(text, []byte("host = \"127.0.0.1\"\ntls = \"none\"\n"), fmt.Appendf(nil,
-			"host = %q\nport = %s\ntls = \"none\"\nusername = \"bot@example.com\"\nauth = \"oauth2\"\n%s\n", host, port, table), 1)
+			"host = %q\nport = %s\ntls = \"none\"\nusername = %q\nauth = \"oauth2\"\n%s\n", host, port, smtpUser, table), 1)
 	}
 	os.WriteFile(cfg, text, 0o600)
 	return cfg
@@ -50,7 +51,7 @@ func TestOAuthTestCommand(t *testing.T) {
 	sink := mailtest.StartSMTPSink(t)
 	sink.RequireBearer("bot@example.com", as)
 	dir := t.TempDir()
-	cfg := oauthConfig(t, dir, as, srv, "", sink)
+	cfg := oauthConfig(t, dir, as, srv.Addr, srv.Username, "", sink.Addr, "bot@example.com")
 
 	out, errOut, code := ticketd(t, nil, "check", "-config", cfg)
 	if code != 0 {
@@ -93,7 +94,7 @@ func TestOAuthLoginCommand(t *testing.T) {
 	srv.BearerOnly(as)
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "support.token")
-	cfg := oauthConfig(t, dir, as, srv, tokenFile, nil)
+	cfg := oauthConfig(t, dir, as, srv.Addr, srv.Username, tokenFile, "", "")
 
 	_, errOut, code := ticketd(t, nil, "check", "-config", cfg)
 	if code != 0 || !strings.Contains(errOut, "run `ticketd oauth login support`") {
@@ -153,7 +154,7 @@ func TestOAuthDaemonHealth(t *testing.T) {
 	srv := mailtest.MemIMAP(t, nil)
 	srv.BearerOnly(as)
 	dir := t.TempDir()
-	cfg := oauthConfig(t, dir, as, srv, "", nil)
+	cfg := oauthConfig(t, dir, as, srv.Addr, srv.Username, "", "", "")
 	text, _ := os.ReadFile(cfg)
 	httpAddr := regexp.MustCompile(`http_listen = "([^"]+)"`).FindSubmatch(text)[1]
 	healthz := func() (int, string) {
