@@ -44,6 +44,15 @@ func oauthConfig(t *testing.T, dir string, as *oauthtest.Server, imapAddr, user,
 	return cfg
 }
 
+// oauthServers starts an authorization server and an IMAP server that
+// takes only its tokens, and makes the test's directory.
+func oauthServers(t *testing.T) (*oauthtest.Server, *mailtest.MemServer, string) {
+	as := oauthtest.New(t, nil)
+	srv := mailtest.MemIMAP(t, nil)
+	srv.BearerOnly(as)
+	return as, srv, t.TempDir()
+}
+
 func TestOAuthTestCommand(t *testing.T) {
 	as := oauthtest.New(t, nil)
 	srv := mailtest.MemIMAP(t, nil)
@@ -53,11 +62,11 @@ func TestOAuthTestCommand(t *testing.T) {
 	dir := t.TempDir()
 	cfg := oauthConfig(t, dir, as, srv.Addr, srv.Username, "", sink.Addr, "bot@example.com")
 
-	out, errOut, code := ticketd(t, nil, "check", "-config", cfg)
+	_, errOut, code := ticketd(t, nil, "check", "-config", cfg)
 	if code != 0 {
 		t.Fatalf("check: %d %s", code, errOut)
 	}
-	out, errOut, code = ticketd(t, nil, "oauth", "test", "-config", cfg)
+	out, errOut, code := ticketd(t, nil, "oauth", "test", "-config", cfg)
 	for _, want := range []string{"mailbox support: token (client credentials): ok", "mailbox support: imap login (OAUTHBEARER): ok",
 		"smtp: token (client credentials): ok", "smtp: smtp login (OAUTHBEARER): ok"} {
 		if !strings.Contains(out, want) {
@@ -89,10 +98,7 @@ func TestOAuthTestCommand(t *testing.T) {
 // the URL and the code, the admin approves, and the refresh token is in
 // token_file, mode 0600; `ticketd oauth test` then logs in with it.
 func TestOAuthLoginCommand(t *testing.T) {
-	as := oauthtest.New(t, nil)
-	srv := mailtest.MemIMAP(t, nil)
-	srv.BearerOnly(as)
-	dir := t.TempDir()
+	as, srv, dir := oauthServers(t)
 	tokenFile := filepath.Join(dir, "support.token")
 	cfg := oauthConfig(t, dir, as, srv.Addr, srv.Username, tokenFile, "", "")
 
@@ -150,10 +156,7 @@ func TestOAuthLoginCommand(t *testing.T) {
 // mail, and when the token endpoint refuses the client it turns unhealthy
 // with the reason; no token is in the log, /healthz or ticketd status.
 func TestOAuthDaemonHealth(t *testing.T) {
-	as := oauthtest.New(t, nil)
-	srv := mailtest.MemIMAP(t, nil)
-	srv.BearerOnly(as)
-	dir := t.TempDir()
+	as, srv, dir := oauthServers(t)
 	cfg := oauthConfig(t, dir, as, srv.Addr, srv.Username, "", "", "")
 	text, _ := os.ReadFile(cfg)
 	httpAddr := regexp.MustCompile(`http_listen = "([^"]+)"`).FindSubmatch(text)[1]

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -313,18 +312,7 @@ func dial(box *config.Mailbox, tokens *oauth.Source) (*conn, error) {
 
 // serverText makes a server's response text safe to log and show: at most
 // 200 bytes of valid UTF-8, control characters removed.
-func serverText(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) > 200 {
-		s = s[:mail.CutUTF8(s, 200)] + "..."
-	}
-	return s
-}
+func serverText(s string) string { return mail.ServerText(s) }
 
 // session runs one connection until an error or ctx ends it.
 func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +14,11 @@ import (
 	"ticketd/mail/oauth/oauthtest"
 )
 
-// oauthClock is the clock of the token endpoint and the token source.
-type oauthClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *oauthClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *oauthClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // oauthSetup starts a bearer-only IMAP server and an authorization server;
 // box logs in with a refresh token in a token file, or with client
 // credentials when refresh is false.
-func oauthSetup(t *testing.T, refresh bool) (*mailtest.MemServer, *oauthtest.Server, *config.Mailbox, *oauthClock) {
-	clk := &oauthClock{t: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)}
+func oauthSetup(t *testing.T, refresh bool) (*mailtest.MemServer, *oauthtest.Server, *config.Mailbox, *oauthtest.Clock) {
+	clk := oauthtest.NewClock()
 	as := oauthtest.New(t, clk.Now)
 	srv := mailtest.MemIMAP(t, nil)
 	srv.BearerOnly(as)
@@ -50,7 +36,7 @@ func oauthSetup(t *testing.T, refresh bool) (*mailtest.MemServer, *oauthtest.Ser
 	return srv, as, box, clk
 }
 
-func withTokens(box *config.Mailbox, clk *oauthClock) func(*imap.Supervisor) {
+func withTokens(box *config.Mailbox, clk *oauthtest.Clock) func(*imap.Supervisor) {
 	return func(s *imap.Supervisor) {
 		s.Tokens = oauth.NewSource(&box.OAuth, box.Name)
 		s.Tokens.Now = clk.Now

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -237,20 +236,8 @@ func classify(err error, login string, app bool) error {
 	return e
 }
 
-// Clean makes a server's text safe to log and show: at most 200 bytes of
-// valid UTF-8 without control characters.
-func Clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) > 200 {
-		s = s[:mail.CutUTF8(s, 200)] + "..."
-	}
-	return s
-}
+// Clean makes a server's text safe to log and show (mail.ServerText).
+func Clean(s string) string { return mail.ServerText(s) }
 
 // tokenFile is what a token file holds.
 type tokenFile struct {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -18,21 +17,6 @@ import (
 	"ticketd/mail/oauth"
 	"ticketd/mail/oauth/oauthtest"
 )
-
-// testClock is a settable clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newClock() *testClock { return &testClock{t: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)} }
 
 func customOAuth(as *oauthtest.Server, tokenFile string) *config.OAuth {
 	o := &config.OAuth{Provider: config.ProviderCustom, ClientID: as.ClientID, TokenURL: as.TokenURL(),
@@ -44,7 +28,7 @@ func customOAuth(as *oauthtest.Server, tokenFile string) *config.OAuth {
 }
 
 func TestClientCredentialsRefreshBeforeExpiry(t *testing.T) {
-	clk := newClock()
+	clk := oauthtest.NewClock()
 	as := oauthtest.New(t, clk.Now)
 	src := oauth.NewSource(customOAuth(as, ""), "support")
 	src.Now = clk.Now
@@ -72,7 +56,7 @@ func writeToken(t *testing.T, rt string) string {
 }
 
 func TestRotatedRefreshTokenIsWrittenBack(t *testing.T) {
-	clk := newClock()
+	clk := oauthtest.NewClock()
 	as := oauthtest.New(t, clk.Now)
 	as.Rotate = true
 	first := as.IssueRefresh()
@@ -103,7 +87,7 @@ func TestRotatedRefreshTokenIsWrittenBack(t *testing.T) {
 // that no token is in it, and that asking again within HoldFailure does
 // not reach the endpoint.
 func TestRevokedRefreshToken(t *testing.T) {
-	clk := newClock()
+	clk := oauthtest.NewClock()
 	as := oauthtest.New(t, clk.Now)
 	rt := as.IssueRefresh()
 	file := writeToken(t, rt)
@@ -141,7 +125,7 @@ func TestRevokedRefreshToken(t *testing.T) {
 }
 
 func TestErrorReasons(t *testing.T) {
-	clk := newClock()
+	clk := oauthtest.NewClock()
 	as := oauthtest.New(t, clk.Now)
 	for code, want := range map[string]string{
 		"invalid_client":      "check client_id, the client secret (it may have expired) and the tenant",
