@@ -3,6 +3,7 @@ package imap
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -28,8 +29,12 @@ func (cn *conn) authenticate(box *config.Mailbox, tokens *oauth.Source) error {
 			offered = append(offered, m)
 		}
 	}
+	if len(offered) == 0 {
+		offered = []string{"no SASL mechanism"}
+	}
+	slices.Sort(offered)
 	mech, err := oauth.Mechanism(box.OAuth.SASLMechanism, func(m string) bool { return caps.Has(imap.AuthCap(m)) },
-		strings.Join(offered, " ")+" (in AUTH=)")
+		strings.Join(offered, " "))
 	if err != nil {
 		return &LoginError{Text: err.Error()}
 	}

@@ -2,6 +2,7 @@ package imap_test
 
 import (
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,5 +194,32 @@ func TestTokenRefusedTwice(t *testing.T) {
 	// with the refreshed one, still valid by the clock, and refreshes it.
 	if n := as.Requests(""); n != 3 {
 		t.Errorf("%d token requests in 2 attempts, want 3 (one refresh each)", n)
+	}
+}
+
+// TestOAuthMechanismNotOffered: a server without OAUTHBEARER and XOAUTH2
+// (or without the configured one) is a refused login that says what it
+// offers; no token is fetched for it.
+func TestOAuthMechanismNotOffered(t *testing.T) {
+	srv, as, box, clk := oauthSetup(t, false)
+	srv.BearerOnly(as)
+	box.OAuth.SASLMechanism = "XOAUTH2"
+	_, err := imap.CheckLogin(box, oauth.NewSource(&box.OAuth, box.Name))
+	if err != nil {
+		t.Fatalf("XOAUTH2 offered: %v", err)
+	}
+	plain := mailtest.MemIMAP(t, nil) // PLAIN only
+	box2 := supervisedBox(t, &plain.Account)
+	box2.Auth, box2.OAuth = config.AuthOAuth2, box.OAuth
+	src := oauth.NewSource(&box2.OAuth, box2.Name)
+	src.Now = clk.Now
+	before := as.Requests("")
+	_, err = imap.CheckLogin(box2, src)
+	var le *imap.LoginError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "sasl_mechanism XOAUTH2: the server does not offer it (it offers PLAIN)") {
+		t.Errorf("err = %v", err)
+	}
+	if as.Requests("") != before {
+		t.Error("a token was fetched for a server that cannot take it")
 	}
 }
