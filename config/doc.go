@@ -74,8 +74,12 @@
 //     warning says why; ticketd run then refuses to start.
 //   - [server] metrics_listen is off by default and must be a loopback IP
 //     unless metrics_allow_remote is set (metrics.go).
-//   - A password is never sent over an unencrypted connection (tls = "none")
-//     except to a loopback host, and certificate checks are turned off
+//   - auth = "oauth2" in [[mailbox]] or [smtp] takes an oauth table (type
+//     OAuth): provider presets for the endpoints and scopes, client
+//     credentials or a token_file (whose absence is a warning until `ticketd
+//     oauth login` makes it), every key checked offline.
+//   - A password or an access token is never sent over an unencrypted
+//     connection (tls = "none") except to a loopback host, and certificate checks are turned off
 //     (tls_verify = false) for a loopback host only, with a warning.
 //   - The master key and the key snapshots live outside data_dir, so a copy
 //     of the data directory carries nothing that opens it.

@@ -101,7 +101,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		skip []string
 	}{
 		{"server", Server{}, nil, nil}, {"controller", Controller{}, nil, nil}, {"smtp", SMTP{}, nil, nil},
-		{"acknowledgement", Acknowledgement{}, nil, nil}, {"queue[1]", Queue{}, nil, nil}, {"queue[1].business_hours", BusinessHours{}, nil, nil}, {"route[1]", Route{}, nil, nil}, {"mailbox[1]", Mailbox{}, nil, nil},
+		{"acknowledgement", Acknowledgement{}, nil, nil}, {"queue[1]", Queue{}, nil, nil}, {"queue[1].business_hours", BusinessHours{}, nil, nil}, {"route[1]", Route{}, nil, nil}, {"mailbox[1]", Mailbox{}, nil, nil}, {"mailbox[1].oauth", OAuth{}, nil, nil},
 		{"purpose[1]", Purpose{}, nil, consentOnly}, {"purpose[2]", Purpose{}, consentOnly, nil},
 		{"hold[1]", Hold{}, nil, nil}, {"processor[1]", Processor{}, nil, nil},
 		{"retention", Retention{}, nil, nil}, {"consent", Consent{}, nil, nil},

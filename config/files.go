@@ -46,10 +46,12 @@ func (d *decoder) files(c *Config, dir string) {
 	m := &c.SMTP
 	m.CAFile, m.PasswordFile = resolve(m.CAFile), d.credential(c, "smtp.password_file", m.PasswordFile, resolve)
 	d.endpointFiles("smtp", m.CAFile, m.PasswordFile, &m.Password)
+	d.oauthFiles("smtp", m.Auth, "-smtp", &m.OAuth, resolve)
 	for i := range c.Mailboxes {
 		b := &c.Mailboxes[i]
 		b.CAFile, b.PasswordFile = resolve(b.CAFile), d.credential(c, mailboxPath(i)+".password_file", b.PasswordFile, resolve)
 		d.endpointFiles(mailboxPath(i), b.CAFile, b.PasswordFile, &b.Password)
+		d.oauthFiles(mailboxPath(i), b.Auth, b.Name, &b.OAuth, resolve)
 	}
 }
 

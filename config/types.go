@@ -133,6 +133,12 @@ type SMTP struct {
 	// RetryFor is how long a temporary failure (4xx, network) is retried with
 	// exponential backoff before the mail is marked failed; default "2d".
 	RetryFor Duration `toml:"retry_for"`
+
+	// Auth is how the relay is logged in to: "password" (AUTH PLAIN with
+	// username and password_file) or "oauth2" (AUTH OAUTHBEARER or XOAUTH2
+	// as username, with [smtp.oauth]); default "password".
+	Auth  string `toml:"auth"`
+	OAuth OAuth  `toml:"oauth"`
 }
 
 // Verify reports whether the relay's certificate is checked (tls_verify).
@@ -162,7 +168,7 @@ type Mailbox struct {
 	CAFile           string   `toml:"ca_file"`           // optional PEM bundle to trust instead of the system roots
 	TLSVerify        *bool    `toml:"tls_verify"`        // default true: check the certificate; false only for a loopback host
 	Username         string   `toml:"username"`          // required
-	PasswordFile     string   `toml:"password_file"`     // required
+	PasswordFile     string   `toml:"password_file"`     // required with auth = "password"
 	Folder           string   `toml:"folder"`            // default "INBOX"
 	AfterImport      string   `toml:"after_import"`      // "keep" | "seen" | "move", default "seen"
 	MoveTo           string   `toml:"move_to"`           // required when after_import = "move"
@@ -173,6 +179,13 @@ type Mailbox struct {
 	MaxMessageSize   Size     `toml:"max_message_size"`  // default 64MiB; larger mail is quarantined unread
 	BatchSize        int      `toml:"batch_size"`        // default 200 (1..5000); the most mails per fetch and per transaction
 	CommandTimeout   Duration `toml:"command_timeout"`   // default 60s; bound on every IMAP command
+
+	// Auth is how the server is logged in to: "password" (LOGIN with
+	// username and password_file, then required) or "oauth2" (AUTHENTICATE
+	// as username with an access token, see [mailbox.oauth]); default
+	// "password".
+	Auth  string `toml:"auth"`
+	OAuth OAuth  `toml:"oauth"`
 
 	Password string `toml:"-"` // read from PasswordFile
 }

@@ -83,6 +83,7 @@ func (d *decoder) defaults(c *Config) {
 	setDefault(d, "smtp.port", &m.Port, cmp.Or(smtpPorts[m.TLS], smtpPorts["starttls"]))
 	setDefault(d, "smtp.timeout", &m.Timeout, Duration{defaultInterval})
 	setDefault(d, "smtp.retry_for", &m.RetryFor, Duration{2 * day})
+	setDefault(d, "smtp.auth", &m.Auth, AuthPassword)
 
 	a := &c.Acknowledgement
 	setDefault(d, "acknowledgement.enabled", &a.Enabled, new(true))
@@ -101,6 +102,7 @@ func (d *decoder) defaults(c *Config) {
 		setDefault(d, p+".max_message_size", &b.MaxMessageSize, 64<<20)
 		setDefault(d, p+".batch_size", &b.BatchSize, 200)
 		setDefault(d, p+".command_timeout", &b.CommandTimeout, Duration{defaultInterval})
+		setDefault(d, p+".auth", &b.Auth, AuthPassword)
 	}
 	for i := range c.Queues {
 		d.queueDefaults(queuePath(i), &c.Queues[i])
@@ -156,9 +158,13 @@ func (d *decoder) validate(c *Config) {
 	d.oneOf("smtp.tls", m.TLS, tlsModes)
 	d.inRange("smtp.port", m.Port, 1, 65535)
 	d.atLeast("smtp.timeout", m.Timeout, minInterval)
-	if m.Username != "" && m.PasswordFile == "" {
+	if m.Username != "" && m.PasswordFile == "" && m.Auth != AuthOAuth2 {
 		d.keyErrorf("smtp.username", "set without password_file")
 	}
+	if m.Auth == AuthOAuth2 && m.Username == "" {
+		d.required("smtp", "username", m.Username)
+	}
+	d.oauthValidate("smtp", m.Auth, m.PasswordFile, m.TLS, m.Host, &m.OAuth)
 	if m.PasswordFile != "" && m.Username == "" {
 		d.keyErrorf("smtp.password_file", "set without username")
 	}
@@ -318,7 +324,11 @@ func (d *decoder) purpose(p string, u *Purpose) {
 // mailbox checks one [[mailbox]] table on its own.
 func (d *decoder) mailbox(p string, b *Mailbox) {
 	d.required(p, "name", b.Name, "address", b.Address, "host", b.Host, "username", b.Username,
-		"password_file", b.PasswordFile, "queue", b.Queue, "folder", b.Folder)
+		"queue", b.Queue, "folder", b.Folder)
+	if b.Auth != AuthOAuth2 {
+		d.required(p, "password_file", b.PasswordFile)
+	}
+	d.oauthValidate(p, b.Auth, b.PasswordFile, b.TLS, b.Host, &b.OAuth)
 	d.address(p+".address", b.Address)
 	d.oneOf(p+".tls", b.TLS, tlsModes)
 	d.inRange(p+".port", b.Port, 1, 65535)

@@ -7,6 +7,8 @@
 //	               (automatic-reply loops, spam verdicts)
 //	mail/smtp      mail out: composing the automatic reply, the SMTP
 //	               sender, the outbox
+//	mail/oauth     OAuth2 access tokens and the SASL mechanisms that carry
+//	               them (OAUTHBEARER, XOAUTH2), for IMAP and SMTP logins
 //	mail/mailtest  test servers (in-process IMAP and SMTP, Dovecot, Postfix)
 //
 // Imports point one way: mail/imap and mail/smtp use mail (and mail/smtp

@@ -49,6 +49,15 @@
 // Status.Reconnects counts the sessions started again after one ended (the
 // ticketd_imap_reconnects_total metric).
 //
+// A mailbox with auth = "oauth2" logs in with AUTHENTICATE OAUTHBEARER or
+// XOAUTH2 and an access token of Supervisor.Tokens (package mail/oauth). A
+// token the server refuses gets one refresh and one retry, then the login
+// is a *LoginError whose text names the SASL status; a grant the token
+// endpoint refuses for good (*oauth.Error, Permanent) counts as a refused
+// login too, logged with its error code (invalid_grant, ...). A session
+// the server ends when its token expires is reconnected like any other, with
+// a fresh token. CheckLogin logs in once, for `ticketd oauth test`.
+//
 // # The checkpoint has one owner
 //
 // Only this package writes the mailbox checkpoint (store.Checkpoint: last

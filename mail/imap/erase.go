@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"ticketd/config"
+	"ticketd/mail/oauth"
 )
 
 // searchChunk is how many Message-IDs one UID SEARCH asks for (OR-ed).
@@ -44,7 +45,11 @@ func DeleteCopies(ctx context.Context, box *config.Mailbox, folders []string, me
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	cn, err := dial(box)
+	var tokens *oauth.Source
+	if box.Auth == config.AuthOAuth2 {
+		tokens = oauth.NewSource(&box.OAuth, box.Name)
+	}
+	cn, err := dial(box, tokens)
 	if err != nil {
 		return 0, err
 	}

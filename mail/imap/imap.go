@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"ticketd/config"
 	"ticketd/mail"
+	"ticketd/mail/oauth"
 	"ticketd/store"
 )
 
@@ -30,6 +30,9 @@ type Supervisor struct {
 	Log     *slog.Logger
 	// SpoolDir holds large mails while a batch is processed.
 	SpoolDir string
+	// Tokens are the access tokens of a mailbox with auth = "oauth2"; nil:
+	// a Source of Box.OAuth, made by Run.
+	Tokens *oauth.Source
 
 	// MinBackoff and MaxBackoff bound the wait between reconnects (default 1s and 5m).
 	MinBackoff, MaxBackoff time.Duration
@@ -155,13 +158,17 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.failures = make(map[uint32]int)
 		s.applied = make(map[uint32]bool)
 	}
+	if s.Tokens == nil && s.Box.Auth == config.AuthOAuth2 {
+		s.Tokens = oauth.NewSource(&s.Box.OAuth, s.Box.Name)
+		s.Tokens.Now = s.Now
+	}
 	log := s.Log.With("mailbox", s.Box.Name)
 	backoff := s.MinBackoff
 	for {
 		s.progress = false
 		err := s.session(ctx, log)
-		var loginErr *LoginError
-		refused := errors.As(err, &loginErr)
+		code := refusedCode(err)
+		refused := code != ""
 		s.setStatus(func(st *Status) {
 			st.Connected, st.Idle = false, false
 			if err != nil && ctx.Err() == nil {
@@ -182,10 +189,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			// A refused login does not fix itself (a wrong or expired
 			// password): an operator must act, and the backoff keeps the
 			// server from being hammered (and the account from being locked).
-			code := loginErr.Code
-			if code == "" {
-				code = "none"
-			}
+			// So does a refused OAuth2 token (revoked consent, a wrong
+			// tenant, a missing scope).
 			log.Error("imap login refused, retrying", "code", code, "err", err, "in", wait.Round(time.Millisecond))
 		} else {
 			log.Warn("imap session ended, reconnecting", "err", err, "in", wait.Round(time.Millisecond))
@@ -207,6 +212,7 @@ type conn struct {
 	timeout time.Duration
 	newMail chan struct{}
 	caps    imap.CapSet
+	mech    string // the SASL mechanism that logged in, "" for LOGIN
 }
 
 // kill closes the socket: every pending and later command fails at once.
@@ -234,7 +240,7 @@ func (c *conn) wait(what string, fn func() error) error {
 
 // dial connects to box's server as configured (implicit TLS, STARTTLS or
 // plain), logs in and reads the capabilities; every step has a bounded wait.
-func dial(box *config.Mailbox) (*conn, error) {
+func dial(box *config.Mailbox, tokens *oauth.Source) (*conn, error) {
 	addr := net.JoinHostPort(box.Host, strconv.Itoa(box.Port))
 	d := &net.Dialer{Timeout: box.CommandTimeout.Duration, KeepAlive: 30 * time.Second}
 	raw, err := d.Dial("tcp", addr)
@@ -284,7 +290,12 @@ func dial(box *config.Mailbox) (*conn, error) {
 		raw.Close()
 		return nil, err
 	}
-	if err := cn.wait("login", func() error { return cn.c.Login(box.Username, box.Password).Wait() }); err != nil {
+	if box.Auth == config.AuthOAuth2 {
+		if err := cn.authenticate(box, tokens); err != nil {
+			cn.kill()
+			return nil, err
+		}
+	} else if err := cn.wait("login", func() error { return cn.c.Login(box.Username, box.Password).Wait() }); err != nil {
 		cn.kill()
 		var imapErr *imap.Error
 		if errors.As(err, &imapErr) {
@@ -305,22 +316,11 @@ func dial(box *config.Mailbox) (*conn, error) {
 
 // serverText makes a server's response text safe to log and show: at most
 // 200 bytes of valid UTF-8, control characters removed.
-func serverText(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) > 200 {
-		s = s[:mail.CutUTF8(s, 200)] + "..."
-	}
-	return s
-}
+func serverText(s string) string { return mail.ServerText(s) }
 
 // session runs one connection until an error or ctx ends it.
 func (s *Supervisor) session(ctx context.Context, log *slog.Logger) error {
-	cn, err := dial(s.Box)
+	cn, err := dial(s.Box, s.Tokens)
 	if err != nil {
 		return err
 	}

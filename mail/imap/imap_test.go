@@ -160,7 +160,8 @@ func (c *clock) backoffs() []time.Duration {
 }
 
 // runSupervisor runs a Supervisor for box over a fresh store until the test ends.
-func runSupervisor(t *testing.T, box *config.Mailbox, log *slog.Logger, c *clock) (*imap.Supervisor, *recordingDeliverer, *store.DB) {
+// Each of setup changes the Supervisor before it runs.
+func runSupervisor(t *testing.T, box *config.Mailbox, log *slog.Logger, c *clock, setup ...func(*imap.Supervisor)) (*imap.Supervisor, *recordingDeliverer, *store.DB) {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
@@ -169,6 +170,9 @@ func runSupervisor(t *testing.T, box *config.Mailbox, log *slog.Logger, c *clock
 	d := &recordingDeliverer{}
 	s := &imap.Supervisor{Box: box, DB: db, Deliver: d, Log: log, SpoolDir: t.TempDir(),
 		MinBackoff: time.Second, MaxBackoff: 4 * time.Second, After: c.After}
+	for _, f := range setup {
+		f(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

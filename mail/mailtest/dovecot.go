@@ -51,6 +51,10 @@ type Dovecot struct {
 	CACert             []byte // PEM of the self-signed cert (CN=localhost, SAN DNS:localhost, IP:127.0.0.1) clients must trust
 	Dir                string
 
+	// AuthSocket is the auth service's client socket (mode 0666), which
+	// Postfix uses for SASL (smtpd_sasl_type = dovecot).
+	AuthSocket string
+
 	conf    string   // Dir/dovecot.conf
 	doveadm string   // path of the doveadm program
 	proc    *srvProc // the dovecot master, run in the foreground (-F)
@@ -73,7 +77,7 @@ ssl = yes
 ssl_cert = <{{DIR}}/cert.pem
 ssl_key = <{{DIR}}/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{{MECHS}}
 auth_failure_delay = 0
 mail_location = maildir:{{DIR}}/mail/%u/Maildir
 mail_uid = 65534
@@ -89,13 +93,18 @@ passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {{DIR}}/users
 }
-userdb {
+{{PASSDB}}userdb {
   driver = static
   args = uid=65534 gid=65534 home={{DIR}}/mail/%u
 }
 service anvil {
   unix_listener anvil-auth-penalty {
     mode = 0
+  }
+}
+service auth {
+  unix_listener auth-sasl {
+    mode = 0666
   }
 }
 service imap-login {
@@ -111,14 +120,33 @@ service imap-login {
 }
 `
 
+// DovecotOption changes the server StartDovecot starts.
+type DovecotOption func(*dovecotOptions)
+
+type dovecotOptions struct {
+	introspectURL string
+}
+
+// DovecotOAuth2 adds the SASL mechanisms OAUTHBEARER and XOAUTH2, checked by
+// Dovecot's oauth2 passdb against the token introspection endpoint url
+// (RFC 7662; oauthtest.Server.IntrospectURL, with "?user=NAME" naming the
+// user an active token belongs to). LOGIN and PLAIN with the password stay.
+func DovecotOAuth2(url string) DovecotOption {
+	return func(o *dovecotOptions) { o.introspectURL = url }
+}
+
 // StartDovecot starts one. Unless Interop() is true it calls t.Skip("interop tests need TICKETD_INTEROP=1 (make interop)");
 // with Interop() true and dovecot missing it fails the test with a clear message saying to run .ci/install-deps.
 //
 // It returns once both ports greet, the TLS port over TLS with CACert (usually 50 ms after the start).
 // The server is killed (SIGKILL to its process group) and its directory removed by t.Cleanup;
 // if the test failed, the tail of its log is logged first.
-func StartDovecot(t testing.TB) *Dovecot {
+func StartDovecot(t testing.TB, opts ...DovecotOption) *Dovecot {
 	t.Helper()
+	var o dovecotOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	progs := srvRequire(t, "Dovecot",
 		srvProgram{"dovecot", []string{"/usr/sbin/dovecot"}},
 		srvProgram{"doveadm", []string{"/usr/bin/doveadm"}})
@@ -164,8 +192,19 @@ func StartDovecot(t testing.TB) *Dovecot {
 		ports := srvFreePorts(t, 2)
 		d.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 		d.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+		mechs, passdb := "", ""
+		if o.introspectURL != "" {
+			// After the password file (a token never matches a password),
+			// the oauth2 passdb checks the token at the introspection
+			// endpoint (RFC 7662), POSTing token=....
+			mechs = " oauthbearer xoauth2"
+			passdb = "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = " + dir + "/oauth2.conf.ext\n}\n"
+			srvWriteFile(t, filepath.Join(dir, "oauth2.conf.ext"), []byte("introspection_mode = post\n"+
+				"introspection_url = "+o.introspectURL+"\nforce_introspection = yes\nusername_attribute = username\n"+
+				"active_attribute = active\nactive_value = true\n"), 0o644)
+		}
 		conf := strings.NewReplacer("{{DIR}}", dir, "{{PORT}}", strconv.Itoa(ports[0]),
-			"{{TLSPORT}}", strconv.Itoa(ports[1])).Replace(dovecotConfTemplate)
+			"{{TLSPORT}}", strconv.Itoa(ports[1]), "{{MECHS}}", mechs, "{{PASSDB}}", passdb).Replace(dovecotConfTemplate)
 		srvWriteFile(t, d.conf, []byte(conf), 0o644)
 
 		logs := []string{filepath.Join(dir, "dovecot.log"), filepath.Join(dir, "dovecot.out")}
@@ -192,6 +231,7 @@ func StartDovecot(t testing.TB) *Dovecot {
 	if d.proc == nil {
 		t.Fatalf("mailtest: %v", lastErr)
 	}
+	d.AuthSocket = filepath.Join(dir, "run", "auth-sasl")
 	t.Logf("mailtest: dovecot ready on %s (imaps %s) in %v, dir %s", d.Addr, d.TLSAddr,
 		time.Since(start).Round(time.Millisecond), dir)
 	return d

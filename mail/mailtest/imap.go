@@ -1,6 +1,7 @@
 package mailtest
 
 import (
+	"bytes"
 	"crypto/tls"
 	"net"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"ticketd/mail/imapmem"
+	"ticketd/mail/oauth/oauthtest"
 )
 
 // Account is a login on an IMAP server, real or in-process.
@@ -30,7 +32,39 @@ type MemServer struct {
 	TLSAddr string
 	CAFile  string
 	User    *imapmemserver.User
+
+	srv *imapmem.Server
 }
+
+// BearerOnly makes the server take only as's access tokens for the
+// account's user, by OAUTHBEARER or XOAUTH2, and refuse LOGIN and PLAIN.
+func (m *MemServer) BearerOnly(as *oauthtest.Server) {
+	m.srv.SetAuthenticate(oauthtest.Mechanisms, as.SASL(m.Username, &imap.Error{Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeAuthenticationFailed, Text: "AUTHENTICATE failed"}))
+}
+
+// Deliver appends raw to folder on the server side, without a login (for
+// a server that takes only bearer tokens), and returns its UID.
+func (m *MemServer) Deliver(t testing.TB, folder string, raw []byte) uint32 {
+	t.Helper()
+	data, err := m.User.Append(folder, literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(data.UID)
+}
+
+// literal is an imap.LiteralReader.
+type literal struct {
+	*bytes.Reader
+	n int64
+}
+
+func (l literal) Size() int64 { return l.n }
+
+// Kick ends every open session with BYE, as a server does when the token a
+// session logged in with expires.
+func (m *MemServer) Kick(text string) { m.srv.Kick(text) }
 
 // MemIMAP starts an imapmemserver on 127.0.0.1:0 with user "support" and the
 // folders INBOX and Processed. caps nil means IMAP4rev1 + IMAP4rev2 (IDLE,
@@ -62,7 +96,7 @@ func MemIMAP(t testing.TB, caps imap.CapSet) *MemServer {
 	caFile := filepath.Join(dir, "ca.pem")
 	srvWriteFile(t, caFile, certPEM, 0o644)
 	return &MemServer{Account: Account{Addr: ln.Addr().String(), Username: "support", Password: "secret"},
-		TLSAddr: tln.Addr().String(), CAFile: caFile, User: srv.User}
+		TLSAddr: tln.Addr().String(), CAFile: caFile, User: srv.User, srv: srv}
 }
 
 // Client logs in; the connection is closed at cleanup.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"ticketd/mail/oauth/oauthtest"
 )
 
 // SMTPSink is an in-process go-smtp server on 127.0.0.1 that keeps every
@@ -40,7 +42,8 @@ type SMTPSink struct {
 	nested   int
 	user     string // AUTH required when set
 	pass     string
-	open     map[net.Conn]struct{} // TCP connections not yet closed
+	bearer   func(mech string) (sasl.Server, error) // set by RequireBearer: AUTH takes only these
+	open     map[net.Conn]struct{}                  // TCP connections not yet closed
 }
 
 // SinkMsg is one accepted message.
@@ -137,6 +140,15 @@ func (s *SMTPSink) RequireAuth(user, pass string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user, s.pass = user, pass
+}
+
+// RequireBearer offers AUTH OAUTHBEARER and XOAUTH2 only, taking as's
+// access tokens for user, and requires it before MAIL (530 otherwise).
+func (s *SMTPSink) RequireBearer(user string, as *oauthtest.Server) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user, s.pass = user, ""
+	s.bearer = as.SASL(user, smtp.ErrAuthFailed)
 }
 
 // Fail scripts replies: each MAIL, RCPT or DATA command (stage "MAIL", "RCPT",
@@ -290,10 +302,23 @@ func (ss *smtpSinkSession) AuthMechanisms() []string {
 	if ss.sink.user == "" {
 		return nil
 	}
+	if ss.sink.bearer != nil {
+		return oauthtest.Mechanisms
+	}
 	return []string{sasl.Plain}
 }
 
 func (ss *smtpSinkSession) Auth(mech string) (sasl.Server, error) {
+	ss.sink.mu.Lock()
+	bearer, user := ss.sink.bearer, ss.sink.user
+	ss.sink.mu.Unlock()
+	if bearer != nil {
+		srv, err := bearer(mech)
+		if err != nil {
+			return nil, smtp.ErrAuthUnknownMechanism
+		}
+		return &onSuccess{inner: srv, done: func() { ss.user = user }}, nil
+	}
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
@@ -307,6 +332,20 @@ func (ss *smtpSinkSession) Auth(mech string) (sasl.Server, error) {
 		ss.user = user
 		return nil
 	}), nil
+}
+
+// onSuccess calls done when the SASL exchange of inner succeeds.
+type onSuccess struct {
+	inner sasl.Server
+	done  func()
+}
+
+func (o *onSuccess) Next(resp []byte) ([]byte, bool, error) {
+	ch, done, err := o.inner.Next(resp)
+	if err == nil && done {
+		o.done()
+	}
+	return ch, done, err
 }
 
 func (ss *smtpSinkSession) Mail(from string, _ *smtp.MailOptions) error {

@@ -5,7 +5,10 @@
 // auto-replied, X-Auto-Response-Suppress: All, mime.LoopHeader with the
 // instance id); the same input gives the same bytes. Sender submits to the
 // relay over one reused connection, RSETs after a failed transaction, sends
-// a password only over TLS or to loopback, and types every error as a
+// a password only over TLS or to loopback (an OAuth2 access token, with
+// smtp.auth = "oauth2", the same way: AUTH OAUTHBEARER or XOAUTH2, one
+// refresh and retry on a refused token, every such failure temporary so the
+// outbox keeps the mail), and types every error as a
 // *SendError (temporary or permanent). Outbox drains the store's outbox
 // through a Submitter, retrying temporary failures with exponential backoff
 // (with jitter) until the item's give-up time. A relay that cannot be

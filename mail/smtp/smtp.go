@@ -19,6 +19,7 @@ import (
 
 	"ticketd/config"
 	"ticketd/mail"
+	"ticketd/mail/oauth"
 )
 
 // SMTP submission (Sender)
@@ -59,6 +60,9 @@ type Sender struct {
 	IdleProbe time.Duration
 	// Now is the clock for the idle check (default time.Now).
 	Now func() time.Time
+	// Tokens are the access tokens for smtp.auth = "oauth2" (set by
+	// NewSender; nil otherwise).
+	Tokens *oauth.Source
 
 	cfg     config.SMTP
 	helo    string
@@ -75,6 +79,7 @@ type Sender struct {
 	c        *smtp.Client // nil: not connected
 	raw      net.Conn     // the TCP connection under c
 	lastUsed time.Time
+	mech     string // the SASL mechanism of the last OAuth2 login
 }
 
 // NewSender returns a Sender for the relay in cfg. helo is the name sent with
@@ -109,6 +114,9 @@ func NewSender(cfg *config.SMTP, helo string, log *slog.Logger) *Sender {
 	case "none", "starttls", "implicit":
 	default:
 		s.refuse = &SendError{Err: fmt.Errorf("smtp.tls %q: want none, starttls or implicit", s.cfg.TLS)}
+	}
+	if s.cfg.Auth == config.AuthOAuth2 {
+		s.Tokens = oauth.NewSource(&s.cfg.OAuth, "-smtp")
 	}
 	if s.cfg.Username != "" && s.cfg.TLS == "none" && !smtpLoopbackHost(s.cfg.Host) {
 		s.refuse = &SendError{Err: fmt.Errorf("refusing AUTH to %s without TLS: the password would cross the network "+
@@ -316,6 +324,12 @@ func (s *Sender) handshake(raw net.Conn, tlsConfig *tls.Config) (*smtp.Client, s
 	if ok, _ := c.Extension("AUTH"); !ok {
 		return fail("AUTH", &SendError{Err: errors.New("smtp.username is set but the relay does not offer AUTH " +
 			"(over this connection; many relays offer it only after STARTTLS)")})
+	}
+	if s.cfg.Auth == config.AuthOAuth2 {
+		if err := s.authOAuth(c); err != nil {
+			return fail("AUTH", err)
+		}
+		return c, "", nil
 	}
 	if !c.SupportsAuth(sasl.Plain) {
 		_, mechs := c.Extension("AUTH")
